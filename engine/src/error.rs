@@ -1,0 +1,104 @@
+//! The engine's error type: user errors (bad input, unknown ids) apart from
+//! internal ones, so the API can map each to an HTTP status in one place.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The submitted bytes are not a readable casing image or scan.
+    #[error("invalid input {source_name}: {field}: {reason}")]
+    InvalidInput {
+        /// File name or other label of the input.
+        source_name: String,
+        /// The part of the input that is wrong (e.g. `main.xml/Record3/SizeX`).
+        field: String,
+        reason: String,
+    },
+    /// The input is larger than the configured limits allow.
+    #[error("input too large {source_name}: {what} is {actual}, limit {limit}")]
+    TooLarge {
+        source_name: String,
+        what: String,
+        actual: u64,
+        limit: u64,
+    },
+    /// The input is readable but holds too little usable surface to compare.
+    #[error("unusable surface {source_name}: {reason}")]
+    Unusable { source_name: String, reason: String },
+    /// Submitted metadata is missing or malformed.
+    #[error("invalid metadata: {field}: {reason}")]
+    InvalidMetadata { field: String, reason: String },
+    /// No casing with this id is on file.
+    #[error("casing {0} not found")]
+    CasingNotFound(String),
+    /// The casing id is already used by a casing with different content.
+    #[error("casing id {casing_id} already exists with different content (sha256 {existing_sha256})")]
+    CasingIdConflict {
+        casing_id: String,
+        existing_sha256: String,
+    },
+    /// The descriptor model could not be loaded or run.
+    #[error("descriptor model: {0}")]
+    Model(String),
+    /// The nearest-neighbour index failed.
+    #[error("index: {0}")]
+    Index(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A database migration failed.
+    #[error("database migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// Reading or writing a file of the data directory failed.
+    #[error("io on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine's configuration is wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl EngineError {
+    pub fn invalid(source_name: &str, field: &str, reason: impl Into<String>) -> Self {
+        EngineError::InvalidInput {
+            source_name: source_name.to_string(),
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn too_large(source_name: &str, what: &str, actual: u64, limit: u64) -> Self {
+        EngineError::TooLarge {
+            source_name: source_name.to_string(),
+            what: what.to_string(),
+            actual,
+            limit,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        EngineError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// True when the caller, not the engine, is at fault.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            EngineError::InvalidInput { .. }
+                | EngineError::TooLarge { .. }
+                | EngineError::Unusable { .. }
+                | EngineError::InvalidMetadata { .. }
+                | EngineError::CasingNotFound(_)
+                | EngineError::CasingIdConflict { .. }
+        )
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,259 @@
+//! Finding the centre of the breech-face region.
+//!
+//! Rotation between two casings is arbitrary, but it is a rotation about the
+//! primer's centre; finding that centre well turns a 3-parameter search
+//! (rotation and translation) into a rotation search plus a small
+//! translation refinement.
+
+use crate::surface::Surface;
+
+/// A circle in pixel coordinates of the surface it was found in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Circle {
+    pub cx: f64,
+    pub cy: f64,
+    pub radius: f64,
+}
+
+/// The outer boundary of the valid region, for scans already cropped to the
+/// breech face: the farthest valid pixel along each of many rays from a first
+/// guess, then a least-squares circle through those points with outliers
+/// (dropouts in the rim, a notch of the ejector) trimmed and the fit redone.
+pub fn outer_circle_of_valid_region(surface: &Surface) -> Option<Circle> {
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for y in 0..surface.height {
+        for x in 0..surface.width {
+            if surface.valid[surface.index(x, y)] {
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+            }
+        }
+    }
+    if x0 == usize::MAX {
+        return None;
+    }
+    let mut centre = ((x0 + x1) as f64 / 2.0, (y0 + y1) as f64 / 2.0);
+    let mut circle = None;
+    // Two rounds: the second casts rays from the first fit's centre.
+    for _ in 0..2 {
+        let points = rim_points(surface, centre);
+        let fitted = fit_circle_trimmed(&points)?;
+        centre = (fitted.cx, fitted.cy);
+        circle = Some(fitted);
+    }
+    circle
+}
+
+fn rim_points(surface: &Surface, (cx, cy): (f64, f64)) -> Vec<(f64, f64)> {
+    const RAYS: usize = 360;
+    let max_r = (surface.width.max(surface.height)) as f64;
+    let mut points = Vec::with_capacity(RAYS);
+    for k in 0..RAYS {
+        let theta = k as f64 * std::f64::consts::TAU / RAYS as f64;
+        let (dx, dy) = (theta.cos(), theta.sin());
+        let mut last = None;
+        let mut r = 0.0;
+        while r < max_r {
+            let (x, y) = (cx + r * dx, cy + r * dy);
+            if x < 0.0 || y < 0.0 || x >= surface.width as f64 || y >= surface.height as f64 {
+                break;
+            }
+            if surface.valid[surface.index(x as usize, y as usize)] {
+                last = Some((x, y));
+            }
+            r += 0.5;
+        }
+        if let Some(p) = last {
+            points.push(p);
+        }
+    }
+    points
+}
+
+/// Algebraic (Kåsa) circle fit, then drop points whose residual exceeds
+/// three median residuals and fit again.
+fn fit_circle_trimmed(points: &[(f64, f64)]) -> Option<Circle> {
+    let first = fit_circle(points)?;
+    let mut residuals: Vec<f64> = points.iter().map(|p| residual(&first, *p)).collect();
+    residuals.sort_by(f64::total_cmp);
+    let median = residuals[residuals.len() / 2].max(0.5);
+    let kept: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|p| residual(&first, *p) <= 3.0 * median)
+        .collect();
+    fit_circle(&kept).or(Some(first))
+}
+
+fn residual(c: &Circle, (x, y): (f64, f64)) -> f64 {
+    (((x - c.cx).powi(2) + (y - c.cy).powi(2)).sqrt() - c.radius).abs()
+}
+
+pub(crate) fn fit_circle(points: &[(f64, f64)]) -> Option<Circle> {
+    if points.len() < 8 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    // Solve for the centre (u, v) relative to the mean: least squares on
+    // u·Suu + v·Suv = (Suuu + Suvv)/2 and u·Suv + v·Svv = (Svvv + Svuu)/2.
+    let (mut suu, mut svv, mut suv, mut suuu, mut svvv, mut suvv, mut svuu) =
+        (0f64, 0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+    for &(x, y) in points {
+        let (u, v) = (x - mx, y - my);
+        suu += u * u;
+        svv += v * v;
+        suv += u * v;
+        suuu += u * u * u;
+        svvv += v * v * v;
+        suvv += u * v * v;
+        svuu += v * u * u;
+    }
+    let det = suu * svv - suv * suv;
+    if det.abs() < 1e-9 {
+        return None;
+    }
+    let b1 = 0.5 * (suuu + suvv);
+    let b2 = 0.5 * (svvv + svuu);
+    let u = (b1 * svv - b2 * suv) / det;
+    let v = (suu * b2 - suv * b1) / det;
+    let radius = (u * u + v * v + (suu + svv) / n).sqrt();
+    Some(Circle {
+        cx: u + mx,
+        cy: v + my,
+        radius,
+    })
+}
+
+/// The primer in a photograph of the casing head: the strongest circular
+/// edge with a radius in `[min_radius, max_radius]` pixels, by a Hough
+/// transform that votes along each strong gradient's direction (the primer
+/// edge is a bright disc against the dark gap to the case head).
+pub fn primer_circle_in_photograph(
+    surface: &Surface,
+    min_radius: f64,
+    max_radius: f64,
+) -> Option<Circle> {
+    let (w, h) = (surface.width, surface.height);
+    if w < 8 || h < 8 || max_radius <= min_radius {
+        return None;
+    }
+    let mut gradients = Vec::new();
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let at = |dx: isize, dy: isize| {
+                surface.values[((y as isize + dy) as usize) * w + (x as isize + dx) as usize]
+            };
+            let gx = (at(1, -1) + 2.0 * at(1, 0) + at(1, 1)) - (at(-1, -1) + 2.0 * at(-1, 0) + at(-1, 1));
+            let gy = (at(-1, 1) + 2.0 * at(0, 1) + at(1, 1)) - (at(-1, -1) + 2.0 * at(0, -1) + at(1, -1));
+            let mag = (gx * gx + gy * gy).sqrt();
+            if mag > 0.0 {
+                gradients.push((x, y, gx / mag, gy / mag, mag));
+            }
+        }
+    }
+    // Only the strongest tenth of edges vote: texture inside the primer
+    // would otherwise swamp the rim.
+    let mut mags: Vec<f32> = gradients.iter().map(|g| g.4).collect();
+    mags.sort_by(f32::total_cmp);
+    let threshold = mags.get(mags.len() * 9 / 10).copied().unwrap_or(0.0);
+    let radii: Vec<f64> = (0..=24)
+        .map(|k| min_radius + (max_radius - min_radius) * k as f64 / 24.0)
+        .collect();
+    let mut votes = vec![vec![0f32; w * h]; radii.len()];
+    for &(x, y, ux, uy, mag) in gradients.iter().filter(|g| g.4 >= threshold) {
+        for (ri, r) in radii.iter().enumerate() {
+            // The disc is brighter than its surroundings: the gradient
+            // points inwards, towards the centre.
+            let cx = x as f64 + f64::from(ux) * r;
+            let cy = y as f64 + f64::from(uy) * r;
+            if cx >= 0.0 && cy >= 0.0 && (cx as usize) < w && (cy as usize) < h {
+                votes[ri][cy as usize * w + cx as usize] += mag.sqrt();
+            }
+        }
+    }
+    let mut best = (0f32, 0usize, 0usize);
+    for (ri, plane) in votes.iter().enumerate() {
+        let smoothed = box3(plane, w, h);
+        for (i, v) in smoothed.iter().enumerate() {
+            // Normalise by circumference so large circles do not win by size.
+            let score = v / radii[ri] as f32;
+            if score > best.0 {
+                best = (score, ri, i);
+            }
+        }
+    }
+    if best.0 <= 0.0 {
+        return None;
+    }
+    Some(Circle {
+        cx: (best.2 % w) as f64,
+        cy: (best.2 / w) as f64,
+        radius: radii[best.1],
+    })
+}
+
+fn box3(plane: &[f32], w: usize, h: usize) -> Vec<f32> {
+    let mut out = vec![0f32; plane.len()];
+    for y in 1..h.saturating_sub(1) {
+        for x in 1..w.saturating_sub(1) {
+            let mut s = 0.0;
+            for dy in 0..3 {
+                for dx in 0..3 {
+                    s += plane[(y + dy - 1) * w + x + dx - 1];
+                }
+            }
+            out[y * w + x] = s;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surface::SurfaceKind;
+
+    fn annulus(w: usize, h: usize, c: (f64, f64), r_out: f64, hole: (f64, f64, f64)) -> Surface {
+        let mut s = Surface::empty(w, h, 25.0, SurfaceKind::Topography);
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f64, y as f64);
+                let outer = (fx - c.0).hypot(fy - c.1) <= r_out;
+                let in_hole = (fx - hole.0).hypot(fy - hole.1) <= hole.2;
+                let i = s.index(x, y);
+                s.valid[i] = outer && !in_hole;
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn finds_the_outer_rim_despite_an_off_centre_aperture() {
+        let s = annulus(160, 150, (81.3, 72.6), 60.0, (70.0, 80.0, 35.0));
+        let c = outer_circle_of_valid_region(&s).expect("circle");
+        assert!((c.cx - 81.3).abs() < 0.7 && (c.cy - 72.6).abs() < 0.7, "{c:?}");
+        assert!((c.radius - 60.0).abs() < 1.0, "{c:?}");
+    }
+
+    #[test]
+    fn finds_a_bright_primer_disc_in_a_photograph() {
+        let mut s = Surface::empty(200, 180, 25.0, SurfaceKind::Photograph);
+        for y in 0..180 {
+            for x in 0..200 {
+                let d = (x as f64 - 110.0).hypot(y as f64 - 85.0);
+                let i = s.index(x, y);
+                s.valid[i] = true;
+                s.values[i] = if d < 55.0 { 180.0 } else if d < 70.0 { 20.0 } else { 90.0 };
+            }
+        }
+        let c = primer_circle_in_photograph(&s, 40.0, 65.0).expect("circle");
+        assert!((c.cx - 110.0).abs() <= 2.0 && (c.cy - 85.0).abs() <= 2.0, "{c:?}");
+        assert!((c.radius - 55.0).abs() <= 3.0, "{c:?}");
+    }
+}

@@ -1,0 +1,167 @@
+//! Synthetic cartridge cases, for scale and for the hard cases the real
+//! data lacks.
+//!
+//! A *gun* is a random breech-face texture (isotropic band-limited
+//! roughness plus directional machining marks) and a firing-pin aperture
+//! position. *Siblings* (consecutively manufactured slides) share part of
+//! their texture with a family, as real guns made with the same tools do.
+//! *Firing* a gun impresses its texture, turned by a random angle and
+//! shifted by the casing's play in the breech, partially and with noise, into
+//! a primer disc with the aperture masked out, a tilt and some dropouts.
+
+mod texture;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+pub use texture::Texture;
+
+use crate::surface::{Surface, SurfaceKind};
+
+/// Knobs of the generator. Defaults resemble the processed Weller scans.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SynthConfig {
+    /// Resolution of the rendered scans.
+    pub um_per_px: f64,
+    /// Radius of the breech-face region (primer) in µm.
+    pub primer_radius_um: f64,
+    /// Largest shift of the casing in the breech, µm.
+    pub max_shift_um: f64,
+    /// Weight of the family texture shared by siblings (0: unrelated guns).
+    pub sibling_share: f64,
+    /// Casing-specific noise relative to the gun's marks.
+    pub noise: f64,
+    /// Fraction of the gun's marks a casing takes up, drawn from this range.
+    pub transfer: (f64, f64),
+    /// Number of circular dropouts (missing data) per casing.
+    pub dropouts: usize,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        SynthConfig {
+            um_per_px: 6.25,
+            primer_radius_um: 1_750.0,
+            max_shift_um: 100.0,
+            sibling_share: 0.0,
+            noise: 0.5,
+            transfer: (0.7, 1.0),
+            dropouts: 2,
+        }
+    }
+}
+
+/// One synthetic firearm.
+#[derive(Debug, Clone)]
+pub struct Gun {
+    texture: Texture,
+    /// Aperture centre (µm from the breech centre) and radius (µm).
+    aperture: (f64, f64, f64),
+}
+
+/// Texture sampling resolution of guns, µm per texel.
+const TEXEL_UM: f64 = 12.5;
+
+/// A family of sibling guns shares this texture.
+pub fn make_family(seed: u64, cfg: &SynthConfig) -> Texture {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_fa31);
+    Texture::random(&mut rng, texture_side(cfg), TEXEL_UM)
+}
+
+/// A gun, optionally a sibling in `family`.
+pub fn make_gun(seed: u64, family: Option<&Texture>, cfg: &SynthConfig) -> Gun {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let own = Texture::random(&mut rng, texture_side(cfg), TEXEL_UM);
+    let texture = match family {
+        Some(f) if cfg.sibling_share > 0.0 => own.blend(f, cfg.sibling_share),
+        _ => own,
+    };
+    let r = cfg.primer_radius_um;
+    let aperture = (
+        rng.random_range(-0.25..0.25) * r,
+        rng.random_range(-0.25..0.25) * r,
+        rng.random_range(0.45..0.6) * r,
+    );
+    Gun { texture, aperture }
+}
+
+fn texture_side(cfg: &SynthConfig) -> usize {
+    // Enough texels to cover the primer at any rotation and shift.
+    (2.0 * (cfg.primer_radius_um + cfg.max_shift_um) / TEXEL_UM).ceil() as usize + 8
+}
+
+/// Fire `gun` once: a scan of the casing's breech-face impression.
+pub fn fire(gun: &Gun, seed: u64, cfg: &SynthConfig) -> Surface {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let theta: f64 = rng.random_range(0.0..std::f64::consts::TAU);
+    let shift = (
+        rng.random_range(-1.0..1.0) * cfg.max_shift_um,
+        rng.random_range(-1.0..1.0) * cfg.max_shift_um,
+    );
+    let transfer = rng.random_range(cfg.transfer.0..=cfg.transfer.1);
+    let noise_tex = Texture::random(&mut rng, texture_side(cfg), TEXEL_UM);
+    let tilt = (rng.random_range(-2e-3..2e-3), rng.random_range(-2e-3..2e-3));
+    let radius = cfg.primer_radius_um * rng.random_range(0.97..1.03);
+    let dropouts: Vec<(f64, f64, f64)> = (0..cfg.dropouts)
+        .map(|_| {
+            let a: f64 = rng.random_range(0.0..std::f64::consts::TAU);
+            let d = rng.random_range(0.5..0.95) * radius;
+            (d * a.cos(), d * a.sin(), rng.random_range(40.0..150.0))
+        })
+        .collect();
+    let side = (2.0 * radius / cfg.um_per_px).ceil() as usize + 2;
+    let mut s = Surface::empty(side, side, cfg.um_per_px, SurfaceKind::Topography);
+    let half = (side as f64 - 1.0) / 2.0;
+    let (sin, cos) = theta.sin_cos();
+    for y in 0..side {
+        for x in 0..side {
+            // Casing frame, µm from the primer centre (y up).
+            let px = (x as f64 - half) * cfg.um_per_px;
+            let py = (half - y as f64) * cfg.um_per_px;
+            if px.hypot(py) > radius || dropouts.iter().any(|d| (px - d.0).hypot(py - d.1) < d.2) {
+                continue;
+            }
+            // Breech frame: undo the casing's shift, then its rotation.
+            let (bx, by) = (px - shift.0, py - shift.1);
+            let (gx, gy) = (cos * bx + sin * by, -sin * bx + cos * by);
+            let (ax, ay, ar) = gun.aperture;
+            if (gx - ax).hypot(gy - ay) < ar {
+                continue;
+            }
+            let mark = gun.texture.at(gx, gy);
+            let noise = noise_tex.at(px, py);
+            let i = s.index(x, y);
+            s.values[i] = (transfer * mark + cfg.noise * noise + tilt.0 * px + tilt.1 * py) as f32;
+            s.valid[i] = true;
+        }
+    }
+    s
+}
+
+/// A labelled synthetic set: `guns` guns in families of `family_size`
+/// siblings, `casings` firings each. Yields `(gun index, casing index, scan)`.
+pub fn labelled_set(
+    seed: u64,
+    guns: usize,
+    casings: usize,
+    family_size: usize,
+    cfg: &SynthConfig,
+) -> impl Iterator<Item = (usize, usize, Surface)> + '_ {
+    let family_size = family_size.max(1);
+    let mut family: Option<(usize, Texture)> = None;
+    let mut gun: Option<(usize, Gun)> = None;
+    (0..guns * casings).map(move |k| {
+        let (g, c) = (k / casings, k % casings);
+        let f = g / family_size;
+        if family.as_ref().map(|x| x.0) != Some(f) {
+            family = Some((f, make_family(seed.wrapping_add(f as u64), cfg)));
+        }
+        if gun.as_ref().map(|x| x.0) != Some(g) {
+            let tex = family.as_ref().map(|x| &x.1);
+            let gun_seed = seed.wrapping_mul(1_000_003).wrapping_add(g as u64);
+            gun = Some((g, make_gun(gun_seed, tex, cfg)));
+        }
+        let shot_seed = seed.wrapping_mul(7_919).wrapping_add((g * 1_000 + c) as u64);
+        let scan = fire(&gun.as_ref().expect("gun set above").1, shot_seed, cfg);
+        (g, c, scan)
+    })
+}

@@ -1,0 +1,120 @@
+//! Test helpers: a fresh database per test, on SQLite always and on
+//! PostgreSQL when `CASETRACE_TEST_POSTGRES_URL` names a server.
+//!
+//! Each PostgreSQL test gets its own schema `t_<uuid>` (set as the
+//! connections' `search_path`), created before the test and dropped after,
+//! so tests running in parallel never see each other's rows.
+
+use std::io::Write;
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::AssertSqlSafe;
+
+use super::db::Database;
+
+/// Names the PostgreSQL database the tests may create schemas in, e.g.
+/// `postgres://postgres@127.0.0.1:55432/casetrace_test`.
+pub(crate) const POSTGRES_URL_VAR: &str = "CASETRACE_TEST_POSTGRES_URL";
+
+/// A migrated SQLite database in a temporary directory (kept alive by the
+/// returned guard).
+pub(crate) async fn sqlite_in_tempdir() -> (Database, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let db = Database::open_default(dir.path())
+        .await
+        .expect("open SQLite");
+    (db, dir)
+}
+
+/// A migrated PostgreSQL schema of its own, or `None` (after saying so)
+/// when no server is configured outside CI.
+pub(crate) async fn postgres_schema(test: &str) -> Option<PgSchema> {
+    let Ok(url) = std::env::var(POSTGRES_URL_VAR) else {
+        if std::env::var_os("CI").is_some() {
+            panic!("{POSTGRES_URL_VAR} must be set in CI");
+        }
+        // Straight to stderr, past the test harness's capture, so a skip is
+        // never mistaken for a pass.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: {POSTGRES_URL_VAR} is not set (e.g. postgres://postgres@127.0.0.1:55432/casetrace_test)"
+        );
+        return None;
+    };
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {POSTGRES_URL_VAR}: {e}"));
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    // The name is generated above from hex digits only, so it is safe to splice.
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .expect("create test schema");
+    let options = PgConnectOptions::from_str(&url)
+        .expect("parse the PostgreSQL URL")
+        .options([("search_path", schema.as_str())]);
+    let db = Database::connect_postgres(options)
+        .await
+        .expect("migrate the test schema");
+    Some(PgSchema { admin, schema, db })
+}
+
+/// A test's PostgreSQL schema; [`PgSchema::drop_schema`] removes it.
+pub(crate) struct PgSchema {
+    admin: sqlx::PgPool,
+    schema: String,
+    pub db: Database,
+}
+
+impl PgSchema {
+    pub async fn drop_schema(self) {
+        self.db.close().await;
+        sqlx::query(AssertSqlSafe(format!(
+            "DROP SCHEMA {} CASCADE",
+            self.schema
+        )))
+        .execute(&self.admin)
+        .await
+        .expect("drop test schema");
+        self.admin.close().await;
+    }
+}
+
+/// For each `async fn name(db: &Database)`, a module `name` holding two
+/// tests, `name::sqlite` and `name::postgres` (a module and a function may
+/// share a name). The PostgreSQL body runs in its own task so its schema is
+/// dropped even when it panics; the panic is then passed on.
+macro_rules! on_both_backends {
+    ($($body:ident),+ $(,)?) => {
+        $(
+            mod $body {
+                // Several worker threads, as in the server, so concurrency
+                // tests really run side by side.
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let (db, _dir) = $crate::store::test_support::sqlite_in_tempdir().await;
+                    super::$body(&db).await;
+                    db.close().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let test = concat!(module_path!(), "::postgres");
+                    let Some(pg) = $crate::store::test_support::postgres_schema(test).await else {
+                        return;
+                    };
+                    let db = pg.db.clone();
+                    let outcome = tokio::spawn(async move { super::$body(&db).await }).await;
+                    pg.drop_schema().await;
+                    if let Err(e) = outcome {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                }
+            }
+        )+
+    };
+}
+pub(crate) use on_both_backends;

@@ -1,0 +1,187 @@
+//! Nearest-neighbour shortlist over casing descriptors with faiss.
+//!
+//! The index is derived data: the database holds every descriptor, and the
+//! index file under the data directory can be deleted at any time; it is
+//! rebuilt when it is missing or does not match the database
+//! ([`IndexStamp`]).
+
+use std::path::{Path, PathBuf};
+
+use faiss::index::IndexImpl;
+use faiss::selector::IdSelector;
+use faiss::{index_factory, read_index, write_index, Idx, Index, MetricType};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+
+/// What an index file was built from; compared with the database at start-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexStamp {
+    pub model_version: String,
+    pub dim: usize,
+    pub count: u64,
+    pub max_id: Option<i64>,
+}
+
+/// Inner-product index of L2-normalised descriptors keyed by casing row id.
+#[derive(Debug)]
+pub struct VectorIndex {
+    inner: IndexImpl,
+    dim: usize,
+}
+
+impl VectorIndex {
+    /// An empty exact index. Exact search is the honest baseline; the
+    /// factory string is the one place to swap in IVF/HNSW at scale.
+    pub fn new(dim: usize) -> Result<Self> {
+        let inner = index_factory(dim as u32, "IDMap,Flat", MetricType::InnerProduct)
+            .map_err(|e| EngineError::Index(format!("creating index: {e}")))?;
+        Ok(VectorIndex { inner, dim })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn len(&self) -> u64 {
+        self.inner.ntotal()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Add descriptors (`ids.len() * dim` values, row after row).
+    pub fn add(&mut self, ids: &[i64], vectors: &[f32]) -> Result<()> {
+        if vectors.len() != ids.len() * self.dim {
+            return Err(EngineError::Index(format!(
+                "{} values for {} vectors of dimension {}",
+                vectors.len(),
+                ids.len(),
+                self.dim
+            )));
+        }
+        let ids: Vec<Idx> = ids.iter().map(|id| Idx::new(*id as u64)).collect();
+        self.inner
+            .add_with_ids(vectors, &ids)
+            .map_err(|e| EngineError::Index(format!("adding vectors: {e}")))
+    }
+
+    pub fn remove(&mut self, ids: &[i64]) -> Result<usize> {
+        let ids: Vec<Idx> = ids.iter().map(|id| Idx::new(*id as u64)).collect();
+        let selector = IdSelector::batch(&ids).map_err(|e| EngineError::Index(e.to_string()))?;
+        self.inner
+            .remove_ids(&selector)
+            .map_err(|e| EngineError::Index(format!("removing vectors: {e}")))
+    }
+
+    /// The `k` most similar ids with their inner products, best first.
+    pub fn search(&mut self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>> {
+        if query.len() != self.dim {
+            return Err(EngineError::Index(format!(
+                "query of dimension {} against an index of {}",
+                query.len(),
+                self.dim
+            )));
+        }
+        if k == 0 || self.is_empty() {
+            return Ok(Vec::new());
+        }
+        let k = k.min(self.len() as usize);
+        let found = self
+            .inner
+            .search(query, k)
+            .map_err(|e| EngineError::Index(format!("searching: {e}")))?;
+        Ok(found
+            .labels
+            .iter()
+            .zip(&found.distances)
+            .filter_map(|(id, d)| id.get().map(|id| (id as i64, *d)))
+            .collect())
+    }
+
+    /// Write the index and its stamp next to each other, each through a
+    /// temporary file and a rename so a crash leaves the old pair or the new.
+    pub fn save(&self, path: &Path, stamp: &IndexStamp) -> Result<()> {
+        let tmp = path.with_extension("faiss.tmp");
+        let tmp_str = tmp
+            .to_str()
+            .ok_or_else(|| EngineError::Config(format!("index path {} is not UTF-8", tmp.display())))?;
+        write_index(&self.inner, tmp_str)
+            .map_err(|e| EngineError::Index(format!("writing {}: {e}", tmp.display())))?;
+        // Stamp first: a stamp that claims more than the file holds is
+        // caught by the count check, never trusted blindly.
+        let stamp_path = stamp_path(path);
+        let stamp_tmp = stamp_path.with_extension("json.tmp");
+        let json = serde_json::to_vec_pretty(stamp).map_err(|e| EngineError::Index(e.to_string()))?;
+        std::fs::write(&stamp_tmp, json).map_err(|e| EngineError::io(&stamp_tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| EngineError::io(path, e))?;
+        std::fs::rename(&stamp_tmp, &stamp_path).map_err(|e| EngineError::io(&stamp_path, e))?;
+        Ok(())
+    }
+
+    /// Load an index file if it exists, reads, and carries `expected`'s
+    /// stamp; `None` otherwise (the caller rebuilds from the database).
+    pub fn load_if_current(path: &Path, expected: &IndexStamp) -> Option<Self> {
+        let stamp: IndexStamp = std::fs::read(stamp_path(path))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())?;
+        if &stamp != expected {
+            return None;
+        }
+        let inner = read_index(path.to_str()?).ok()?;
+        if inner.ntotal() != expected.count || inner.d() as usize != expected.dim {
+            return None;
+        }
+        Some(VectorIndex {
+            inner,
+            dim: expected.dim,
+        })
+    }
+}
+
+fn stamp_path(index_path: &Path) -> PathBuf {
+    index_path.with_extension("stamp.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn finds_nearest_by_inner_product_and_survives_a_save_and_load() {
+        let mut index = VectorIndex::new(3).unwrap();
+        let rows = [unit(&[1.0, 0.0, 0.0]), unit(&[0.0, 1.0, 0.0]), unit(&[1.0, 1.0, 0.0])];
+        index.add(&[10, 20, 30], &rows.concat()).unwrap();
+        let hits = index.search(&unit(&[1.0, 0.2, 0.0]), 2).unwrap();
+        assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![10, 30]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("descriptors.faiss");
+        let stamp = IndexStamp {
+            model_version: "m1".into(),
+            dim: 3,
+            count: 3,
+            max_id: Some(30),
+        };
+        index.save(&path, &stamp).unwrap();
+        let mut loaded = VectorIndex::load_if_current(&path, &stamp).expect("current");
+        assert_eq!(loaded.search(&unit(&[0.0, 1.0, 0.1]), 1).unwrap()[0].0, 20);
+        let stale = IndexStamp { count: 4, ..stamp };
+        assert!(VectorIndex::load_if_current(&path, &stale).is_none());
+    }
+
+    #[test]
+    fn asking_for_more_than_it_holds_returns_what_there_is() {
+        let mut index = VectorIndex::new(2).unwrap();
+        index.add(&[1], &unit(&[1.0, 1.0])).unwrap();
+        assert_eq!(index.search(&unit(&[1.0, 0.0]), 10).unwrap().len(), 1);
+        index.remove(&[1]).unwrap();
+        assert!(index.search(&unit(&[1.0, 0.0]), 10).unwrap().is_empty());
+    }
+}

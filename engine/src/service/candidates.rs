@@ -1,0 +1,150 @@
+//! Ranked candidate lists: descriptor shortlist from the index, then every
+//! shortlisted casing re-scored by the fine comparison.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::analysis::analyse;
+use super::{blocking, Engine};
+use crate::comparison::{decode_canvas, Comparison, ComparisonInput, FineComparer};
+use crate::error::{EngineError, Result};
+use crate::store::CasingRecord;
+use crate::surface::Surface;
+
+/// One entry of a candidate list.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub casing: CasingRecord,
+    /// The fine comparison score (masked NCC at the best registration);
+    /// comparable across lists, higher = more likely the same firearm.
+    pub score: f64,
+    /// Cosine similarity of the descriptors (the shortlist's ranking).
+    pub descriptor_similarity: f32,
+    pub comparison: Comparison,
+}
+
+/// Candidates best first, with where the time went.
+#[derive(Debug, Clone)]
+pub struct CandidateList {
+    pub candidates: Vec<Candidate>,
+    pub timings: QueryTimings,
+}
+
+/// Seconds per stage of one query.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QueryTimings {
+    pub search_s: f64,
+    pub load_s: f64,
+    pub compare_s: f64,
+}
+
+impl Engine {
+    /// Candidates for a casing on file (never itself).
+    pub async fn candidates(&self, agency: &str, casing_id: &str, limit: usize) -> Result<CandidateList> {
+        let record = self
+            .db
+            .casing_by_casing_id(agency, casing_id)
+            .await?
+            .ok_or_else(|| EngineError::CasingNotFound(casing_id.to_string()))?;
+        let features = self
+            .db
+            .features_by_pks(&[record.id])
+            .await?
+            .pop()
+            .ok_or_else(|| EngineError::Index(format!("casing {casing_id} has no stored features")))?
+            .1;
+        let canvas = decode_canvas(&features.comparison_surface)?;
+        self.rank(canvas, features.descriptor, Some(record.id), limit).await
+    }
+
+    /// Candidates for an image not on file; nothing is stored.
+    pub async fn search(&self, bytes: Vec<u8>, source_name: String, um_per_px: Option<f64>, limit: usize) -> Result<CandidateList> {
+        let (model, limits, pre) = (self.model.clone(), self.cfg.limits, self.cfg.preprocess);
+        let analysis = blocking(move || analyse(&bytes, &source_name, um_per_px, &limits, &pre, &model)).await?;
+        self.rank(analysis.canvas, analysis.descriptor, None, limit).await
+    }
+
+    async fn rank(&self, canvas: Surface, descriptor: Vec<f32>, exclude: Option<i64>, limit: usize) -> Result<CandidateList> {
+        let t0 = Instant::now();
+        let k = self.cfg.shortlist.max(limit) + usize::from(exclude.is_some());
+        let index = self.index.clone();
+        let shortlist: Vec<(i64, f32)> = blocking(move || {
+            let mut index = index
+                .lock()
+                .map_err(|_| EngineError::Index("index lock poisoned".into()))?;
+            index.search(&descriptor, k)
+        })
+        .await?
+        .into_iter()
+        .filter(|(id, _)| Some(*id) != exclude)
+        .collect();
+        let t1 = Instant::now();
+        let ids: Vec<i64> = shortlist.iter().map(|s| s.0).collect();
+        let records: HashMap<i64, CasingRecord> =
+            self.db.casings_by_pks(&ids).await?.into_iter().map(|r| (r.id, r)).collect();
+        let stored = self.db.features_by_pks(&ids).await?;
+        let t2 = Instant::now();
+        let comparer = self.comparer.clone();
+        let threads = self.cfg.threads;
+        let scored = blocking(move || compare_all(&comparer, canvas, stored, threads)).await?;
+        let t3 = Instant::now();
+        let similarity: HashMap<i64, f32> = shortlist.into_iter().collect();
+        let mut candidates: Vec<Candidate> = scored
+            .into_iter()
+            .filter_map(|(id, comparison)| {
+                Some(Candidate {
+                    casing: records.get(&id)?.clone(),
+                    score: comparison.score,
+                    descriptor_similarity: similarity.get(&id).copied().unwrap_or(0.0),
+                    comparison,
+                })
+            })
+            .collect();
+        candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.casing.id.cmp(&b.casing.id)));
+        candidates.truncate(limit);
+        Ok(CandidateList {
+            candidates,
+            timings: QueryTimings {
+                search_s: (t1 - t0).as_secs_f64(),
+                load_s: (t2 - t1).as_secs_f64(),
+                compare_s: (t3 - t2).as_secs_f64(),
+            },
+        })
+    }
+}
+
+/// Fine-compare the query against every stored canvas on `threads` threads.
+/// Pairs that cannot be registered (too little overlap) are left out.
+fn compare_all(
+    comparer: &Arc<FineComparer>,
+    query: Surface,
+    stored: Vec<(i64, crate::store::CasingFeatures)>,
+    threads: usize,
+) -> Result<Vec<(i64, Comparison)>> {
+    let query: ComparisonInput = comparer.input(query);
+    let chunk = stored.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = stored
+            .chunks(chunk)
+            .map(|part| {
+                let query = &query;
+                scope.spawn(move || -> Result<Vec<(i64, Comparison)>> {
+                    let mut out = Vec::with_capacity(part.len());
+                    for (id, features) in part {
+                        let canvas = decode_canvas(&features.comparison_surface)?;
+                        if let Some(c) = comparer.compare(query, &comparer.input(canvas)) {
+                            out.push((*id, c));
+                        }
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.join().map_err(|_| EngineError::Index("comparison worker panicked".into()))??);
+        }
+        Ok(all)
+    })
+}

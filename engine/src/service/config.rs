@@ -1,0 +1,45 @@
+//! The engine's configuration, resolved before anything runs.
+
+use std::path::PathBuf;
+
+use crate::comparison::CompareConfig;
+use crate::description::{default_runtime_path, ModelPaths};
+use crate::preprocessing::PreprocessConfig;
+use crate::reading::ReadLimits;
+
+/// Everything [`super::Engine::open`] needs; `EngineConfig::new(dir)` gives
+/// the zero-configuration embedded default.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Holds the SQLite file, the evidence files and the index.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for a shared deployment; `None` = SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    pub model: ModelPaths,
+    /// The ONNX Runtime shared library.
+    pub runtime_library: PathBuf,
+    /// Worker threads for description and fine comparison.
+    pub threads: usize,
+    pub limits: ReadLimits,
+    pub preprocess: PreprocessConfig,
+    pub compare: CompareConfig,
+    /// How many nearest neighbours the descriptor index hands to the fine
+    /// comparison. Recall of this shortlist bounds the whole engine.
+    pub shortlist: usize,
+}
+
+impl EngineConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        EngineConfig {
+            data_dir: data_dir.into(),
+            database_url: None,
+            model: ModelPaths::default_location(),
+            runtime_library: default_runtime_path(),
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            limits: ReadLimits::default(),
+            preprocess: PreprocessConfig::default(),
+            compare: CompareConfig::default(),
+            shortlist: 100,
+        }
+    }
+}

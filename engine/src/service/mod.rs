@@ -1,0 +1,110 @@
+//! The engine as a whole: one [`Engine`] owns the database, the evidence
+//! files, the descriptor model, the index and the fine comparer, and runs
+//! every CPU-heavy stage on blocking threads so async callers never stall.
+
+mod analysis;
+mod candidates;
+mod config;
+mod index_sync;
+mod submit;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub use analysis::{analyse, Analysis};
+pub use candidates::{Candidate, CandidateList, QueryTimings};
+pub use config::EngineConfig;
+pub use submit::{Submission, SubmitOutcome};
+
+use crate::comparison::FineComparer;
+use crate::description::DescriptorModel;
+use crate::error::{EngineError, Result};
+use crate::index::VectorIndex;
+use crate::store::{BlobStore, Database};
+
+/// A running casetrace engine. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    db: Database,
+    blobs: BlobStore,
+    model: Arc<DescriptorModel>,
+    comparer: Arc<FineComparer>,
+    index: Arc<Mutex<VectorIndex>>,
+    index_path: PathBuf,
+}
+
+impl Engine {
+    /// Open (creating if needed) the data directory, connect and migrate the
+    /// database, load the model, and load the index or rebuild it from the
+    /// database when it is missing or stale.
+    pub async fn open(cfg: EngineConfig) -> Result<Engine> {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| EngineError::io(&cfg.data_dir, e))?;
+        let db = match &cfg.database_url {
+            Some(url) => Database::connect(url).await?,
+            None => Database::open_default(&cfg.data_dir).await?,
+        };
+        let blobs = BlobStore::new(cfg.data_dir.join("evidence"));
+        let model = DescriptorModel::load(&cfg.model, &cfg.runtime_library, 1)?;
+        let spec = model.spec();
+        let input = &spec.input;
+        if input.canvas_px != cfg.preprocess.canvas_px || input.um_per_px != cfg.preprocess.um_per_px {
+            return Err(EngineError::Config(format!(
+                "descriptor model expects {} px canvases at {} µm/px, preprocessing makes {} px at {} µm/px",
+                input.canvas_px, input.um_per_px, cfg.preprocess.canvas_px, cfg.preprocess.um_per_px
+            )));
+        }
+        let index_dir = cfg.data_dir.join("index");
+        std::fs::create_dir_all(&index_dir).map_err(|e| EngineError::io(&index_dir, e))?;
+        let index_path = index_dir.join("descriptors.faiss");
+        let index = index_sync::load_or_rebuild(&db, &index_path, spec).await?;
+        let comparer = FineComparer::new(cfg.compare.clone(), cfg.preprocess.canvas_px);
+        Ok(Engine {
+            db,
+            blobs,
+            model: Arc::new(model),
+            comparer: Arc::new(comparer),
+            index: Arc::new(Mutex::new(index)),
+            index_path,
+            cfg,
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
+    pub fn model_version(&self) -> &str {
+        &self.model.spec().model_version
+    }
+
+    /// Number of casings the index can return.
+    pub fn indexed_count(&self) -> Result<u64> {
+        Ok(self.lock_index()?.len())
+    }
+
+    fn lock_index(&self) -> Result<std::sync::MutexGuard<'_, VectorIndex>> {
+        self.index
+            .lock()
+            .map_err(|_| EngineError::Index("index lock poisoned by an earlier panic".into()))
+    }
+}
+
+/// Run CPU-bound work on tokio's blocking pool.
+async fn blocking<T, F>(work: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| EngineError::Index(format!("worker thread failed: {e}")))?
+}

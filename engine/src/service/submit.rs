@@ -1,0 +1,155 @@
+//! Submitting a casing: all or nothing. The file is analysed before
+//! anything is written; the evidence file, the rows and the index entry are
+//! each undone if a later step fails, so a failed submission leaves nothing.
+
+use std::sync::Arc;
+
+use super::analysis::{analyse, AnalysisTimings};
+use super::{blocking, index_sync, Engine};
+use crate::comparison::encode_canvas;
+use crate::error::{EngineError, Result};
+use crate::preprocessing::PIPELINE_VERSION;
+use crate::store::{sha256_hex, BlobPut, CasingFeatures, CasingKind, CasingRecord, InsertOutcome, NewCasing};
+
+/// A casing file and what the submitter says about it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub agency: String,
+    pub casing_id: String,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+    pub kind: CasingKind,
+    pub case_number: Option<String>,
+    pub calibre: Option<String>,
+    /// Further metadata kept as given.
+    pub metadata: serde_json::Value,
+    /// Scale of a 2D image when the file does not carry one.
+    pub um_per_px: Option<f64>,
+    pub submitted_by: String,
+}
+
+/// The stored casing and whether this call created it.
+#[derive(Debug, Clone)]
+pub struct SubmitOutcome {
+    pub casing: CasingRecord,
+    /// False when the same casing (same id and bytes) was already on file.
+    pub created: bool,
+    pub timings: AnalysisTimings,
+}
+
+impl Engine {
+    /// Store a casing and index it. Resubmitting the same bytes under the
+    /// same id returns the casing on file and writes nothing.
+    pub async fn submit(&self, sub: Submission) -> Result<SubmitOutcome> {
+        validate_id(&sub.casing_id)?;
+        let sha256 = sha256_hex(&sub.bytes);
+        if let Some(existing) = self.db.casing_by_casing_id(&sub.agency, &sub.casing_id).await? {
+            return if existing.sha256 == sha256 {
+                Ok(SubmitOutcome {
+                    casing: existing,
+                    created: false,
+                    timings: AnalysisTimings::default(),
+                })
+            } else {
+                Err(EngineError::CasingIdConflict {
+                    casing_id: sub.casing_id,
+                    existing_sha256: existing.sha256,
+                })
+            };
+        }
+        let sub = Arc::new(sub);
+        let (model, limits, pre) = (self.model.clone(), self.cfg.limits, self.cfg.preprocess);
+        let analysis = {
+            let sub = sub.clone();
+            blocking(move || analyse(&sub.bytes, &sub.file_name, sub.um_per_px, &limits, &pre, &model)).await?
+        };
+        let new = NewCasing {
+            agency: sub.agency.clone(),
+            casing_id: sub.casing_id.clone(),
+            sha256: sha256.clone(),
+            file_name: sub.file_name.clone(),
+            format: analysis.format.as_str().to_string(),
+            surface_kind: analysis.surface_kind.as_str().to_string(),
+            kind: sub.kind,
+            case_number: sub.case_number.clone(),
+            calibre: sub.calibre.clone(),
+            metadata: sub.metadata.clone(),
+            um_per_px: analysis.um_per_px,
+            width: analysis.width as i64,
+            height: analysis.height as i64,
+            submitted_by: sub.submitted_by.clone(),
+        };
+        let features = CasingFeatures {
+            model_version: self.model_version().to_string(),
+            descriptor: analysis.descriptor.clone(),
+            comparison_surface: encode_canvas(&analysis.canvas),
+            pipeline_version: PIPELINE_VERSION.to_string(),
+        };
+        let blob = self.blobs.put(&sub.bytes)?;
+        let inserted = match self.db.insert_casing(&new, &features).await {
+            Ok(InsertOutcome::Inserted(record)) => record,
+            // The same bytes are on file, so the evidence file is theirs too.
+            Ok(InsertOutcome::Existing(record)) => {
+                return Ok(SubmitOutcome {
+                    casing: record,
+                    created: false,
+                    timings: analysis.timings,
+                });
+            }
+            Err(e) => {
+                self.undo_blob(&blob).await?;
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.add_to_index(inserted.id, &analysis.descriptor).await {
+            self.db.delete_casing(inserted.id).await?;
+            self.undo_blob(&blob).await?;
+            return Err(e);
+        }
+        tracing::info!(casing = %inserted.casing_id, id = inserted.id, sha256 = %sha256, "casing stored");
+        Ok(SubmitOutcome {
+            casing: inserted,
+            created: true,
+            timings: analysis.timings,
+        })
+    }
+
+    /// Remove the evidence file this submission wrote, unless a casing
+    /// submitted meanwhile with the same bytes (under another id) refers to it.
+    async fn undo_blob(&self, blob: &BlobPut) -> Result<()> {
+        if self.db.sha256_on_file(&blob.sha256).await? {
+            return Ok(());
+        }
+        self.blobs.remove_if_new(blob)
+    }
+
+    async fn add_to_index(&self, id: i64, descriptor: &[f32]) -> Result<()> {
+        let stamp = index_sync::expected_stamp(&self.db, self.model.spec()).await?;
+        let mut index = self.lock_index()?;
+        index.add(&[id], descriptor)?;
+        // The file is a cache: failing to save it costs a rebuild at the next
+        // start, not the submission.
+        if let Err(e) = index.save(&self.index_path, &stamp) {
+            tracing::warn!(error = %e, "could not save the index; it will be rebuilt at start-up");
+        }
+        Ok(())
+    }
+}
+
+/// Casing ids appear in URLs, file listings and court reports: printable,
+/// no separators that would make them ambiguous, bounded length.
+fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidMetadata {
+            field: "casing_id".into(),
+            reason: format!("{id:?} must be 1-128 characters of A-Z, a-z, 0-9, '-', '_', '.', ':'"),
+        })
+    }
+}

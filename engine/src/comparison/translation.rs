@@ -6,7 +6,7 @@
 use rustfft::num_complex::Complex32;
 
 use super::fft2::Fft2;
-use super::rotation::masked_ncc;
+use super::scoring::masked_ncc;
 use crate::surface::Surface;
 
 /// FFTs of one side's value, value² and mask, zero-padded to the plan size.

@@ -450,10 +450,8 @@ mod tests {
         assert!(what.contains("file size"), "{what}");
     }
 
-    /// Every Weller scan on disk reads; run with `--ignored` after changing
-    /// the reader (95 files, a few seconds).
+    /// Every Weller scan on disk reads (95 real files, a few seconds).
     #[test]
-    #[ignore = "reads all 95 Weller scans"]
     fn all_weller_scans_read() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/weller");
         let mut paths: Vec<_> = std::fs::read_dir(dir)

@@ -1,0 +1,123 @@
+//! The actix-web application: shared state, error handling for the
+//! extractors, request logging and every route. [`create_app`] is used by
+//! both [`serve`] and the integration tests, so the tests exercise exactly
+//! what runs in production.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use casetrace_engine::Engine;
+
+use crate::error::ApiError;
+use crate::routes;
+
+/// Default largest accepted image upload: 256 MiB, room for the largest
+/// X3P scans in use.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    /// Largest accepted image part, bytes; larger uploads are refused with
+    /// 413 while streaming, before anything is stored.
+    pub max_upload_bytes: usize,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        AppState {
+            engine,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+        }
+    }
+}
+
+/// The application with all routes, for `HttpServer` and for tests.
+pub fn create_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        // Extractor failures answer in the API's JSON error shape too, not
+        // actix's plain-text defaults.
+        .app_data(web::JsonConfig::default().error_handler(json_error))
+        .app_data(web::QueryConfig::default().error_handler(query_error))
+        .app_data(web::PathConfig::default().error_handler(path_error))
+        .configure(routes::config_casings)
+        .configure(routes::config_search)
+        .configure(routes::config_health)
+        .configure(routes::config_openapi)
+        .default_service(web::to(route_not_found))
+        .wrap_fn(|req, srv| {
+            // One structured line per request, after the response is known.
+            let started = Instant::now();
+            let method = req.method().clone();
+            let path = req.path().to_string();
+            let call = srv.call(req);
+            async move {
+                let res = call.await?;
+                tracing::info!(
+                    %method,
+                    %path,
+                    status = res.status().as_u16(),
+                    ms = started.elapsed().as_secs_f64() * 1e3,
+                    "request"
+                );
+                Ok(res)
+            }
+        })
+}
+
+/// Serve the API on `listen` (e.g. `127.0.0.1:8080`) until stopped.
+pub async fn serve(state: web::Data<AppState>, listen: &str) -> std::io::Result<()> {
+    HttpServer::new(move || create_app(state.clone()))
+        .bind(listen)?
+        .run()
+        .await
+}
+
+async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+    })
+}
+
+fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    match err {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::PayloadTooLarge {
+            what: "the JSON body".into(),
+            limit,
+        },
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("expected a Content-Type of application/json".into())
+        }
+        other => ApiError::bad_request(
+            "invalid_json",
+            format!("the JSON body is not valid: {other}"),
+        ),
+    }
+    .into()
+}
+
+fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::invalid_query(format!("the query string is not valid: {err}")).into()
+}
+
+fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::bad_request("invalid_path", format!("the path is not valid: {err}")).into()
+}

@@ -1,0 +1,89 @@
+//! `casetrace candidates`: ranked candidate lists for casings on file.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use casetrace_engine::service::CandidateList;
+use casetrace_engine::EngineConfig;
+
+use super::open_engine;
+
+#[derive(Debug, clap::Args)]
+pub struct CandidatesArgs {
+    /// The casing to find candidates for.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub casing_id: Option<String>,
+    /// Every casing on file, one line each.
+    #[arg(long)]
+    pub all: bool,
+    /// Longest list.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Agency owning the casing.
+    #[arg(long, default_value = "local")]
+    pub agency: String,
+    /// One JSON object per line (the default output is a table).
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(cfg: EngineConfig, args: CandidatesArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine(cfg).await?;
+    let ids: Vec<String> = match &args.casing_id {
+        Some(id) => vec![id.clone()],
+        None => {
+            let mut all = engine.database().list_casings().await?;
+            all.retain(|c| c.agency == args.agency);
+            all.into_iter().map(|c| c.casing_id).collect()
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for id in ids {
+        let list = engine.candidates(&args.agency, &id, args.limit).await?;
+        print_list(&mut out, Some(&id), &list, args.json)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `{"casing_id": ..., "candidates": [{"casing_id", "score", ...}]}` per line,
+/// or a small table for people.
+pub fn print_list(out: &mut impl Write, query: Option<&str>, list: &CandidateList, json: bool) -> anyhow::Result<()> {
+    if json {
+        let candidates: Vec<serde_json::Value> = list
+            .candidates
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "casing_id": c.casing.casing_id,
+                    "agency": c.casing.agency,
+                    "score": round4(c.score),
+                    "descriptor_similarity": round4(f64::from(c.descriptor_similarity)),
+                    "rotation_deg": round4(c.comparison.rotation_deg),
+                    "dx_um": c.comparison.dx_um,
+                    "dy_um": c.comparison.dy_um,
+                })
+            })
+            .collect();
+        let line = serde_json::json!({"casing_id": query, "candidates": candidates});
+        writeln!(out, "{line}")?;
+        return Ok(());
+    }
+    writeln!(out, "candidates for {}", query.unwrap_or("(search image)"))?;
+    writeln!(out, "{:>4}  {:<24} {:>7} {:>9} {:>8}", "rank", "casing", "score", "rotation", "shift µm")?;
+    for (i, c) in list.candidates.iter().enumerate() {
+        writeln!(
+            out,
+            "{:>4}  {:<24} {:>7.4} {:>8.1}° {:>8.0}",
+            i + 1,
+            c.casing.casing_id,
+            c.score,
+            c.comparison.rotation_deg,
+            c.comparison.dx_um.hypot(c.comparison.dy_um)
+        )?;
+    }
+    Ok(())
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}

@@ -1,0 +1,110 @@
+//! `casetrace import MANIFEST.csv`: load casings listed in a manifest.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use casetrace_engine::service::Submission;
+use casetrace_engine::store::CasingKind;
+use casetrace_engine::{Engine, EngineConfig};
+use futures_util::stream::{self, StreamExt};
+
+use super::manifest::{read_manifest, ManifestRow};
+use super::open_engine;
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// CSV with columns file,casing_id and optionally agency, kind
+    /// (evidence|test_fire), case_number, calibre, um_per_px and any others.
+    pub manifest: PathBuf,
+}
+
+/// What happened to one row.
+#[derive(Debug)]
+pub enum RowOutcome {
+    Imported,
+    AlreadyOnFile,
+    Failed(String),
+}
+
+pub async fn run(cfg: EngineConfig, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let rows = read_manifest(&args.manifest)?;
+    let engine = open_engine(cfg).await?;
+    let outcomes = import_rows(&engine, &rows).await;
+    let (mut imported, mut existing, mut failed) = (0, 0, 0);
+    for (row, outcome) in rows.iter().zip(&outcomes) {
+        match outcome {
+            RowOutcome::Imported => imported += 1,
+            RowOutcome::AlreadyOnFile => existing += 1,
+            RowOutcome::Failed(reason) => {
+                failed += 1;
+                eprintln!("row {} ({}, {}): {reason}", row.line, row.casing_id, row.file.display());
+            }
+        }
+    }
+    println!(
+        "{}: {} rows, {imported} imported, {existing} already on file, {failed} failed",
+        args.manifest.display(),
+        rows.len()
+    );
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Submit every row, as many at a time as there are worker threads; the
+/// outcomes come back in row order.
+pub async fn import_rows(engine: &Engine, rows: &[ManifestRow]) -> Vec<RowOutcome> {
+    let parallel = engine.config().threads.max(1);
+    let mut outcomes: Vec<(usize, RowOutcome)> = stream::iter(rows.iter().enumerate())
+        .map(|(i, row)| async move { (i, import_row(engine, row).await) })
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    outcomes.sort_by_key(|(i, _)| *i);
+    outcomes.into_iter().map(|(_, o)| o).collect()
+}
+
+async fn import_row(engine: &Engine, row: &ManifestRow) -> RowOutcome {
+    let submission = match submission_from_row(row) {
+        Ok(s) => s,
+        Err(reason) => return RowOutcome::Failed(reason),
+    };
+    match engine.submit(submission).await {
+        Ok(outcome) if outcome.created => RowOutcome::Imported,
+        Ok(_) => RowOutcome::AlreadyOnFile,
+        Err(e) => RowOutcome::Failed(e.to_string()),
+    }
+}
+
+/// Read the row's file and turn its columns into a submission.
+pub fn submission_from_row(row: &ManifestRow) -> Result<Submission, String> {
+    let bytes = std::fs::read(&row.file).map_err(|e| format!("cannot read {}: {e}", row.file.display()))?;
+    let mut extra = row.extra.clone();
+    let kind = match extra.remove("kind") {
+        Some(k) => k.parse::<CasingKind>().map_err(|e| e.to_string())?,
+        None => CasingKind::Evidence,
+    };
+    let um_per_px = match extra.remove("um_per_px") {
+        Some(v) => Some(v.parse::<f64>().map_err(|_| format!("um_per_px {v:?} is not a number"))?),
+        None => None,
+    };
+    let metadata = extra
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "agency" | "case_number" | "calibre"))
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect::<serde_json::Map<_, _>>();
+    Ok(Submission {
+        agency: extra.get("agency").cloned().unwrap_or_else(|| "local".into()),
+        casing_id: row.casing_id.clone(),
+        file_name: row
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        bytes,
+        kind,
+        case_number: extra.get("case_number").cloned(),
+        calibre: extra.get("calibre").cloned(),
+        metadata: serde_json::Value::Object(metadata),
+        um_per_px,
+        submitted_by: "cli:local-admin".into(),
+    })
+}

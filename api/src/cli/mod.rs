@@ -1,0 +1,115 @@
+//! Command-line interface. The contract of `import`, `candidates`,
+//! `search`, `eval` and `serve` is relied on by other tools: change it only
+//! compatibly.
+
+mod candidates;
+mod eval;
+mod import;
+mod manifest;
+mod polar;
+mod search;
+mod serve;
+mod synth;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use casetrace_engine::description::ModelPaths;
+use casetrace_engine::{Engine, EngineConfig};
+use clap::{Parser, Subcommand};
+
+/// casetrace: cartridge-case correlation and firearm traces.
+#[derive(Debug, Parser)]
+#[command(name = "casetrace", version, about)]
+pub struct Cli {
+    /// Data directory (SQLite database, evidence files, index).
+    #[arg(long, global = true, default_value = "casetrace-data", env = "CASETRACE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL for a shared deployment; SQLite in the data directory when unset.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Folder holding descriptor.onnx and descriptor.json.
+    #[arg(long, global = true, env = "CASETRACE_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// The ONNX Runtime shared library.
+    #[arg(long, global = true, env = "CASETRACE_ORT_LIB")]
+    pub ort_lib: Option<PathBuf>,
+    /// Worker threads for image work (default: all cores).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// Log more (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import the casings listed in a CSV manifest (columns file,casing_id,...).
+    Import(import::ImportArgs),
+    /// Ranked candidates for casings on file, one JSON object per line.
+    Candidates(candidates::CandidatesArgs),
+    /// Ranked candidates for an image that is not on file.
+    Search(search::SearchArgs),
+    /// Measure accuracy and speed on a labelled set (casing_id,firearm_id,file).
+    Eval(eval::EvalArgs),
+    /// Run the REST server.
+    Serve(serve::ServeArgs),
+    /// Write a synthetic labelled set of X3P scans.
+    Synth(synth::SynthArgs),
+    /// Export the descriptor model's training input (polar unwraps) of a labelled set.
+    Polar(polar::PolarArgs),
+}
+
+/// Run one command; the exit code says whether everything succeeded.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cfg = engine_config(&cli, cli.data_dir.clone());
+    match cli.command {
+        Command::Import(args) => import::run(cfg, args).await,
+        Command::Candidates(args) => candidates::run(cfg, args).await,
+        Command::Search(args) => search::run(cfg, args).await,
+        Command::Eval(args) => eval::run(cfg, args).await,
+        Command::Serve(args) => serve::run(cfg, args).await,
+        Command::Synth(args) => synth::run(args),
+        Command::Polar(args) => polar::run(cfg, args),
+    }
+}
+
+/// The engine configuration the global options describe, for `data_dir`.
+pub fn engine_config(cli: &Cli, data_dir: PathBuf) -> EngineConfig {
+    let mut cfg = EngineConfig::new(data_dir);
+    cfg.database_url = cli.database_url.clone();
+    if let Some(dir) = &cli.model_dir {
+        cfg.model = ModelPaths::in_dir(dir);
+    }
+    if let Some(lib) = &cli.ort_lib {
+        cfg.runtime_library = lib.clone();
+    }
+    if let Some(t) = cli.threads {
+        cfg.threads = t.max(1);
+    }
+    cfg
+}
+
+async fn open_engine(cfg: EngineConfig) -> anyhow::Result<Engine> {
+    let dir = cfg.data_dir.clone();
+    Engine::open(cfg)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the engine on {}: {e}", dir.display()))
+}
+
+/// Logs go to stderr so that stdout stays machine-readable.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CASETRACE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

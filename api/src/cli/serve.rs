@@ -1,0 +1,31 @@
+//! `casetrace serve`: the REST server on the embedded default or PostgreSQL.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use actix_web::web;
+use casetrace_engine::EngineConfig;
+
+use super::open_engine;
+use crate::app::{serve, AppState};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Largest accepted upload, bytes.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
+}
+
+pub async fn run(cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let engine = open_engine(cfg).await?;
+    let state = web::Data::new(AppState {
+        engine: Arc::new(engine),
+        max_upload_bytes: args.max_upload_bytes,
+    });
+    eprintln!("casetrace listening on http://{}", args.listen);
+    serve(state, &args.listen).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,34 @@
+//! `/healthz`: liveness and a glance at what is on file.
+
+use actix_web::web;
+
+use super::resource;
+use crate::app::AppState;
+use crate::dto::{ErrorDto, HealthDto};
+use crate::error::ApiError;
+
+/// The server is up and its database answers (a failing database is a 500,
+/// so load balancers take the instance out).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Healthy", body = HealthDto),
+        (status = 500, description = "The database or index failed", body = ErrorDto),
+    )
+)]
+pub async fn healthz(state: web::Data<AppState>) -> Result<web::Json<HealthDto>, ApiError> {
+    let casings = state.engine.database().count_casings().await?;
+    let indexed = state.engine.indexed_count()?;
+    Ok(web::Json(HealthDto {
+        status: "ok".into(),
+        casings: u64::try_from(casings).unwrap_or_default(),
+        indexed,
+        model_version: state.engine.model_version().to_string(),
+    }))
+}
+
+pub fn config_health(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(healthz)));
+}

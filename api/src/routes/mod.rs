@@ -1,0 +1,46 @@
+//! HTTP routes, one file per resource. Each handler extracts, calls the
+//! engine, converts the result into a wire type and responds; each file
+//! ends with a `config_*` function registering its routes.
+
+pub mod casings;
+pub mod health;
+pub mod openapi;
+pub mod search;
+mod upload;
+
+pub use casings::config_casings;
+pub use health::config_health;
+pub use openapi::{config_openapi, ApiDoc};
+pub use search::config_search;
+
+use actix_web::{web, HttpRequest, HttpResponse, Resource};
+
+use crate::dto::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::error::ApiError;
+
+/// A resource whose wrong-method requests get a JSON 405 like every other
+/// error, instead of actix's empty one.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+    })
+}
+
+/// The candidate list length a request asked for, checked against
+/// `min..=MAX_LIMIT`. Out of range is refused rather than clamped: a
+/// client asking for 1000 should learn it gets at most 100.
+fn resolve_limit(limit: Option<usize>, min: usize) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if (min..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid_query(format!(
+            "limit must be between {min} and {MAX_LIMIT}, got {limit}"
+        )))
+    }
+}

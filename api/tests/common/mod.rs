@@ -1,0 +1,244 @@
+//! Fixtures: an engine on a fresh data directory, on SQLite always and on
+//! PostgreSQL when a test server is named; the real scans the tests submit;
+//! multipart bodies built by hand; and counts of what is on file, so tests
+//! can show a refused request left nothing behind.
+//!
+//! Each PostgreSQL test gets its own schema `t_<uuid>` (the connections'
+//! `search_path`), so tests running in parallel never see each other's
+//! rows; [`TestEngine::close`] drops it.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::web;
+use casetrace_api::app::AppState;
+use casetrace_engine::{Engine, EngineConfig};
+use sqlx::AssertSqlSafe;
+
+/// Folder of the Weller et al. cartridge-case scans (shared, never copied
+/// into the repository). TW01-* come from one pistol, TW02-* from another.
+pub const WELLER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/weller/");
+
+/// Names the PostgreSQL database tests may create schemas in. The second
+/// name is the one `scripts/test` and the engine's own tests use.
+const POSTGRES_URL_VARS: [&str; 2] = ["CASETRACE_TEST_DATABASE_URL", "CASETRACE_TEST_POSTGRES_URL"];
+
+/// The bytes of one Weller scan, e.g. `weller("TW01-01")`.
+pub fn weller(name: &str) -> Vec<u8> {
+    let path = format!("{WELLER_DIR}{name}.x3p");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("read fixture {path}: {e}"))
+}
+
+/// A database a test runs against.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres { url: String },
+}
+
+/// SQLite, plus PostgreSQL when a server is named. In CI a missing server
+/// fails the run instead of silently testing one backend.
+pub fn backends() -> Vec<Backend> {
+    let mut out = vec![Backend::Sqlite];
+    match POSTGRES_URL_VARS.iter().find_map(|v| std::env::var(v).ok()) {
+        Some(url) => out.push(Backend::Postgres { url }),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("{} must be set in CI", POSTGRES_URL_VARS[0])
+        }
+        None => {
+            // Straight to stderr, past the harness's capture (which
+            // `eprintln!` goes through), so a skip is never taken for a pass.
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: PostgreSQL not tested: {} is not set",
+                POSTGRES_URL_VARS[0]
+            );
+        }
+    }
+    out
+}
+
+/// An engine on a fresh data directory and database.
+pub struct TestEngine {
+    pub engine: Arc<Engine>,
+    pub dir: tempfile::TempDir,
+    pub backend: &'static str,
+    postgres: Option<(sqlx::PgPool, String)>,
+}
+
+impl TestEngine {
+    pub async fn open(backend: &Backend) -> TestEngine {
+        // The server's logs (a 500's detail among them), shown with a
+        // failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("info")
+            .try_init();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut cfg = EngineConfig::new(dir.path().join("data"));
+        let mut postgres = None;
+        let name = match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres { url } => {
+                let admin = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(url)
+                    .await
+                    .unwrap_or_else(|e| panic!("connect to the test PostgreSQL {url}: {e}"));
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                // Generated from hex digits only above, so safe to splice.
+                sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&admin)
+                    .await
+                    .expect("create the test schema");
+                let sep = if url.contains('?') { '&' } else { '?' };
+                cfg.database_url = Some(format!("{url}{sep}options%5Bsearch_path%5D={schema}"));
+                postgres = Some((admin, schema));
+                "postgres"
+            }
+        };
+        let engine = Engine::open(cfg)
+            .await
+            .unwrap_or_else(|e| panic!("open the engine on {name}: {e}"));
+        TestEngine {
+            engine: Arc::new(engine),
+            dir,
+            backend: name,
+            postgres,
+        }
+    }
+
+    /// App state with the default upload limit.
+    pub fn state(&self) -> web::Data<AppState> {
+        web::Data::new(AppState::new(self.engine.clone()))
+    }
+
+    /// App state refusing images over `max_upload_bytes`.
+    pub fn state_with_limit(&self, max_upload_bytes: usize) -> web::Data<AppState> {
+        web::Data::new(AppState {
+            engine: self.engine.clone(),
+            max_upload_bytes,
+        })
+    }
+
+    /// What is on file: rows, evidence files and index entries.
+    pub async fn counts(&self) -> Counts {
+        Counts {
+            rows: self
+                .engine
+                .database()
+                .count_casings()
+                .await
+                .expect("count casings"),
+            evidence_files: files_under(&self.engine.config().data_dir.join("evidence")),
+            indexed: self.engine.indexed_count().expect("index count"),
+        }
+    }
+
+    /// Close the database and drop a PostgreSQL test schema.
+    pub async fn close(self) {
+        self.engine.database().close().await;
+        if let Some((admin, schema)) = self.postgres {
+            sqlx::query(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&admin)
+                .await
+                .expect("drop the test schema");
+            admin.close().await;
+        }
+    }
+}
+
+/// What is on file, all three of which a submission writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub rows: i64,
+    pub evidence_files: usize,
+    pub indexed: u64,
+}
+
+impl Counts {
+    pub const EMPTY: Counts = Counts {
+        rows: 0,
+        evidence_files: 0,
+        indexed: 0,
+    };
+}
+
+/// Regular files anywhere under `root` (0 when it does not exist).
+fn files_under(root: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    entries
+        .map(|e| e.expect("directory entry").path())
+        .map(|p| if p.is_dir() { files_under(&p) } else { 1 })
+        .sum()
+}
+
+/// One part of a multipart body.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub name: String,
+    pub file_name: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Part {
+    pub fn file(name: &str, file_name: &str, body: &[u8]) -> Part {
+        Part {
+            name: name.into(),
+            file_name: Some(file_name.into()),
+            body: body.to_vec(),
+        }
+    }
+
+    pub fn text(name: &str, body: &str) -> Part {
+        Part {
+            name: name.into(),
+            file_name: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
+const BOUNDARY: &str = "casetrace-test-boundary-5f0c2a9e";
+
+/// `(content type, body)` of a multipart/form-data request.
+pub fn multipart(parts: &[Part]) -> (String, Vec<u8>) {
+    let mut body = Vec::new();
+    for part in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        let disposition = match &part.file_name {
+            Some(f) => format!(
+                "Content-Disposition: form-data; name=\"{}\"; filename=\"{f}\"\r\n",
+                part.name
+            ),
+            None => format!("Content-Disposition: form-data; name=\"{}\"\r\n", part.name),
+        };
+        body.extend_from_slice(disposition.as_bytes());
+        let content_type = if part.file_name.is_some() {
+            "application/octet-stream"
+        } else {
+            "application/json"
+        };
+        body.extend_from_slice(format!("Content-Type: {content_type}\r\n\r\n").as_bytes());
+        body.extend_from_slice(&part.body);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
+}
+
+/// The usual submission: an X3P file and metadata naming its casing id.
+pub fn submission(casing_id: &str, bytes: &[u8]) -> Vec<Part> {
+    vec![
+        Part::file("image", &format!("{casing_id}.x3p"), bytes),
+        Part::text(
+            "metadata",
+            &format!(r#"{{"casing_id": "{casing_id}", "calibre": "9mm Luger"}}"#),
+        ),
+    ]
+}

@@ -1,0 +1,5 @@
+//! The api crate's one integration-test binary (one binary links once).
+//! Each module is a group of tests; `common` holds their fixtures.
+
+mod common;
+mod http;

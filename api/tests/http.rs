@@ -518,3 +518,59 @@ async fn healthz_reports_counts_and_model() {
         t.close().await;
     }
 }
+
+#[actix_web::test]
+async fn a_restart_keeps_every_casing_searchable_even_without_the_index_file() {
+    for backend in backends() {
+        let mut t = TestEngine::open(&backend).await;
+        let app = test::init_service(create_app(t.state())).await;
+        for id in ["TW01-01", "TW01-02", "TW02-01"] {
+            let r = send(
+                &app,
+                post_multipart("/v1/casings", &submission(id, &weller(id))).to_request(),
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:#}", r.json);
+        }
+        let uri = "/v1/casings/TW01-01/candidates?limit=5";
+        let before = send(&app, get(uri).to_request()).await;
+        assert_eq!(
+            candidate_ids(&before.json["candidates"]),
+            ["TW01-02", "TW02-01"]
+        );
+        drop(app);
+
+        // A plain restart loads the saved index.
+        t.restart().await;
+        assert_eq!(t.counts().await.indexed, 3, "{}", t.backend);
+        let app = test::init_service(create_app(t.state())).await;
+        let after = send(&app, get(uri).to_request()).await;
+        assert_eq!(after.json, before.json, "{}", t.backend);
+        drop(app);
+
+        // Without the index file the engine rebuilds it from the database.
+        let index_file = t.engine.index_path().to_path_buf();
+        std::fs::remove_file(&index_file).expect("remove the index file");
+        t.restart().await;
+        assert!(index_file.exists(), "the rebuilt index is saved again");
+        assert_eq!(t.counts().await.indexed, 3, "{}", t.backend);
+        let app = test::init_service(create_app(t.state())).await;
+        let rebuilt = send(&app, get(uri).to_request()).await;
+        assert_eq!(rebuilt.json, before.json, "{}", t.backend);
+
+        // A stale index file (fewer casings than the database) is rebuilt too.
+        let stale = t.engine.index_path().to_path_buf();
+        let saved = std::fs::read(&stale).expect("index file");
+        let r = send(
+            &app,
+            post_multipart("/v1/casings", &submission("TW01-05", &weller("TW01-05"))).to_request(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:#}", r.json);
+        drop(app);
+        std::fs::write(&stale, saved).expect("put back the older index file");
+        t.restart().await;
+        assert_eq!(t.counts().await.indexed, 4, "{}", t.backend);
+        t.close().await;
+    }
+}

@@ -33,7 +33,9 @@ pub enum EngineError {
     #[error("casing {0} not found")]
     CasingNotFound(String),
     /// The casing id is already used by a casing with different content.
-    #[error("casing id {casing_id} already exists with different content (sha256 {existing_sha256})")]
+    #[error(
+        "casing id {casing_id} already exists with different content (sha256 {existing_sha256})"
+    )]
     CasingIdConflict {
         casing_id: String,
         existing_sha256: String,

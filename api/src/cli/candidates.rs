@@ -47,7 +47,12 @@ pub async fn run(cfg: EngineConfig, args: CandidatesArgs) -> anyhow::Result<Exit
 
 /// `{"casing_id": ..., "candidates": [{"casing_id", "score", ...}]}` per line,
 /// or a small table for people.
-pub fn print_list(out: &mut impl Write, query: Option<&str>, list: &CandidateList, json: bool) -> anyhow::Result<()> {
+pub fn print_list(
+    out: &mut impl Write,
+    query: Option<&str>,
+    list: &CandidateList,
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
         let candidates: Vec<serde_json::Value> = list
             .candidates
@@ -69,7 +74,11 @@ pub fn print_list(out: &mut impl Write, query: Option<&str>, list: &CandidateLis
         return Ok(());
     }
     writeln!(out, "candidates for {}", query.unwrap_or("(search image)"))?;
-    writeln!(out, "{:>4}  {:<24} {:>7} {:>9} {:>8}", "rank", "casing", "score", "rotation", "shift µm")?;
+    writeln!(
+        out,
+        "{:>4}  {:<24} {:>7} {:>9} {:>8}",
+        "rank", "casing", "score", "rotation", "shift µm"
+    )?;
     for (i, c) in list.candidates.iter().enumerate() {
         writeln!(
             out,

@@ -61,7 +61,10 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         bail!("{}: every row needs a firearm_id", args.labels.display());
     }
     let scratch = tempfile::tempdir().context("creating a scratch data directory")?;
-    let dir = args.keep.clone().unwrap_or_else(|| scratch.path().to_path_buf());
+    let dir = args
+        .keep
+        .clone()
+        .unwrap_or_else(|| scratch.path().to_path_buf());
     let mut cfg = cfg;
     cfg.data_dir = dir;
     cfg.database_url = None;
@@ -82,36 +85,64 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     let (mut top1, mut top10, mut with_mates, mut recall10, mut recall50) = (0, 0, 0, 0, 0);
     let (mut km, mut knm) = (Vec::new(), Vec::new());
     for row in &rows {
-        let list = engine.candidates("local", &row.casing_id, rows.len()).await?;
+        let list = engine
+            .candidates("local", &row.casing_id, rows.len())
+            .await?;
         *per_query.entry("search").or_default() += list.timings.search_s;
         *per_query.entry("load").or_default() += list.timings.load_s;
         *per_query.entry("compare").or_default() += list.timings.compare_s;
         let gun = &firearm_of[&row.casing_id];
         let is_mate = |id: &str| firearm_of.get(id) == Some(gun);
         for c in &list.candidates {
-            if is_mate(&c.casing.casing_id) { km.push(c.score) } else { knm.push(c.score) }
+            if is_mate(&c.casing.casing_id) {
+                km.push(c.score)
+            } else {
+                knm.push(c.score)
+            }
         }
-        let has_mates = firearm_of.iter().any(|(id, g)| g == gun && *id != row.casing_id);
+        let has_mates = firearm_of
+            .iter()
+            .any(|(id, g)| g == gun && *id != row.casing_id);
         if !has_mates {
             continue;
         }
         with_mates += 1;
-        let ranked: Vec<&str> = list.candidates.iter().map(|c| c.casing.casing_id.as_str()).collect();
+        let ranked: Vec<&str> = list
+            .candidates
+            .iter()
+            .map(|c| c.casing.casing_id.as_str())
+            .collect();
         top1 += usize::from(ranked.first().is_some_and(|id| is_mate(id)));
         top10 += usize::from(ranked.iter().take(10).any(|id| is_mate(id)));
         let mut by_descriptor = list.candidates.clone();
         by_descriptor.sort_by(|a, b| b.descriptor_similarity.total_cmp(&a.descriptor_similarity));
-        recall10 += usize::from(by_descriptor.iter().take(10).any(|c| is_mate(&c.casing.casing_id)));
-        recall50 += usize::from(by_descriptor.iter().take(50).any(|c| is_mate(&c.casing.casing_id)));
+        recall10 += usize::from(
+            by_descriptor
+                .iter()
+                .take(10)
+                .any(|c| is_mate(&c.casing.casing_id)),
+        );
+        recall50 += usize::from(
+            by_descriptor
+                .iter()
+                .take(50)
+                .any(|c| is_mate(&c.casing.casing_id)),
+        );
     }
     let n = rows.len().max(1) as f64;
     per_query.values_mut().for_each(|v| *v /= n);
     let q = with_mates.max(1) as f64;
     let mut per_casing = HashMap::new();
-    per_casing.insert("import_end_to_end", import_s / n * engine.config().threads as f64);
+    per_casing.insert(
+        "import_end_to_end",
+        import_s / n * engine.config().threads as f64,
+    );
     let report = EvalReport {
         casings: rows.len(),
-        firearms: firearm_of.values().collect::<std::collections::HashSet<_>>().len(),
+        firearms: firearm_of
+            .values()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
         queries_with_mates: with_mates,
         top1: top1 as f64 / q,
         top10: top10 as f64 / q,
@@ -133,7 +164,11 @@ pub fn auc(positives: &[f64], negatives: &[f64]) -> f64 {
     if positives.is_empty() || negatives.is_empty() {
         return f64::NAN;
     }
-    let mut all: Vec<(f64, bool)> = positives.iter().map(|s| (*s, true)).chain(negatives.iter().map(|s| (*s, false))).collect();
+    let mut all: Vec<(f64, bool)> = positives
+        .iter()
+        .map(|s| (*s, true))
+        .chain(negatives.iter().map(|s| (*s, false)))
+        .collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut rank_sum = 0.0;
     let mut i = 0;
@@ -155,7 +190,10 @@ fn print_report(r: &EvalReport, json: bool) {
         println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
         return;
     }
-    println!("casings {}  firearms {}  queries with a mate {}", r.casings, r.firearms, r.queries_with_mates);
+    println!(
+        "casings {}  firearms {}  queries with a mate {}",
+        r.casings, r.firearms, r.queries_with_mates
+    );
     println!("top-1 {:.4}  top-10 {:.4}", r.top1, r.top10);
     println!(
         "pair AUC {:.4}  ({} known-match, {} known-non-match scored pairs)",

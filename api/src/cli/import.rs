@@ -37,7 +37,12 @@ pub async fn run(cfg: EngineConfig, args: ImportArgs) -> anyhow::Result<ExitCode
             RowOutcome::AlreadyOnFile => existing += 1,
             RowOutcome::Failed(reason) => {
                 failed += 1;
-                eprintln!("row {} ({}, {}): {reason}", row.line, row.casing_id, row.file.display());
+                eprintln!(
+                    "row {} ({}, {}): {reason}",
+                    row.line,
+                    row.casing_id,
+                    row.file.display()
+                );
             }
         }
     }
@@ -46,7 +51,11 @@ pub async fn run(cfg: EngineConfig, args: ImportArgs) -> anyhow::Result<ExitCode
         args.manifest.display(),
         rows.len()
     );
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Submit every row, as many at a time as there are worker threads; the
@@ -76,14 +85,18 @@ async fn import_row(engine: &Engine, row: &ManifestRow) -> RowOutcome {
 
 /// Read the row's file and turn its columns into a submission.
 pub fn submission_from_row(row: &ManifestRow) -> Result<Submission, String> {
-    let bytes = std::fs::read(&row.file).map_err(|e| format!("cannot read {}: {e}", row.file.display()))?;
+    let bytes =
+        std::fs::read(&row.file).map_err(|e| format!("cannot read {}: {e}", row.file.display()))?;
     let mut extra = row.extra.clone();
     let kind = match extra.remove("kind") {
         Some(k) => k.parse::<CasingKind>().map_err(|e| e.to_string())?,
         None => CasingKind::Evidence,
     };
     let um_per_px = match extra.remove("um_per_px") {
-        Some(v) => Some(v.parse::<f64>().map_err(|_| format!("um_per_px {v:?} is not a number"))?),
+        Some(v) => Some(
+            v.parse::<f64>()
+                .map_err(|_| format!("um_per_px {v:?} is not a number"))?,
+        ),
         None => None,
     };
     let metadata = extra
@@ -92,7 +105,10 @@ pub fn submission_from_row(row: &ManifestRow) -> Result<Submission, String> {
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect::<serde_json::Map<_, _>>();
     Ok(Submission {
-        agency: extra.get("agency").cloned().unwrap_or_else(|| "local".into()),
+        agency: extra
+            .get("agency")
+            .cloned()
+            .unwrap_or_else(|| "local".into()),
         casing_id: row.casing_id.clone(),
         file_name: row
             .file

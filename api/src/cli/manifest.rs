@@ -23,7 +23,11 @@ const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 pub fn read_manifest(path: &Path) -> anyhow::Result<Vec<ManifestRow>> {
     let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
     if meta.len() > MAX_MANIFEST_BYTES {
-        bail!("{}: manifest is {} bytes, limit {MAX_MANIFEST_BYTES}", path.display(), meta.len());
+        bail!(
+            "{}: manifest is {} bytes, limit {MAX_MANIFEST_BYTES}",
+            path.display(),
+            meta.len()
+        );
     }
     let base = path.parent().unwrap_or(Path::new("."));
     let mut reader = csv::ReaderBuilder::new()
@@ -36,7 +40,11 @@ pub fn read_manifest(path: &Path) -> anyhow::Result<Vec<ManifestRow>> {
         .clone();
     let column = |name: &str| headers.iter().position(|h| h == name);
     let (Some(file_col), Some(id_col)) = (column("file"), column("casing_id")) else {
-        bail!("{}: header must name the columns `file` and `casing_id` (found: {})", path.display(), headers.iter().collect::<Vec<_>>().join(","));
+        bail!(
+            "{}: header must name the columns `file` and `casing_id` (found: {})",
+            path.display(),
+            headers.iter().collect::<Vec<_>>().join(",")
+        );
     };
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -47,7 +55,12 @@ pub fn read_manifest(path: &Path) -> anyhow::Result<Vec<ManifestRow>> {
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != file_col && *i != id_col)
-            .filter_map(|(i, h)| record.get(i).filter(|v| !v.is_empty()).map(|v| (h.to_string(), v.to_string())))
+            .filter_map(|(i, h)| {
+                record
+                    .get(i)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (h.to_string(), v.to_string()))
+            })
             .collect();
         rows.push(ManifestRow {
             line,

@@ -23,7 +23,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "casetrace", version, about)]
 pub struct Cli {
     /// Data directory (SQLite database, evidence files, index).
-    #[arg(long, global = true, default_value = "casetrace-data", env = "CASETRACE_DATA_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "casetrace-data",
+        env = "CASETRACE_DATA_DIR"
+    )]
     pub data_dir: PathBuf,
     /// PostgreSQL URL for a shared deployment; SQLite in the data directory when unset.
     #[arg(long, global = true, env = "DATABASE_URL")]

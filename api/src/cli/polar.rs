@@ -35,19 +35,35 @@ pub fn run(cfg: EngineConfig, args: PolarArgs) -> anyhow::Result<ExitCode> {
         let (_, surface) = read_surface(&bytes, &name, None, &cfg.limits)?;
         let prepared = prepare(&surface, &name, &cfg.preprocess)?;
         values.extend(polar_input(&prepared.surface, &spec).values);
-        labels.push(row.extra.get("firearm_id").cloned().with_context(|| format!("row {}: no firearm_id", row.line))?);
+        labels.push(
+            row.extra
+                .get("firearm_id")
+                .cloned()
+                .with_context(|| format!("row {}: no firearm_id", row.line))?,
+        );
     }
     std::fs::create_dir_all(&args.out)?;
-    write_npy(&args.out.join("polar.npy"), &[rows.len(), spec.rings, spec.angles], &values)?;
+    write_npy(
+        &args.out.join("polar.npy"),
+        &[rows.len(), spec.rings, spec.angles],
+        &values,
+    )?;
     std::fs::write(args.out.join("labels.txt"), labels.join("\n") + "\n")?;
-    std::fs::write(args.out.join("grid.json"), serde_json::to_string_pretty(&spec)?)?;
+    std::fs::write(
+        args.out.join("grid.json"),
+        serde_json::to_string_pretty(&spec)?,
+    )?;
     println!("{} casings written to {}", rows.len(), args.out.display());
     Ok(ExitCode::SUCCESS)
 }
 
 /// NumPy's .npy format, version 1.0, little-endian float32, C order.
 fn write_npy(path: &std::path::Path, shape: &[usize], values: &[f32]) -> anyhow::Result<()> {
-    let dims = shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+    let dims = shape
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims},), }}");
     // Magic (6) + version (2) + length (2) + header, padded to 64 bytes, ending in '\n'.
     while (10 + header.len() + 1) % 64 != 0 {

@@ -23,10 +23,13 @@ pub struct SearchArgs {
 }
 
 pub async fn run(cfg: EngineConfig, args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let engine = open_engine(cfg).await?;
     let name = args.file.display().to_string();
-    let list = engine.search(bytes, name, args.um_per_px, args.limit).await?;
+    let list = engine
+        .search(bytes, name, args.um_per_px, args.limit)
+        .await?;
     print_list(&mut std::io::stdout().lock(), None, &list, args.json)?;
     Ok(ExitCode::SUCCESS)
 }

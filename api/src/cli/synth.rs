@@ -38,7 +38,8 @@ pub struct SynthArgs {
 }
 
 pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let cfg = SynthConfig {
         um_per_px: args.um_per_px,
         sibling_share: args.sibling_share,
@@ -46,17 +47,25 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
         ..SynthConfig::default()
     };
     let labels_path = args.out.join("labels.csv");
-    let mut labels = std::fs::File::create(&labels_path).with_context(|| format!("creating {}", labels_path.display()))?;
+    let mut labels = std::fs::File::create(&labels_path)
+        .with_context(|| format!("creating {}", labels_path.display()))?;
     writeln!(labels, "casing_id,firearm_id,file")?;
     let mut written = 0;
-    for (gun, casing, scan) in labelled_set(args.seed, args.guns, args.casings, args.family_size, &cfg) {
+    for (gun, casing, scan) in
+        labelled_set(args.seed, args.guns, args.casings, args.family_size, &cfg)
+    {
         let casing_id = format!("{}{:05}-{:02}", args.prefix, gun + 1, casing + 1);
         let file = format!("{casing_id}.x3p");
         let path = args.out.join(&file);
-        std::fs::write(&path, write_x3p(&scan)).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, write_x3p(&scan))
+            .with_context(|| format!("writing {}", path.display()))?;
         writeln!(labels, "{casing_id},{}G{:05},{file}", args.prefix, gun + 1)?;
         written += 1;
     }
-    println!("{written} synthetic casings from {} guns in {}", args.guns, args.out.display());
+    println!(
+        "{written} synthetic casings from {} guns in {}",
+        args.guns,
+        args.out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

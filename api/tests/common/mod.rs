@@ -111,6 +111,27 @@ impl TestEngine {
         }
     }
 
+    /// Stop the engine and start a new one on the same data directory and
+    /// database, as restarting the server does.
+    pub async fn restart(&mut self) {
+        let cfg = self.engine.config().clone();
+        self.engine.database().close().await;
+        let engine = Engine::open(cfg)
+            .await
+            .unwrap_or_else(|e| panic!("reopen the engine on {}: {e}", self.backend));
+        self.engine = Arc::new(engine);
+    }
+
+    /// `--data-dir` and, on PostgreSQL, `--database-url` for the CLI.
+    pub fn cli_args(&self) -> Vec<String> {
+        let cfg = self.engine.config();
+        let mut args = vec!["--data-dir".to_string(), cfg.data_dir.display().to_string()];
+        if let Some(url) = &cfg.database_url {
+            args.extend(["--database-url".to_string(), url.clone()]);
+        }
+        args
+    }
+
     /// App state with the default upload limit.
     pub fn state(&self) -> web::Data<AppState> {
         web::Data::new(AppState::new(self.engine.clone()))

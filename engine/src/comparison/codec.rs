@@ -30,7 +30,9 @@ pub fn decode_canvas(bytes: &[u8]) -> Result<Surface> {
     if bytes.len() < 21 || &bytes[..4] != MAGIC {
         return Err(bad("unknown format"));
     }
-    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize;
+    let u32_at = |i: usize| {
+        u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize
+    };
     let (width, height) = (u32_at(4), u32_at(8));
     let mut um = [0u8; 8];
     um.copy_from_slice(&bytes[12..20]);

@@ -121,34 +121,62 @@ impl FineComparer {
             .map(|i| {
                 let turned = rotate(&b.coarse, i as f64 * step);
                 let spectra = PlanarSpectra::new(&turned, &self.coarse_fft);
-                best_shift(&a.coarse_planar, &spectra, &self.coarse_fft, self.cfg.coarse_shift_px(), coarse_min)
-                    .map(|m| m.ncc)
+                best_shift(
+                    &a.coarse_planar,
+                    &spectra,
+                    &self.coarse_fft,
+                    self.cfg.coarse_shift_px(),
+                    coarse_min,
+                )
+                .map(|m| m.ncc)
             })
             .collect();
         // Distinct peaks: at least 10 degrees apart.
         let separation = (10.0 / step).ceil() as usize;
         let angles = best_shifts(&sweep, self.cfg.refine_peaks, separation)
             .into_iter()
-            .flat_map(|(i, _)| self.cfg.refine_offsets_deg.iter().map(move |o| i as f64 * step + o));
+            .flat_map(|(i, _)| {
+                self.cfg
+                    .refine_offsets_deg
+                    .iter()
+                    .map(move |o| i as f64 * step + o)
+            });
         self.best_of(a, b, angles)
     }
 
     /// Registration by trying every rotation `step_deg` apart at full
     /// resolution: slow, the reference the coarse sweep is checked against.
-    pub fn compare_exhaustive(&self, a: &ComparisonInput, b: &ComparisonInput, step_deg: f64) -> Option<Comparison> {
+    pub fn compare_exhaustive(
+        &self,
+        a: &ComparisonInput,
+        b: &ComparisonInput,
+        step_deg: f64,
+    ) -> Option<Comparison> {
         let trials = (360.0 / step_deg).round() as usize;
         self.best_of(a, b, (0..trials).map(|i| i as f64 * step_deg))
     }
 
     /// The best full-resolution registration among the given rotations.
-    fn best_of(&self, a: &ComparisonInput, b: &ComparisonInput, angles: impl Iterator<Item = f64>) -> Option<Comparison> {
-        let min_overlap = self.cfg.min_overlap_fraction * a.planar.valid_count.min(b.canvas.valid_count()) as f64;
+    fn best_of(
+        &self,
+        a: &ComparisonInput,
+        b: &ComparisonInput,
+        angles: impl Iterator<Item = f64>,
+    ) -> Option<Comparison> {
+        let min_overlap =
+            self.cfg.min_overlap_fraction * a.planar.valid_count.min(b.canvas.valid_count()) as f64;
         let mut best: Option<Comparison> = None;
         for angle in angles {
             let angle = angle.rem_euclid(360.0);
             let turned = rotate(&b.canvas, angle);
             let spectra_b = PlanarSpectra::new(&turned, &self.fft);
-            let Some(m) = best_shift(&a.planar, &spectra_b, &self.fft, self.cfg.max_shift_px, min_overlap) else {
+            let Some(m) = best_shift(
+                &a.planar,
+                &spectra_b,
+                &self.fft,
+                self.cfg.max_shift_px,
+                min_overlap,
+            ) else {
                 continue;
             };
             if best.is_none_or(|c| m.ncc > c.score) {
@@ -191,25 +219,43 @@ mod tests {
             .into_iter()
             .map(|(gun, seed)| {
                 let fired = fire(gun, seed, &cfg);
-                comparer.input(prepare(&fired, "synthetic", &pre).expect("prepares").surface)
+                comparer.input(
+                    prepare(&fired, "synthetic", &pre)
+                        .expect("prepares")
+                        .surface,
+                )
             })
             .collect()
     }
 
     #[test]
     fn the_sweep_finds_what_trying_every_angle_finds_and_mates_outscore_others() {
-        let comparer = FineComparer::new(CompareConfig::default(), PreprocessConfig::default().canvas_px);
+        let comparer = FineComparer::new(
+            CompareConfig::default(),
+            PreprocessConfig::default().canvas_px,
+        );
         let c = inputs(&comparer);
         let fast = comparer.compare(&c[0], &c[1]).expect("mates overlap");
-        let reference = comparer.compare_exhaustive(&c[0], &c[1], 1.0).expect("mates overlap");
-        assert!(fast.score >= reference.score - 0.02, "{fast:?} vs {reference:?}");
+        let reference = comparer
+            .compare_exhaustive(&c[0], &c[1], 1.0)
+            .expect("mates overlap");
+        assert!(
+            fast.score >= reference.score - 0.02,
+            "{fast:?} vs {reference:?}"
+        );
         let other = comparer.compare(&c[0], &c[2]).expect("casings overlap");
-        assert!(fast.score > other.score + 0.1, "mate {fast:?}, other gun {other:?}");
+        assert!(
+            fast.score > other.score + 0.1,
+            "mate {fast:?}, other gun {other:?}"
+        );
     }
 
     #[test]
     fn a_turned_copy_is_found_at_its_angle() {
-        let comparer = FineComparer::new(CompareConfig::default(), PreprocessConfig::default().canvas_px);
+        let comparer = FineComparer::new(
+            CompareConfig::default(),
+            PreprocessConfig::default().canvas_px,
+        );
         let c = inputs(&comparer);
         let turned = comparer.input(rotate(&c[0].canvas, 37.0));
         let found = comparer.compare(&c[0], &turned).expect("overlaps");

@@ -112,7 +112,12 @@ pub fn best_shift(
 /// casing turned counter-clockwise by that angle comes back into place.
 pub fn rotate(surface: &Surface, degrees: f64) -> Surface {
     let (sin, cos) = degrees.to_radians().sin_cos();
-    let mut out = Surface::empty(surface.width, surface.height, surface.um_per_px, surface.kind);
+    let mut out = Surface::empty(
+        surface.width,
+        surface.height,
+        surface.um_per_px,
+        surface.kind,
+    );
     let cx = (surface.width as f64 - 1.0) / 2.0;
     let cy = (surface.height as f64 - 1.0) / 2.0;
     for y in 0..surface.height {

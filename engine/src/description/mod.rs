@@ -40,7 +40,9 @@ impl ModelPaths {
     pub fn default_location() -> Self {
         let dir = std::env::var_os("CASETRACE_MODEL_DIR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/descriptor")));
+            .unwrap_or_else(|| {
+                PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/descriptor"))
+            });
         Self::in_dir(&dir)
     }
 }
@@ -58,7 +60,8 @@ impl DescriptorModel {
     pub fn load(paths: &ModelPaths, runtime_library: &Path, threads: usize) -> Result<Self> {
         let spec = ModelSpec::read(&paths.spec)?;
         let env = ort_environment(runtime_library)?;
-        let model_err = |e: ort::Error| EngineError::Model(format!("{}: {e}", paths.onnx.display()));
+        let model_err =
+            |e: ort::Error| EngineError::Model(format!("{}: {e}", paths.onnx.display()));
         let session = Session::builder(env)
             .map_err(model_err)?
             .with_intra_threads(threads.max(1))
@@ -99,10 +102,9 @@ impl DescriptorModel {
             }
         }
         let model_err = |e: ort::Error| EngineError::Model(e.to_string());
-        let mut session = self
-            .session
-            .lock()
-            .map_err(|_| EngineError::Model("descriptor session poisoned by an earlier panic".into()))?;
+        let mut session = self.session.lock().map_err(|_| {
+            EngineError::Model("descriptor session poisoned by an earlier panic".into())
+        })?;
         let input = TensorRef::from_array_view(&batch).map_err(model_err)?;
         let outputs = session
             .run(ort::inputs![self.spec.input_name.as_str() => input])

@@ -68,6 +68,7 @@ pub struct ModelSpec {
 impl ModelSpec {
     pub fn read(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| EngineError::Model(format!("{}: {e}", path.display())))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| EngineError::Model(format!("{}: {e}", path.display())))
     }
 }

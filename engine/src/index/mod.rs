@@ -104,16 +104,17 @@ impl VectorIndex {
     /// temporary file and a rename so a crash leaves the old pair or the new.
     pub fn save(&self, path: &Path, stamp: &IndexStamp) -> Result<()> {
         let tmp = path.with_extension("faiss.tmp");
-        let tmp_str = tmp
-            .to_str()
-            .ok_or_else(|| EngineError::Config(format!("index path {} is not UTF-8", tmp.display())))?;
+        let tmp_str = tmp.to_str().ok_or_else(|| {
+            EngineError::Config(format!("index path {} is not UTF-8", tmp.display()))
+        })?;
         write_index(&self.inner, tmp_str)
             .map_err(|e| EngineError::Index(format!("writing {}: {e}", tmp.display())))?;
         // Stamp first: a stamp that claims more than the file holds is
         // caught by the count check, never trusted blindly.
         let stamp_path = stamp_path(path);
         let stamp_tmp = stamp_path.with_extension("json.tmp");
-        let json = serde_json::to_vec_pretty(stamp).map_err(|e| EngineError::Index(e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(stamp).map_err(|e| EngineError::Index(e.to_string()))?;
         std::fs::write(&stamp_tmp, json).map_err(|e| EngineError::io(&stamp_tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| EngineError::io(path, e))?;
         std::fs::rename(&stamp_tmp, &stamp_path).map_err(|e| EngineError::io(&stamp_path, e))?;
@@ -156,7 +157,11 @@ mod tests {
     #[test]
     fn finds_nearest_by_inner_product_and_survives_a_save_and_load() {
         let mut index = VectorIndex::new(3).unwrap();
-        let rows = [unit(&[1.0, 0.0, 0.0]), unit(&[0.0, 1.0, 0.0]), unit(&[1.0, 1.0, 0.0])];
+        let rows = [
+            unit(&[1.0, 0.0, 0.0]),
+            unit(&[0.0, 1.0, 0.0]),
+            unit(&[1.0, 1.0, 0.0]),
+        ];
         index.add(&[10, 20, 30], &rows.concat()).unwrap();
         let hits = index.search(&unit(&[1.0, 0.2, 0.0]), 2).unwrap();
         assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![10, 30]);

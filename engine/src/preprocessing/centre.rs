@@ -149,8 +149,10 @@ pub fn primer_circle_in_photograph(
             let at = |dx: isize, dy: isize| {
                 surface.values[((y as isize + dy) as usize) * w + (x as isize + dx) as usize]
             };
-            let gx = (at(1, -1) + 2.0 * at(1, 0) + at(1, 1)) - (at(-1, -1) + 2.0 * at(-1, 0) + at(-1, 1));
-            let gy = (at(-1, 1) + 2.0 * at(0, 1) + at(1, 1)) - (at(-1, -1) + 2.0 * at(0, -1) + at(1, -1));
+            let gx = (at(1, -1) + 2.0 * at(1, 0) + at(1, 1))
+                - (at(-1, -1) + 2.0 * at(-1, 0) + at(-1, 1));
+            let gy = (at(-1, 1) + 2.0 * at(0, 1) + at(1, 1))
+                - (at(-1, -1) + 2.0 * at(0, -1) + at(1, -1));
             let mag = (gx * gx + gy * gy).sqrt();
             if mag > 0.0 {
                 gradients.push((x, y, gx / mag, gy / mag, mag));
@@ -237,7 +239,10 @@ mod tests {
     fn finds_the_outer_rim_despite_an_off_centre_aperture() {
         let s = annulus(160, 150, (81.3, 72.6), 60.0, (70.0, 80.0, 35.0));
         let c = outer_circle_of_valid_region(&s).expect("circle");
-        assert!((c.cx - 81.3).abs() < 0.7 && (c.cy - 72.6).abs() < 0.7, "{c:?}");
+        assert!(
+            (c.cx - 81.3).abs() < 0.7 && (c.cy - 72.6).abs() < 0.7,
+            "{c:?}"
+        );
         assert!((c.radius - 60.0).abs() < 1.0, "{c:?}");
     }
 
@@ -249,11 +254,20 @@ mod tests {
                 let d = (x as f64 - 110.0).hypot(y as f64 - 85.0);
                 let i = s.index(x, y);
                 s.valid[i] = true;
-                s.values[i] = if d < 55.0 { 180.0 } else if d < 70.0 { 20.0 } else { 90.0 };
+                s.values[i] = if d < 55.0 {
+                    180.0
+                } else if d < 70.0 {
+                    20.0
+                } else {
+                    90.0
+                };
             }
         }
         let c = primer_circle_in_photograph(&s, 40.0, 65.0).expect("circle");
-        assert!((c.cx - 110.0).abs() <= 2.0 && (c.cy - 85.0).abs() <= 2.0, "{c:?}");
+        assert!(
+            (c.cx - 110.0).abs() <= 2.0 && (c.cy - 85.0).abs() <= 2.0,
+            "{c:?}"
+        );
         assert!((c.radius - 55.0).abs() <= 3.0, "{c:?}");
     }
 }

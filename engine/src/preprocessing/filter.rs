@@ -16,7 +16,11 @@ pub fn sigma_for_cutoff(cutoff_um: f64, um_per_px: f64) -> f64 {
 pub fn masked_gaussian(surface: &Surface, sigma: f64) -> Vec<f32> {
     let kernel = gaussian_kernel(sigma);
     let (w, h) = (surface.width, surface.height);
-    let weights: Vec<f32> = surface.valid.iter().map(|v| f32::from(u8::from(*v))).collect();
+    let weights: Vec<f32> = surface
+        .valid
+        .iter()
+        .map(|v| f32::from(u8::from(*v)))
+        .collect();
     let values: Vec<f32> = surface
         .values
         .iter()
@@ -37,7 +41,12 @@ pub fn masked_gaussian(surface: &Surface, sigma: f64) -> Vec<f32> {
 pub fn band_pass(surface: &mut Surface, short_cutoff_um: f64, long_cutoff_um: f64) {
     let long_sigma = sigma_for_cutoff(long_cutoff_um, surface.um_per_px);
     let background = masked_gaussian(surface, long_sigma);
-    for ((v, b), ok) in surface.values.iter_mut().zip(&background).zip(&surface.valid) {
+    for ((v, b), ok) in surface
+        .values
+        .iter_mut()
+        .zip(&background)
+        .zip(&surface.valid)
+    {
         if *ok {
             *v -= b;
         }

@@ -144,6 +144,10 @@ pub fn normalise(surface: &mut Surface) {
     let (mean, std) = surface.valid_mean_std();
     let scale = if std > 0.0 { 1.0 / std } else { 1.0 };
     for (v, ok) in surface.values.iter_mut().zip(&surface.valid) {
-        *v = if *ok { ((f64::from(*v) - mean) * scale) as f32 } else { 0.0 };
+        *v = if *ok {
+            ((f64::from(*v) - mean) * scale) as f32
+        } else {
+            0.0
+        };
     }
 }

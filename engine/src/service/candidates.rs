@@ -41,7 +41,12 @@ pub struct QueryTimings {
 
 impl Engine {
     /// Candidates for a casing on file (never itself).
-    pub async fn candidates(&self, agency: &str, casing_id: &str, limit: usize) -> Result<CandidateList> {
+    pub async fn candidates(
+        &self,
+        agency: &str,
+        casing_id: &str,
+        limit: usize,
+    ) -> Result<CandidateList> {
         let record = self
             .db
             .casing_by_casing_id(agency, casing_id)
@@ -52,20 +57,38 @@ impl Engine {
             .features_by_pks(&[record.id])
             .await?
             .pop()
-            .ok_or_else(|| EngineError::Index(format!("casing {casing_id} has no stored features")))?
+            .ok_or_else(|| {
+                EngineError::Index(format!("casing {casing_id} has no stored features"))
+            })?
             .1;
         let canvas = decode_canvas(&features.comparison_surface)?;
-        self.rank(canvas, features.descriptor, Some(record.id), limit).await
+        self.rank(canvas, features.descriptor, Some(record.id), limit)
+            .await
     }
 
     /// Candidates for an image not on file; nothing is stored.
-    pub async fn search(&self, bytes: Vec<u8>, source_name: String, um_per_px: Option<f64>, limit: usize) -> Result<CandidateList> {
+    pub async fn search(
+        &self,
+        bytes: Vec<u8>,
+        source_name: String,
+        um_per_px: Option<f64>,
+        limit: usize,
+    ) -> Result<CandidateList> {
         let (model, limits, pre) = (self.model.clone(), self.cfg.limits, self.cfg.preprocess);
-        let analysis = blocking(move || analyse(&bytes, &source_name, um_per_px, &limits, &pre, &model)).await?;
-        self.rank(analysis.canvas, analysis.descriptor, None, limit).await
+        let analysis =
+            blocking(move || analyse(&bytes, &source_name, um_per_px, &limits, &pre, &model))
+                .await?;
+        self.rank(analysis.canvas, analysis.descriptor, None, limit)
+            .await
     }
 
-    async fn rank(&self, canvas: Surface, descriptor: Vec<f32>, exclude: Option<i64>, limit: usize) -> Result<CandidateList> {
+    async fn rank(
+        &self,
+        canvas: Surface,
+        descriptor: Vec<f32>,
+        exclude: Option<i64>,
+        limit: usize,
+    ) -> Result<CandidateList> {
         let t0 = Instant::now();
         let k = self.cfg.shortlist.max(limit) + usize::from(exclude.is_some());
         let index = self.index.clone();
@@ -81,8 +104,13 @@ impl Engine {
         .collect();
         let t1 = Instant::now();
         let ids: Vec<i64> = shortlist.iter().map(|s| s.0).collect();
-        let records: HashMap<i64, CasingRecord> =
-            self.db.casings_by_pks(&ids).await?.into_iter().map(|r| (r.id, r)).collect();
+        let records: HashMap<i64, CasingRecord> = self
+            .db
+            .casings_by_pks(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
         let stored = self.db.features_by_pks(&ids).await?;
         let t2 = Instant::now();
         let comparer = self.comparer.clone();
@@ -101,7 +129,11 @@ impl Engine {
                 })
             })
             .collect();
-        candidates.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.casing.id.cmp(&b.casing.id)));
+        candidates.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.casing.id.cmp(&b.casing.id))
+        });
         candidates.truncate(limit);
         Ok(CandidateList {
             candidates,
@@ -143,7 +175,10 @@ fn compare_all(
             .collect();
         let mut all = Vec::new();
         for w in workers {
-            all.extend(w.join().map_err(|_| EngineError::Index("comparison worker panicked".into()))??);
+            all.extend(
+                w.join()
+                    .map_err(|_| EngineError::Index("comparison worker panicked".into()))??,
+            );
         }
         Ok(all)
     })

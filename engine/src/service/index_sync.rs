@@ -43,6 +43,10 @@ pub async fn load_or_rebuild(db: &Database, path: &Path, spec: &ModelSpec) -> Re
         ..stamp
     };
     index.save(path, &stamp)?;
-    tracing::info!(count = stamp.count, seconds = started.elapsed().as_secs_f64(), "index rebuilt from the database");
+    tracing::info!(
+        count = stamp.count,
+        seconds = started.elapsed().as_secs_f64(),
+        "index rebuilt from the database"
+    );
     Ok(index)
 }

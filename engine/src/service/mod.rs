@@ -48,7 +48,9 @@ impl Engine {
         let model = DescriptorModel::load(&cfg.model, &cfg.runtime_library, 1)?;
         let spec = model.spec();
         let input = &spec.input;
-        if input.canvas_px != cfg.preprocess.canvas_px || input.um_per_px != cfg.preprocess.um_per_px {
+        if input.canvas_px != cfg.preprocess.canvas_px
+            || input.um_per_px != cfg.preprocess.um_per_px
+        {
             return Err(EngineError::Config(format!(
                 "descriptor model expects {} px canvases at {} µm/px, preprocessing makes {} px at {} µm/px",
                 input.canvas_px, input.um_per_px, cfg.preprocess.canvas_px, cfg.preprocess.um_per_px
@@ -84,6 +86,12 @@ impl Engine {
 
     pub fn model_version(&self) -> &str {
         &self.model.spec().model_version
+    }
+
+    /// Where the index is cached (a derived file: deleting it costs a
+    /// rebuild from the database at the next start).
+    pub fn index_path(&self) -> &std::path::Path {
+        &self.index_path
     }
 
     /// Number of casings the index can return.

@@ -9,7 +9,9 @@ use super::{blocking, index_sync, Engine};
 use crate::comparison::encode_canvas;
 use crate::error::{EngineError, Result};
 use crate::preprocessing::PIPELINE_VERSION;
-use crate::store::{sha256_hex, BlobPut, CasingFeatures, CasingKind, CasingRecord, InsertOutcome, NewCasing};
+use crate::store::{
+    sha256_hex, BlobPut, CasingFeatures, CasingKind, CasingRecord, InsertOutcome, NewCasing,
+};
 
 /// A casing file and what the submitter says about it.
 #[derive(Debug, Clone)]
@@ -43,7 +45,11 @@ impl Engine {
     pub async fn submit(&self, sub: Submission) -> Result<SubmitOutcome> {
         validate_id(&sub.casing_id)?;
         let sha256 = sha256_hex(&sub.bytes);
-        if let Some(existing) = self.db.casing_by_casing_id(&sub.agency, &sub.casing_id).await? {
+        if let Some(existing) = self
+            .db
+            .casing_by_casing_id(&sub.agency, &sub.casing_id)
+            .await?
+        {
             return if existing.sha256 == sha256 {
                 Ok(SubmitOutcome {
                     casing: existing,
@@ -61,7 +67,17 @@ impl Engine {
         let (model, limits, pre) = (self.model.clone(), self.cfg.limits, self.cfg.preprocess);
         let analysis = {
             let sub = sub.clone();
-            blocking(move || analyse(&sub.bytes, &sub.file_name, sub.um_per_px, &limits, &pre, &model)).await?
+            blocking(move || {
+                analyse(
+                    &sub.bytes,
+                    &sub.file_name,
+                    sub.um_per_px,
+                    &limits,
+                    &pre,
+                    &model,
+                )
+            })
+            .await?
         };
         let new = NewCasing {
             agency: sub.agency.clone(),

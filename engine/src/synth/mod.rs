@@ -160,7 +160,9 @@ pub fn labelled_set(
             let gun_seed = seed.wrapping_mul(1_000_003).wrapping_add(g as u64);
             gun = Some((g, make_gun(gun_seed, tex, cfg)));
         }
-        let shot_seed = seed.wrapping_mul(7_919).wrapping_add((g * 1_000 + c) as u64);
+        let shot_seed = seed
+            .wrapping_mul(7_919)
+            .wrapping_add((g * 1_000 + c) as u64);
         let scan = fire(&gun.as_ref().expect("gun set above").1, shot_seed, cfg);
         (g, c, scan)
     })

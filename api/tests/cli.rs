@@ -1,0 +1,176 @@
+//! The `casetrace` command line as other tools call it: a real process per
+//! command, on a data directory shared with an in-process engine that
+//! counts what is on file.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::common::{backends, TestEngine, WELLER_DIR};
+
+fn casetrace(t: &TestEngine, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_casetrace"))
+        .args(t.cli_args())
+        .args(args)
+        .output()
+        .expect("run casetrace")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Parse `--json` output: one object per line.
+fn json_lines(o: &Output) -> Vec<Value> {
+    assert!(o.status.success(), "exit {:?}: {}", o.status, stderr(o));
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+        .collect()
+}
+
+fn ids(line: &Value) -> Vec<&str> {
+    line["candidates"]
+        .as_array()
+        .expect("candidates array")
+        .iter()
+        .map(|c| c["casing_id"].as_str().expect("casing_id"))
+        .collect()
+}
+
+fn assert_best_first(line: &Value) {
+    let scores: Vec<f64> = line["candidates"]
+        .as_array()
+        .expect("candidates array")
+        .iter()
+        .map(|c| c["score"].as_f64().expect("numeric score"))
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{line}");
+}
+
+/// A manifest with four good rows (absolute paths to the real scans), a
+/// relative path to a file that is not a scan, a missing file and a bad
+/// `kind`; returns its path.
+fn write_manifest(dir: &Path) -> std::path::PathBuf {
+    std::fs::write(dir.join("notes.txt"), "not a scan").expect("write notes");
+    let mut csv = String::from("file,casing_id,kind,calibre\n");
+    for id in ["TW01-01", "TW01-02", "TW01-05", "TW02-01"] {
+        csv += &format!("{WELLER_DIR}{id}.x3p,{id},evidence,9mm Luger\n");
+    }
+    csv += "notes.txt,NOTES-1,evidence,\n";
+    csv += "missing.x3p,MISSING-1,evidence,\n";
+    csv += &format!("{WELLER_DIR}TW02-02.x3p,BADKIND-1,shell,\n");
+    let path = dir.join("manifest.csv");
+    std::fs::write(&path, csv).expect("write manifest");
+    path
+}
+
+#[actix_web::test]
+async fn import_names_failed_rows_and_candidates_follow_the_contract() {
+    for backend in backends() {
+        let t = TestEngine::open(&backend).await;
+        let manifest = write_manifest(t.dir.path());
+        let manifest = manifest.to_str().expect("utf-8 path");
+
+        let o = casetrace(&t, &["import", manifest]);
+        assert!(!o.status.success(), "a failed row must fail the run");
+        assert!(
+            stdout(&o).contains("7 rows, 4 imported, 0 already on file, 3 failed"),
+            "{}",
+            stdout(&o)
+        );
+        let err = stderr(&o);
+        for (line, id) in [(6, "NOTES-1"), (7, "MISSING-1"), (8, "BADKIND-1")] {
+            assert!(
+                err.contains(&format!("row {line} ({id}")),
+                "{id} not named: {err}"
+            );
+        }
+        assert!(err.contains("missing.x3p"), "{err}");
+        let counts = t.counts().await;
+        assert_eq!(
+            (counts.rows, counts.evidence_files),
+            (4, 4),
+            "{}",
+            t.backend
+        );
+
+        // Importing again writes nothing new and still names the failures.
+        let o = casetrace(&t, &["import", manifest]);
+        assert!(
+            stdout(&o).contains("0 imported, 4 already on file, 3 failed"),
+            "{}",
+            stdout(&o)
+        );
+        let counts = t.counts().await;
+        assert_eq!(
+            (counts.rows, counts.evidence_files),
+            (4, 4),
+            "{}",
+            t.backend
+        );
+
+        let lines = json_lines(&casetrace(
+            &t,
+            &["candidates", "TW01-01", "--limit", "2", "--json"],
+        ));
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["casing_id"], "TW01-01");
+        let first = ids(&lines[0]);
+        assert_eq!(first.len(), 2, "{}", lines[0]);
+        assert!(
+            first.iter().all(|id| id.starts_with("TW01-")),
+            "same gun first: {}",
+            lines[0]
+        );
+        assert_best_first(&lines[0]);
+
+        let lines = json_lines(&casetrace(
+            &t,
+            &["candidates", "--all", "--limit", "10", "--json"],
+        ));
+        let queries: Vec<&str> = lines
+            .iter()
+            .map(|l| l["casing_id"].as_str().expect("id"))
+            .collect();
+        assert_eq!(queries.len(), 4, "{queries:?}");
+        for line in &lines {
+            let listed = ids(line);
+            assert_eq!(listed.len(), 3, "every other casing: {line}");
+            assert!(
+                !listed.contains(&line["casing_id"].as_str().expect("id")),
+                "never itself: {line}"
+            );
+            assert_best_first(line);
+        }
+
+        let o = casetrace(&t, &["candidates", "NO-SUCH-CASING", "--json"]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("NO-SUCH-CASING"), "{}", stderr(&o));
+
+        // Searching with a scan not on file ranks its gun first, stores nothing.
+        let query = format!("{WELLER_DIR}TW01-08.x3p");
+        let lines = json_lines(&casetrace(
+            &t,
+            &["search", &query, "--limit", "3", "--json"],
+        ));
+        assert_eq!(lines[0]["casing_id"], Value::Null);
+        assert!(ids(&lines[0])[0].starts_with("TW01-"), "{}", lines[0]);
+        assert_best_first(&lines[0]);
+        assert_eq!(t.counts().await.rows, 4);
+
+        let o = casetrace(&t, &["search", manifest, "--json"]);
+        assert!(!o.status.success(), "a CSV is not a scan");
+        assert!(
+            stderr(&o).contains("manifest.csv"),
+            "names the file: {}",
+            stderr(&o)
+        );
+        t.close().await;
+    }
+}

@@ -9,7 +9,9 @@ use casetrace_api::app::create_app;
 use casetrace_engine::store::sha256_hex;
 use serde_json::Value;
 
-use crate::common::{backends, multipart, submission, weller, Counts, Part, TestEngine};
+use crate::common::{
+    backends, multipart, submission, weller, Counts, Part, TestEngine, NBIDE_PHOTOS,
+};
 
 /// A response, its body parsed as JSON.
 #[derive(Debug)]
@@ -571,6 +573,66 @@ async fn a_restart_keeps_every_casing_searchable_even_without_the_index_file() {
         std::fs::write(&stale, saved).expect("put back the older index file");
         t.restart().await;
         assert_eq!(t.counts().await.indexed, 4, "{}", t.backend);
+        t.close().await;
+    }
+}
+
+#[actix_web::test]
+async fn photographs_take_their_scale_from_the_png_and_match_each_other_only() {
+    for backend in backends() {
+        let t = TestEngine::open(&backend).await;
+        let app = test::init_service(create_app(t.state())).await;
+        let r = send(
+            &app,
+            post_multipart("/v1/casings", &submission("TW01-01", &weller("TW01-01"))).to_request(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:#}", r.json);
+        let mut last = Value::Null;
+        for (id, path) in ["N118", "N129"].into_iter().zip(NBIDE_PHOTOS) {
+            let bytes = std::fs::read(path).expect("NBIDE photograph");
+            let parts = [
+                Part::file("image", "photo.png", &bytes),
+                Part::text("metadata", &format!(r#"{{"casing_id": "{id}"}}"#)),
+            ];
+            let r = send(&app, post_multipart("/v1/casings", &parts).to_request()).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}: {:#}", t.backend, r.json);
+            assert_eq!(r.json["casing"]["format"], "png");
+            assert_eq!(r.json["casing"]["surface_kind"], "photograph");
+            let um = r.json["casing"]["um_per_px"].as_f64().expect("scale");
+            assert!((um - 2.53).abs() < 0.01, "pHYs says 2.53 µm/px: {um}");
+            last = r.json;
+        }
+        // Only the other photograph is comparable; it is the same gun and
+        // scores far above the ~0.1-0.2 of different-gun scans.
+        assert_eq!(candidate_ids(&last["candidates"]), ["N118"], "{last:#}");
+        let score = last["candidates"][0]["score"].as_f64().expect("score");
+        assert!(score > 0.4, "{score}");
+
+        // Without pHYs and without um_per_px a photograph is refused.
+        let unscaled = {
+            let img = image::GrayImage::from_pixel(64, 64, image::Luma([7u8]));
+            let mut out = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut out, image::ImageFormat::Png)
+                .expect("encode");
+            out.into_inner()
+        };
+        let parts = [
+            Part::file("image", "plain.png", &unscaled),
+            Part::text("metadata", r#"{"casing_id": "NO-SCALE"}"#),
+        ];
+        let before = t.counts().await;
+        let r = send(&app, post_multipart("/v1/casings", &parts).to_request()).await;
+        r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+        assert!(
+            r.json["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("um_per_px"),
+            "{:#}",
+            r.json
+        );
+        assert_eq!(t.counts().await, before);
         t.close().await;
     }
 }

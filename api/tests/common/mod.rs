@@ -26,6 +26,18 @@ pub const WELLER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/
 /// name is the one `scripts/test` and the engine's own tests use.
 const POSTGRES_URL_VARS: [&str; 2] = ["CASETRACE_TEST_DATABASE_URL", "CASETRACE_TEST_POSTGRES_URL"];
 
+/// The two NBIDE breech-face photographs: casings fired by one Ruger.
+pub const NBIDE_PHOTOS: [&str; 2] = [
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/nbide-2d/NBIDE R BF 118.png"
+    ),
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/nbide-2d/NBIDE R BF 129.png"
+    ),
+];
+
 /// The bytes of one Weller scan, e.g. `weller("TW01-01")`.
 pub fn weller(name: &str) -> Vec<u8> {
     let path = format!("{WELLER_DIR}{name}.x3p");

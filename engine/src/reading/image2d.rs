@@ -1,8 +1,9 @@
 //! Reading 2D photographs (PNG, TIFF, JPEG) of cartridge cases, such as the
 //! NBIDE breech-face images, into [`SurfaceKind::Photograph`] surfaces.
 //!
-//! A photograph has no physical scale of its own, so the caller must supply
-//! `um_per_px`. Values are grey levels as f32: 0..255 for 8-bit, 0..65535 for
+//! The scale comes from the caller's `um_per_px` when given (the lab knows
+//! its microscope), else from a PNG's `pHYs` chunk; a photograph without
+//! either is refused rather than given an assumed scale. Values are grey levels as f32: 0..255 for 8-bit, 0..65535 for
 //! 16-bit, the stored value for float TIFF. Colour is converted to luma
 //! (Rec. 709 weights, as the `image` crate does) because the comparison works
 //! on intensity only; alpha is dropped.
@@ -21,6 +22,7 @@ use tiff::decoder::{Decoder as TiffDecoder, DecodingResult};
 use tiff::ColorType as TiffColor;
 
 use super::format::InputFormat;
+use super::png_scale::png_um_per_px;
 use super::{ReadLimits, MAX_UM_PER_PX, MIN_UM_PER_PX};
 use crate::error::{EngineError, Result};
 use crate::surface::{Surface, SurfaceKind};
@@ -39,7 +41,11 @@ pub fn read_image(
     um_per_px: Option<f64>,
     limits: &ReadLimits,
 ) -> Result<Surface> {
-    let um_per_px = check_scale(um_per_px, source_name)?;
+    let from_file = match format {
+        InputFormat::Png => png_um_per_px(bytes),
+        _ => None,
+    };
+    let um_per_px = check_scale(um_per_px.or(from_file), source_name)?;
     let encoded = bytes.len() as u64;
     if encoded > limits.max_file_bytes {
         return Err(EngineError::too_large(
@@ -92,7 +98,7 @@ fn check_scale(um_per_px: Option<f64>, source_name: &str) -> Result<f64> {
         EngineError::invalid(
             source_name,
             "um_per_px",
-            "2D images carry no physical scale; supply um_per_px",
+            "this image carries no physical scale (PNG pHYs in metres); supply um_per_px",
         )
     })?;
     if !scale.is_finite() || !(MIN_UM_PER_PX..=MAX_UM_PER_PX).contains(&scale) {

@@ -11,6 +11,7 @@
 mod format;
 mod image2d;
 mod limits;
+mod png_scale;
 mod x3p;
 
 pub use format::{detect, InputFormat};

@@ -174,3 +174,52 @@ async fn import_names_failed_rows_and_candidates_follow_the_contract() {
         t.close().await;
     }
 }
+
+/// `eval` on three Weller pistols (27 real scans): the report has every
+/// figure, and the method keeps the skeleton's bar on real data.
+#[test]
+fn eval_reports_accuracy_and_timings_on_real_scans() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let labels = std::fs::read_to_string(format!("{WELLER_DIR}labels.csv")).expect("labels.csv");
+    let mut subset: Vec<&str> = labels.lines().take(1).collect();
+    subset.extend(
+        labels
+            .lines()
+            .skip(1)
+            .filter(|l| ["TW01-", "TW02-", "TW03-"].iter().any(|g| l.starts_with(g))),
+    );
+    let csv = subset
+        .join("\n")
+        .replace(",TW", &format!(",{WELLER_DIR}TW"));
+    let path = dir.path().join("labels.csv");
+    std::fs::write(&path, csv).expect("write labels");
+
+    let o = Command::new(env!("CARGO_BIN_EXE_casetrace"))
+        .args([
+            "--data-dir",
+            dir.path().join("unused").to_str().expect("utf-8"),
+        ])
+        .args(["eval", path.to_str().expect("utf-8"), "--json"])
+        .output()
+        .expect("run casetrace eval");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: Value = serde_json::from_slice(&o.stdout).expect("JSON report");
+    assert_eq!(report["casings"], subset.len() - 1);
+    assert_eq!(report["firearms"], 3);
+    let figure = |k: &str| {
+        report[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{k} missing: {report:#}"))
+    };
+    assert!(figure("top10") >= 0.9, "{report:#}");
+    assert!(figure("top1") >= 0.9, "{report:#}");
+    assert!(figure("pair_auc") >= 0.95, "{report:#}");
+    for stage in ["search", "load", "compare"] {
+        assert!(
+            report["seconds_per_query"][stage].as_f64().is_some(),
+            "{stage}: {report:#}"
+        );
+    }
+    // The scratch directory is the report's own: nothing lands in --data-dir.
+    assert!(!dir.path().join("unused").exists());
+}

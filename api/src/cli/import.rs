@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use casetrace_engine::service::Submission;
+use casetrace_engine::service::{AnalysisTimings, Submission};
 use casetrace_engine::store::CasingKind;
 use casetrace_engine::{Engine, EngineConfig};
 use futures_util::stream::{self, StreamExt};
@@ -21,7 +21,8 @@ pub struct ImportArgs {
 /// What happened to one row.
 #[derive(Debug)]
 pub enum RowOutcome {
-    Imported,
+    /// Stored now; where the analysis spent its time.
+    Imported(AnalysisTimings),
     AlreadyOnFile,
     Failed(String),
 }
@@ -33,7 +34,7 @@ pub async fn run(cfg: EngineConfig, args: ImportArgs) -> anyhow::Result<ExitCode
     let (mut imported, mut existing, mut failed) = (0, 0, 0);
     for (row, outcome) in rows.iter().zip(&outcomes) {
         match outcome {
-            RowOutcome::Imported => imported += 1,
+            RowOutcome::Imported(_) => imported += 1,
             RowOutcome::AlreadyOnFile => existing += 1,
             RowOutcome::Failed(reason) => {
                 failed += 1;
@@ -77,7 +78,7 @@ async fn import_row(engine: &Engine, row: &ManifestRow) -> RowOutcome {
         Err(reason) => return RowOutcome::Failed(reason),
     };
     match engine.submit(submission).await {
-        Ok(outcome) if outcome.created => RowOutcome::Imported,
+        Ok(outcome) if outcome.created => RowOutcome::Imported(outcome.timings),
         Ok(_) => RowOutcome::AlreadyOnFile,
         Err(e) => RowOutcome::Failed(e.to_string()),
     }

@@ -11,7 +11,7 @@ mod submit;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-pub use analysis::{analyse, Analysis};
+pub use analysis::{analyse, Analysis, AnalysisTimings};
 pub use candidates::{Candidate, CandidateList, QueryTimings};
 pub use config::EngineConfig;
 pub use submit::{Submission, SubmitOutcome};

@@ -223,3 +223,34 @@ fn eval_reports_accuracy_and_timings_on_real_scans() {
     // The scratch directory is the report's own: nothing lands in --data-dir.
     assert!(!dir.path().join("unused").exists());
 }
+
+/// The committed synthetic fixtures: a manifest with paths relative to its
+/// own folder imports from any working directory, and each casing's mate
+/// ranks first.
+#[actix_web::test]
+async fn relative_manifest_paths_resolve_against_the_manifest_folder() {
+    let t = TestEngine::open(&crate::common::Backend::Sqlite).await;
+    let manifest = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/synthetic/labels.csv"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_casetrace"))
+        .args(t.cli_args())
+        .args(["import", manifest])
+        .current_dir(t.dir.path())
+        .output()
+        .expect("run casetrace import");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("4 imported"), "{}", stdout(&o));
+    let lines = json_lines(&casetrace(
+        &t,
+        &["candidates", "--all", "--limit", "1", "--json"],
+    ));
+    assert_eq!(lines.len(), 4);
+    for line in &lines {
+        let query = line["casing_id"].as_str().expect("id");
+        let gun = &query[..7];
+        assert!(ids(line)[0].starts_with(gun), "mate first: {line}");
+    }
+    t.close().await;
+}

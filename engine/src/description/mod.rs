@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use ndarray::Array3;
 use ort::session::Session;
 use ort::value::TensorRef;
-pub use runtime::{default_runtime_path, ort_environment};
+pub use runtime::{default_runtime_path, ort_environment, INSTALLED_RUNTIME};
 pub use spec::{ModelSpec, PolarInputSpec};
 
 use crate::error::{EngineError, Result};

@@ -111,6 +111,13 @@ impl Engine {
             .into_iter()
             .map(|r| (r.id, r))
             .collect();
+        // Heights and grey levels are different quantities: a photograph is
+        // only compared with photographs, a topography with topographies.
+        let kind = canvas.kind.as_str();
+        let ids: Vec<i64> = ids
+            .into_iter()
+            .filter(|id| records.get(id).is_some_and(|r| r.surface_kind == kind))
+            .collect();
         let stored = self.db.features_by_pks(&ids).await?;
         let t2 = Instant::now();
         let comparer = self.comparer.clone();

@@ -46,15 +46,7 @@ pub fn read_image(
         _ => None,
     };
     let um_per_px = check_scale(um_per_px.or(from_file), source_name)?;
-    let encoded = bytes.len() as u64;
-    if encoded > limits.max_file_bytes {
-        return Err(EngineError::too_large(
-            source_name,
-            "file size (bytes)",
-            encoded,
-            limits.max_file_bytes,
-        ));
-    }
+    limits.check_file_size(bytes, source_name)?;
     let image_format = match format {
         InputFormat::Png => ImageFormat::Png,
         InputFormat::Jpeg => ImageFormat::Jpeg,

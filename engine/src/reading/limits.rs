@@ -27,3 +27,19 @@ impl Default for ReadLimits {
         }
     }
 }
+
+impl ReadLimits {
+    /// Refuse a file larger than `max_file_bytes` before looking inside it.
+    pub fn check_file_size(&self, bytes: &[u8], source_name: &str) -> crate::error::Result<()> {
+        let encoded = bytes.len() as u64;
+        if encoded > self.max_file_bytes {
+            return Err(crate::error::EngineError::too_large(
+                source_name,
+                "file size (bytes)",
+                encoded,
+                self.max_file_bytes,
+            ));
+        }
+        Ok(())
+    }
+}

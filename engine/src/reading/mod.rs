@@ -19,7 +19,9 @@ pub use image2d::read_image;
 pub use limits::ReadLimits;
 pub use x3p::{read_x3p, write_x3p};
 
-use crate::error::{EngineError, Result};
+#[cfg(doc)]
+use crate::error::EngineError;
+use crate::error::Result;
 use crate::surface::Surface;
 
 /// Smallest plausible pixel size of a casing scan or photograph, µm.
@@ -39,15 +41,7 @@ pub fn read_surface(
     um_per_px: Option<f64>,
     limits: &ReadLimits,
 ) -> Result<(InputFormat, Surface)> {
-    let encoded = bytes.len() as u64;
-    if encoded > limits.max_file_bytes {
-        return Err(EngineError::too_large(
-            source_name,
-            "file size (bytes)",
-            encoded,
-            limits.max_file_bytes,
-        ));
-    }
+    limits.check_file_size(bytes, source_name)?;
     let format = InputFormat::detect(bytes, source_name)?;
     let surface = match format {
         InputFormat::X3p => read_x3p(bytes, source_name, limits)?,
@@ -63,6 +57,7 @@ mod tests {
     use image::{DynamicImage, GrayImage, ImageFormat};
 
     use super::*;
+    use crate::error::EngineError;
     use crate::surface::SurfaceKind;
 
     fn png() -> Vec<u8> {

@@ -41,15 +41,7 @@ const MAX_MAIN_XML_BYTES: u64 = 16 * 1024 * 1024;
 /// (including an MD5 mismatch of the point data);
 /// [`EngineError::Unusable`] when no sample is valid.
 pub fn read_x3p(bytes: &[u8], source_name: &str, limits: &ReadLimits) -> Result<Surface> {
-    let encoded = bytes.len() as u64;
-    if encoded > limits.max_file_bytes {
-        return Err(EngineError::too_large(
-            source_name,
-            "file size (bytes)",
-            encoded,
-            limits.max_file_bytes,
-        ));
-    }
+    limits.check_file_size(bytes, source_name)?;
     // The central directory is parsed here; its size is bounded by the
     // file size checked above.
     let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| {

@@ -101,7 +101,10 @@ impl Engine {
             comparison_surface: encode_canvas(&analysis.canvas),
             pipeline_version: PIPELINE_VERSION.to_string(),
         };
-        let blob = self.blobs.put(&sub.bytes)?;
+        let blob = {
+            let (blobs, sub) = (self.blobs.clone(), sub.clone());
+            blocking(move || blobs.put(&sub.bytes)).await?
+        };
         let inserted = match self.db.insert_casing(&new, &features).await {
             Ok(InsertOutcome::Inserted(record)) => record,
             // The same bytes are on file, so the evidence file is theirs too.
@@ -141,14 +144,25 @@ impl Engine {
 
     async fn add_to_index(&self, id: i64, descriptor: &[f32]) -> Result<()> {
         let stamp = index_sync::expected_stamp(&self.db, self.model.spec()).await?;
-        let mut index = self.lock_index()?;
-        index.add(&[id], descriptor)?;
-        // The file is a cache: failing to save it costs a rebuild at the next
-        // start, not the submission.
-        if let Err(e) = index.save(&self.index_path, &stamp) {
-            tracing::warn!(error = %e, "could not save the index; it will be rebuilt at start-up");
-        }
-        Ok(())
+        let (index, path, descriptor) = (
+            self.index.clone(),
+            self.index_path.clone(),
+            descriptor.to_vec(),
+        );
+        // Adding and saving touch faiss and the disk: off the async executor.
+        blocking(move || {
+            let mut index = index
+                .lock()
+                .map_err(|_| EngineError::Index("index lock poisoned by an earlier panic".into()))?;
+            index.add(&[id], &descriptor)?;
+            // The file is a cache: failing to save it costs a rebuild at the
+            // next start, not the submission.
+            if let Err(e) = index.save(&path, &stamp) {
+                tracing::warn!(error = %e, "could not save the index; it will be rebuilt at start-up");
+            }
+            Ok(())
+        })
+        .await
     }
 }
 

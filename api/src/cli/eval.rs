@@ -93,7 +93,11 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     let (mut km, mut knm) = (Vec::new(), Vec::new());
     for row in &rows {
         let list = engine
-            .candidates("local", &row.casing_id, rows.len())
+            .candidates(
+                row.extra.get("agency").map_or("local", String::as_str),
+                &row.casing_id,
+                rows.len(),
+            )
             .await?;
         *per_query.entry("search").or_default() += list.timings.search_s;
         *per_query.entry("load").or_default() += list.timings.load_s;

@@ -9,11 +9,14 @@ use crate::store::Database;
 
 /// What the index should hold, according to the database.
 pub async fn expected_stamp(db: &Database, spec: &ModelSpec) -> Result<IndexStamp> {
+    // Casings without a descriptor of this model are not searchable (they
+    // need re-describing); counting them would make every start a rebuild.
+    let (count, max_id) = db.descriptor_stats(&spec.model_version).await?;
     Ok(IndexStamp {
         model_version: spec.model_version.clone(),
         dim: spec.dim,
-        count: db.count_casings().await? as u64,
-        max_id: db.max_casing_pk().await?,
+        count: count as u64,
+        max_id,
     })
 }
 
@@ -31,10 +34,11 @@ pub async fn load_or_rebuild(db: &Database, path: &Path, spec: &ModelSpec) -> Re
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     let flat: Vec<f32> = rows.iter().flat_map(|r| r.1.iter().copied()).collect();
     index.add(&ids, &flat)?;
-    if (ids.len() as u64) != stamp.count {
+    let casings = db.count_casings().await? as u64;
+    if (ids.len() as u64) != casings {
         tracing::warn!(
             described = ids.len(),
-            casings = stamp.count,
+            casings,
             "some casings have no descriptor of this model version; they are not searchable until re-described"
         );
     }

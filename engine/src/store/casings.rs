@@ -509,6 +509,17 @@ impl Database {
         Ok(n > 0)
     }
 
+    /// How many casings have a descriptor of `model_version`, and the
+    /// highest such casing id: what an index of that model should hold.
+    pub async fn descriptor_stats(&self, model_version: &str) -> Result<(i64, Option<i64>)> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as("SELECT count(*), max(casing_pk) FROM casing_features WHERE model_version = $1")
+                .bind(model_version)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
     /// The highest casing id on file (`None` when there are none).
     pub async fn max_casing_pk(&self) -> Result<Option<i64>> {
         Ok(on_pool!(self, pool => {
@@ -1042,7 +1053,29 @@ mod tests {
         concurrent_inserts_store_one_casing,
         invalid_new_casings_are_refused,
         failed_insert_writes_nothing,
+        descriptor_stats_count_one_model_version,
     );
+
+    /// What an index of one model should hold: only that model's rows.
+    async fn descriptor_stats_count_one_model_version(db: &Database) {
+        assert_eq!(db.descriptor_stats("m1").await.unwrap(), (0, None));
+        let a = db
+            .insert_casing(&new_casing("C-1", "one"), &features(1.0))
+            .await
+            .unwrap();
+        let other_model = CasingFeatures {
+            model_version: "m2".into(),
+            ..features(2.0)
+        };
+        let b = db
+            .insert_casing(&new_casing("C-2", "two"), &other_model)
+            .await
+            .unwrap();
+        let (a, b) = (a.record().id, b.record().id);
+        assert_eq!(db.descriptor_stats("m1").await.unwrap(), (1, Some(a)));
+        assert_eq!(db.descriptor_stats("m2").await.unwrap(), (1, Some(b)));
+        assert_eq!(db.descriptor_stats("m3").await.unwrap(), (0, None));
+    }
 
     #[test]
     fn casing_kind_names() {

@@ -636,3 +636,62 @@ async fn photographs_take_their_scale_from_the_png_and_match_each_other_only() {
         t.close().await;
     }
 }
+
+#[actix_web::test]
+async fn concurrent_submissions_of_one_file_store_it_once_and_keep_its_evidence() {
+    use casetrace_engine::service::Submission;
+    use casetrace_engine::store::CasingKind;
+
+    for backend in backends() {
+        let t = TestEngine::open(&backend).await;
+        let bytes = weller("TW01-01");
+        let submit = |casing_id: String| {
+            let engine = t.engine.clone();
+            let bytes = bytes.clone();
+            async move {
+                engine
+                    .submit(Submission {
+                        agency: "local".into(),
+                        casing_id,
+                        file_name: "TW01-01.x3p".into(),
+                        bytes,
+                        kind: CasingKind::Evidence,
+                        case_number: None,
+                        calibre: None,
+                        metadata: serde_json::json!({}),
+                        um_per_px: None,
+                        submitted_by: "test".into(),
+                    })
+                    .await
+            }
+        };
+        // The same bytes under one id and under other ids, all at once.
+        let ids = ["R-1", "R-1", "R-2", "R-3", "R-1", "R-4"];
+        let outcomes =
+            futures_util::future::join_all(ids.iter().map(|id| submit(id.to_string()))).await;
+        let created = outcomes
+            .iter()
+            .map(|o| o.as_ref().unwrap_or_else(|e| panic!("{}: {e}", t.backend)))
+            .filter(|o| o.created)
+            .count();
+        assert_eq!(created, 1, "{}", t.backend);
+        let counts = t.counts().await;
+        assert_eq!(
+            counts,
+            Counts {
+                rows: 1,
+                evidence_files: 1,
+                indexed: 1
+            },
+            "{}",
+            t.backend
+        );
+        // The losers' undo must not have taken the winner's evidence file.
+        let on_file = outcomes[0].as_ref().expect("outcome").casing.sha256.clone();
+        assert_eq!(
+            t.engine.blobs().get(&on_file).expect("evidence file"),
+            bytes
+        );
+        t.close().await;
+    }
+}

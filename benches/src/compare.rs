@@ -1,59 +1,140 @@
-//! Fine comparison per pair (coarse sweep + refinement) against the
-//! reference that tries every angle at full resolution.
+//! Fine comparison per pair (coarse rotation sweep + refinement) against
+//! the reference that tries every angle at full resolution.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use casetrace_engine::comparison::{CompareConfig, ComparisonInput, FineComparer};
 use casetrace_engine::preprocessing::{prepare, PreprocessConfig};
 use casetrace_engine::synth::{fire, make_gun, SynthConfig};
 
-use crate::stats::median_p95_ms;
+use crate::report::{ratio, Report};
+use crate::stats::{timed, Summary};
 
-#[derive(clap::Args)]
+#[derive(Debug, clap::Args)]
 pub struct CompareArgs {
     /// Pairs timed with the engine's comparison.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 200)]
     pairs: usize,
-    /// Pairs timed with the exhaustive baseline (slow: ~0.3 s each).
+    /// Pairs timed with the exhaustive baseline (slow: ~0.5 s each).
     #[arg(long, default_value_t = 5)]
     baseline_pairs: usize,
+    /// Step of the baseline's rotation search, degrees.
+    #[arg(long, default_value_t = 1.0)]
+    baseline_step_deg: f64,
+    /// Synthetic guns, and casings fired from each.
+    #[arg(long, default_value_t = 2)]
+    guns: usize,
+    #[arg(long, default_value_t = 6)]
+    casings_per_gun: usize,
+    /// Seed of the synthetic guns and firings.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
-pub fn run(args: &CompareArgs) -> anyhow::Result<()> {
+/// Scan resolution of the synthetic casings, µm per pixel.
+const UM_PER_PX: f64 = 12.5;
+
+pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Value> {
+    let m = args.guns * args.casings_per_gun;
+    anyhow::ensure!(m >= 2, "need at least two casings to make pairs");
+    anyhow::ensure!(
+        args.baseline_step_deg > 0.0,
+        "baseline step must be positive"
+    );
     let synth = SynthConfig {
-        um_per_px: 12.5,
+        um_per_px: UM_PER_PX,
         ..SynthConfig::default()
     };
     let pre = PreprocessConfig::default();
     let comparer = FineComparer::new(CompareConfig::default(), pre.canvas_px);
-    let gun = make_gun(1, None, &synth);
-    let inputs: Vec<ComparisonInput> = (0..8)
-        .map(|seed| {
-            Ok(comparer.input(prepare(&fire(&gun, seed, &synth), "synthetic", &pre)?.surface))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let pair = |i: usize| (&inputs[i % inputs.len()], &inputs[(i + 1) % inputs.len()]);
+    let mut inputs = Vec::<(usize, ComparisonInput)>::with_capacity(m);
+    for g in 0..args.guns {
+        let gun = make_gun(args.seed.wrapping_add(g as u64), None, &synth);
+        for c in 0..args.casings_per_gun {
+            let shot = args
+                .seed
+                .wrapping_mul(1_000)
+                .wrapping_add((g * 100 + c) as u64);
+            let canvas = prepare(&fire(&gun, shot, &synth), "synthetic", &pre)?.surface;
+            inputs.push((g, comparer.input(canvas)));
+        }
+    }
+    // Pair i walks through every ordered pair of distinct casings, mates and
+    // casings from different guns alike.
+    let pair = |i: usize| {
+        let a = i % m;
+        let b = (a + 1 + (i / m) % (m - 1)) % m;
+        (&inputs[a], &inputs[b])
+    };
 
-    let mut fast = Vec::<Duration>::new();
-    for i in 0..args.pairs {
-        let (a, b) = pair(i);
-        let t = Instant::now();
-        std::hint::black_box(comparer.compare(a, b));
-        fast.push(t.elapsed());
+    let (mut fast, mut slow) = (Vec::<Duration>::new(), Vec::<Duration>::new());
+    let (mut mate_scores, mut other_scores) = (Vec::new(), Vec::new());
+    let mut shortfall = 0.0_f64;
+    // Baseline pairs are spread among the engine's so both see the same
+    // machine load.
+    let every = (args.pairs / args.baseline_pairs.max(1)).max(1);
+    let mut baseline_done = 0;
+    for i in 0..args.pairs.max(args.baseline_pairs * every) {
+        let ((ga, a), (gb, b)) = pair(i);
+        let found = if i < args.pairs {
+            let found = timed(&mut fast, || comparer.compare(a, b));
+            if let Some(c) = found {
+                if ga == gb {
+                    &mut mate_scores
+                } else {
+                    &mut other_scores
+                }
+                .push(c.score);
+            }
+            found
+        } else {
+            comparer.compare(a, b)
+        };
+        if i % every == 0 && baseline_done < args.baseline_pairs {
+            baseline_done += 1;
+            let reference = timed(&mut slow, || {
+                comparer.compare_exhaustive(a, b, args.baseline_step_deg)
+            });
+            if let (Some(f), Some(r)) = (found, reference) {
+                shortfall = shortfall.max(r.score - f.score);
+            }
+        }
     }
-    let mut slow = Vec::<Duration>::new();
-    for i in 0..args.baseline_pairs {
-        let (a, b) = pair(i);
-        let t = Instant::now();
-        std::hint::black_box(comparer.compare_exhaustive(a, b, 1.0));
-        slow.push(t.elapsed());
-    }
-    let (fm, fp) = median_p95_ms(&mut fast);
-    let (sm, _) = median_p95_ms(&mut slow);
-    println!(
-        "compare: {} pairs median {fm:.1} ms p95 {fp:.1} ms; exhaustive 1° baseline median {sm:.1} ms; ratio {:.3}",
-        args.pairs,
-        fm / sm
+    let (f, s) = (Summary::of(&mut fast), Summary::of(&mut slow));
+    let r = ratio(f.median_ms, s.median_ms);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let mut report = Report::new("compare", json_mode);
+    report.push(
+        format!(
+            "compare {} pairs ({m} synthetic casings at {UM_PER_PX} µm/px): median {:.1} ms p95 {:.1} ms per pair; \
+             exhaustive {}° baseline on {} pairs median {:.1} ms p95 {:.1} ms; ratio engine/baseline {r:.4}; \
+             mean score mates {:.3} others {:.3}; worst score shortfall vs baseline {shortfall:.3}",
+            f.n,
+            f.median_ms,
+            f.p95_ms,
+            args.baseline_step_deg,
+            s.n,
+            s.median_ms,
+            s.p95_ms,
+            mean(&mate_scores),
+            mean(&other_scores),
+        ),
+        serde_json::json!({
+            "engine_compare": f.json(),
+            "baseline_exhaustive": s.json(),
+            "ratio_median": r,
+            "mean_score_mates": mean(&mate_scores),
+            "mean_score_non_mates": mean(&other_scores),
+            "max_score_shortfall_vs_baseline": shortfall,
+        }),
     );
-    Ok(())
+    Ok(report.to_json(serde_json::json!({
+        "pairs": args.pairs,
+        "baseline_pairs": args.baseline_pairs,
+        "baseline_step_deg": args.baseline_step_deg,
+        "guns": args.guns,
+        "casings_per_gun": args.casings_per_gun,
+        "um_per_px": UM_PER_PX,
+        "seed": args.seed,
+    })))
 }

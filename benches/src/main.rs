@@ -1,35 +1,46 @@
 //! `casetrace-bench`: speed of casetrace's stages, each next to a plain
 //! baseline measured in the same process (machines here are noisy, so the
-//! ratio is the figure to compare across runs).
+//! ratio engine/baseline is the figure to compare across runs). Every input
+//! is generated from a seed, so runs differ only in timing.
 
 mod compare;
 mod index;
 mod ingest;
+mod report;
+mod scan;
 mod stats;
 
 use clap::{Parser, Subcommand};
 
-#[derive(Parser)]
+#[derive(Debug, Parser)]
 #[command(name = "casetrace-bench", about = "casetrace speed workloads")]
 struct Cli {
+    /// Print one JSON document on stdout (the human lines go to stderr).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     workload: Workload,
 }
 
-#[derive(Subcommand)]
+#[derive(Debug, Subcommand)]
 enum Workload {
     /// Descriptor index: add throughput and top-k latency vs a brute-force scan.
     Index(index::IndexArgs),
     /// Fine comparison per pair vs trying every angle at full resolution.
     Compare(compare::CompareArgs),
-    /// End-to-end submission of synthetic scans vs decoding alone.
+    /// End-to-end submission of synthetic X3P scans vs reading and hashing them.
     Ingest(ingest::IngestArgs),
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().workload {
-        Workload::Index(args) => index::run(&args),
-        Workload::Compare(args) => compare::run(&args),
-        Workload::Ingest(args) => ingest::run(&args),
+    let cli = Cli::parse();
+    let doc = match &cli.workload {
+        Workload::Index(args) => index::run(args, cli.json)?,
+        Workload::Compare(args) => compare::run(args, cli.json)?,
+        Workload::Ingest(args) => ingest::run(args, cli.json)?,
+    };
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     }
+    Ok(())
 }

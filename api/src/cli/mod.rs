@@ -2,6 +2,7 @@
 //! `search`, `eval` and `serve` is relied on by other tools: change it only
 //! compatibly.
 
+mod audit;
 mod candidates;
 mod eval;
 mod import;
@@ -65,6 +66,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Export the descriptor model's training input (polar unwraps) of a labelled set.
     Polar(polar::PolarArgs),
+    /// Verify the audit log's hash chain, or list its records.
+    Audit(audit::AuditArgs),
 }
 
 /// Run one command; the exit code says whether everything succeeded.
@@ -78,6 +81,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(cfg, args).await,
         Command::Synth(args) => synth::run(args),
         Command::Polar(args) => polar::run(cfg, args),
+        Command::Audit(args) => audit::run(cfg, args).await,
     }
 }
 

@@ -259,7 +259,10 @@ mod tests {
     #[test]
     fn edit_distance_counts_single_edits() {
         assert_eq!(edit_distance("KX10234", "KX10234"), 0);
-        assert_eq!(edit_distance("KX10234", "KX1O234".replace('O', "0").as_str()), 0);
+        assert_eq!(
+            edit_distance("KX10234", "KX1O234".replace('O', "0").as_str()),
+            0
+        );
         assert_eq!(edit_distance("KX10234", "KX1234"), 1);
         assert_eq!(edit_distance("KX10234", "KY10243"), 3);
         assert_eq!(min_shared_grams(8, 1), 3);

@@ -91,6 +91,7 @@ impl ApiError {
                 EngineError::CasingIdConflict { .. } => {
                     (StatusCode::CONFLICT, "casing_id_conflict")
                 }
+                EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                 EngineError::Model(_)
                 | EngineError::Index(_)
                 | EngineError::Database(_)

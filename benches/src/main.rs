@@ -8,6 +8,7 @@ mod index;
 mod ingest;
 mod report;
 mod scan;
+mod serials;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ enum Workload {
     Compare(compare::CompareArgs),
     /// End-to-end submission of synthetic X3P scans vs reading and hashing them.
     Ingest(ingest::IngestArgs),
+    /// Serial search (exact, wildcard, fuzzy) on many firearms vs a full scan.
+    Serials(serials::SerialsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,6 +41,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Index(args) => index::run(args, cli.json)?,
         Workload::Compare(args) => compare::run(args, cli.json)?,
         Workload::Ingest(args) => ingest::run(args, cli.json)?,
+        Workload::Serials(args) => serials::run(args, cli.json)?,
     };
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -40,6 +40,10 @@ pub enum EngineError {
         casing_id: String,
         existing_sha256: String,
     },
+    /// No firearm, trace event or lead with this id is on file (the text
+    /// names which, e.g. `firearm 12`).
+    #[error("{0} not found")]
+    NotFound(String),
     /// The descriptor model could not be loaded or run.
     #[error("descriptor model: {0}")]
     Model(String),
@@ -99,6 +103,7 @@ impl EngineError {
                 | EngineError::InvalidMetadata { .. }
                 | EngineError::CasingNotFound(_)
                 | EngineError::CasingIdConflict { .. }
+                | EngineError::NotFound(_)
         )
     }
 }

@@ -19,6 +19,7 @@ pub mod service;
 pub mod store;
 pub mod surface;
 pub mod synth;
+pub mod traces;
 
 pub use error::{EngineError, Result};
 pub use service::{Engine, EngineConfig};

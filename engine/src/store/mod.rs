@@ -8,12 +8,22 @@
 
 mod audit;
 mod blobs;
+mod cases;
 mod casings;
 mod db;
+mod firearms;
+mod leads;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
+mod trace_events;
 
 pub use audit::{AuditQuery, AUDIT_PAGE, AUDIT_QUERY_MAX};
 pub use blobs::{sha256_hex, BlobPut, BlobStore};
 pub use casings::{CasingFeatures, CasingKind, CasingRecord, InsertOutcome, NewCasing};
 pub use db::{Backend, Database, DEFAULT_SQLITE_FILE};
+pub use firearms::{
+    parse_event_date, FirearmRecord, NewFirearm, SerialFilters, SerialMatch, SerialQuery,
+    MAX_SEARCH_RESULTS,
+};
+pub use leads::{LeadRecord, LeadStatus};
+pub use trace_events::{NewTraceEvent, TraceEventKind, TraceEventRecord};

@@ -1,0 +1,641 @@
+//! Firearms, their trace events and the serial-number index: the rows and
+//! every query the engine runs on them.
+//!
+//! Serial search never scans `firearms`: exact search is an equality on the
+//! B-tree index of the normalised serial; a wildcard pattern either takes
+//! the B-tree range of its known prefix or intersects the postings of its
+//! known trigrams in `firearm_serial_grams`; fuzzy search counts shared
+//! trigram postings and keeps firearms with enough of them to be within
+//! the edit budget. The surviving candidates are checked exactly in Rust.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::db::{on_pool, BeginWrite, Database, DbTimestamp};
+use crate::error::{EngineError, Result};
+use crate::traces::serial::{
+    checked_serial, edit_distance, min_shared_grams, serial_grams, SerialPattern,
+};
+
+/// Most results any serial search returns.
+pub const MAX_SEARCH_RESULTS: usize = 200;
+/// Most candidates read from the index before the exact check; beyond
+/// this the query is too vague to answer usefully and is refused.
+const MAX_INDEX_CANDIDATES: i64 = 50_000;
+
+/// A firearm about to be stored.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct NewFirearm {
+    pub agency: String,
+    pub make: Option<String>,
+    pub model: Option<String>,
+    pub firearm_type: Option<String>,
+    pub calibre: Option<String>,
+    pub country: Option<String>,
+    pub importer: Option<String>,
+    pub serial: String,
+    pub obliterated: bool,
+    pub restored_chars: Option<String>,
+    pub submitted_by: String,
+}
+
+/// A firearm on file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirearmRecord {
+    pub id: i64,
+    pub agency: String,
+    pub make: Option<String>,
+    pub model: Option<String>,
+    pub firearm_type: Option<String>,
+    pub calibre: Option<String>,
+    pub country: Option<String>,
+    pub importer: Option<String>,
+    pub serial_as_written: String,
+    pub serial_normalised: String,
+    pub obliterated: bool,
+    pub restored_chars: Option<String>,
+    pub submitted_at: chrono::DateTime<chrono::Utc>,
+    pub submitted_by: String,
+}
+
+#[derive(FromRow)]
+struct FirearmRow {
+    id: i64,
+    agency: String,
+    make: Option<String>,
+    model: Option<String>,
+    firearm_type: Option<String>,
+    calibre: Option<String>,
+    country: Option<String>,
+    importer: Option<String>,
+    serial_as_written: String,
+    serial_normalised: String,
+    obliterated: bool,
+    restored_chars: Option<String>,
+    submitted_at: DbTimestamp,
+    submitted_by: String,
+}
+
+impl From<FirearmRow> for FirearmRecord {
+    fn from(r: FirearmRow) -> Self {
+        FirearmRecord {
+            id: r.id,
+            agency: r.agency,
+            make: r.make,
+            model: r.model,
+            firearm_type: r.firearm_type,
+            calibre: r.calibre,
+            country: r.country,
+            importer: r.importer,
+            serial_as_written: r.serial_as_written,
+            serial_normalised: r.serial_normalised,
+            obliterated: r.obliterated,
+            restored_chars: r.restored_chars,
+            submitted_at: r.submitted_at.0,
+            submitted_by: r.submitted_by,
+        }
+    }
+}
+
+macro_rules! firearm_columns {
+    () => {
+        "id, agency, make, model, firearm_type, calibre, country, importer, serial_as_written, \
+         serial_normalised, obliterated, restored_chars, submitted_at, submitted_by"
+    };
+}
+
+const INSERT_FIREARM: &str = concat!(
+    "INSERT INTO firearms (agency, make, model, firearm_type, calibre, country, importer, \
+     serial_as_written, serial_normalised, obliterated, restored_chars, submitted_by) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
+    firearm_columns!()
+);
+const INSERT_GRAM: &str = "INSERT INTO firearm_serial_grams (gram, firearm_pk) VALUES ($1, $2)";
+const SELECT_FIREARM: &str = concat!(
+    "SELECT ",
+    firearm_columns!(),
+    " FROM firearms WHERE id = $1"
+);
+const SELECT_BY_SERIAL: &str = concat!(
+    "SELECT ",
+    firearm_columns!(),
+    " FROM firearms WHERE serial_normalised = $1 ORDER BY id LIMIT $2"
+);
+/// `$2` is the prefix with its last character incremented: the range's
+/// exclusive end.
+const SELECT_BY_PREFIX: &str = concat!(
+    "SELECT ",
+    firearm_columns!(),
+    " FROM firearms WHERE serial_normalised >= $1 AND serial_normalised < $2 ORDER BY id LIMIT $3"
+);
+
+/// How a serial search matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum SerialQuery {
+    /// The normalised serial equals the query's normalised form.
+    Exact { serial: String },
+    /// `?` one unknown character, `*` any run (e.g. `A?3*9`).
+    Pattern { pattern: String },
+    /// Within `max_edits` edits of the query's normalised form, nearest first.
+    Fuzzy { serial: String, max_edits: usize },
+}
+
+/// Restrictions on a serial search; `None` matches anything. Compared
+/// case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SerialFilters {
+    pub make: Option<String>,
+    pub calibre: Option<String>,
+    pub country: Option<String>,
+}
+
+impl SerialFilters {
+    fn admits(&self, f: &FirearmRecord) -> bool {
+        let same = |want: &Option<String>, have: &Option<String>| match (want, have) {
+            (None, _) => true,
+            (Some(w), Some(h)) => w.eq_ignore_ascii_case(h),
+            (Some(_), None) => false,
+        };
+        same(&self.make, &f.make)
+            && same(&self.calibre, &f.calibre)
+            && same(&self.country, &f.country)
+    }
+}
+
+/// One firearm a serial search found, with its edit distance to the query
+/// (zero for exact and pattern matches).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SerialMatch {
+    pub firearm: FirearmRecord,
+    pub distance: usize,
+}
+
+/// The smallest string greater than every string starting with `prefix`
+/// (normalised serials are ASCII, so bumping the last byte suffices).
+fn prefix_end(prefix: &str) -> String {
+    let mut bytes = prefix.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last += 1;
+    }
+    String::from_utf8(bytes).expect("ASCII stays ASCII")
+}
+
+impl Database {
+    /// Store a firearm and post it in the serial index, in one transaction.
+    pub async fn insert_firearm(&self, new: &NewFirearm) -> Result<FirearmRecord> {
+        let normalised = checked_serial("serial", &new.serial)?;
+        let grams = serial_grams(&normalised);
+        let row: FirearmRow = on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let row: FirearmRow = sqlx::query_as(INSERT_FIREARM)
+                .bind(&new.agency)
+                .bind(&new.make)
+                .bind(&new.model)
+                .bind(&new.firearm_type)
+                .bind(&new.calibre)
+                .bind(&new.country)
+                .bind(&new.importer)
+                .bind(&new.serial)
+                .bind(&normalised)
+                .bind(new.obliterated)
+                .bind(&new.restored_chars)
+                .bind(&new.submitted_by)
+                .fetch_one(&mut *tx)
+                .await?;
+            for gram in &grams {
+                sqlx::query(INSERT_GRAM).bind(gram).bind(row.id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            row
+        });
+        Ok(row.into())
+    }
+
+    /// Store many firearms at once (imports, benchmarks): multi-row
+    /// inserts in one transaction, all or nothing. Returns the new ids in
+    /// the order given.
+    pub async fn insert_firearms_bulk(&self, firearms: &[NewFirearm]) -> Result<Vec<i64>> {
+        // 12 parameters a row: 400 rows stay far below both dialects'
+        // limits on bound parameters.
+        const ROWS: usize = 400;
+        const GRAM_ROWS: usize = 2_000;
+        let mut normalised = Vec::with_capacity(firearms.len());
+        for (i, f) in firearms.iter().enumerate() {
+            normalised.push(checked_serial(
+                &format!("row {}: serial", i + 1),
+                &f.serial,
+            )?);
+        }
+        let mut ids = Vec::with_capacity(firearms.len());
+        on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            for (chunk, norms) in firearms.chunks(ROWS).zip(normalised.chunks(ROWS)) {
+                let values = (0..chunk.len())
+                    .map(|r| {
+                        let b = r * 12;
+                        format!(
+                            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11, b + 12
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "INSERT INTO firearms (agency, make, model, firearm_type, calibre, country, importer, \
+                     serial_as_written, serial_normalised, obliterated, restored_chars, submitted_by) \
+                     VALUES {values} RETURNING id, serial_normalised"
+                );
+                let mut q = sqlx::query_as::<_, (i64, String)>(AssertSqlSafe(sql));
+                for (f, n) in chunk.iter().zip(norms) {
+                    q = q
+                        .bind(&f.agency)
+                        .bind(&f.make)
+                        .bind(&f.model)
+                        .bind(&f.firearm_type)
+                        .bind(&f.calibre)
+                        .bind(&f.country)
+                        .bind(&f.importer)
+                        .bind(&f.serial)
+                        .bind(n)
+                        .bind(f.obliterated)
+                        .bind(&f.restored_chars)
+                        .bind(&f.submitted_by);
+                }
+                let mut rows = q.fetch_all(&mut *tx).await?;
+                // Ids are handed out in VALUES order; RETURNING's order is
+                // not promised, so sort by id and check each row's serial
+                // rather than trust it.
+                rows.sort_by_key(|r| r.0);
+                if rows.len() != chunk.len() || rows.iter().zip(norms).any(|(r, n)| &r.1 != n) {
+                    return Err(EngineError::Config(
+                        "bulk insert: ids did not follow the order of the rows".into(),
+                    ));
+                }
+                let postings: Vec<(String, i64)> = rows
+                    .iter()
+                    .flat_map(|(id, n)| serial_grams(n).into_iter().map(move |g| (g, *id)))
+                    .collect();
+                for part in postings.chunks(GRAM_ROWS) {
+                    let values = (0..part.len())
+                        .map(|r| format!("(${}, ${})", 2 * r + 1, 2 * r + 2))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let sql = format!("INSERT INTO firearm_serial_grams (gram, firearm_pk) VALUES {values}");
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for (g, id) in part {
+                        q = q.bind(g).bind(*id);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                ids.extend(rows.into_iter().map(|r| r.0));
+            }
+            tx.commit().await?;
+        });
+        Ok(ids)
+    }
+
+    /// How many firearms are on file.
+    pub async fn count_firearms(&self) -> Result<i64> {
+        Ok(on_pool!(self, pool =>
+            sqlx::query_scalar("SELECT count(*) FROM firearms").fetch_one(pool).await?))
+    }
+
+    /// Every normalised serial with its firearm id: the full-scan baseline
+    /// the serial benchmark compares the index against.
+    pub async fn all_serials(&self) -> Result<Vec<(i64, String)>> {
+        Ok(on_pool!(self, pool =>
+            sqlx::query_as("SELECT id, serial_normalised FROM firearms ORDER BY id")
+                .fetch_all(pool)
+                .await?))
+    }
+
+    pub async fn firearm(&self, id: i64) -> Result<FirearmRecord> {
+        let row: Option<FirearmRow> = on_pool!(self, pool =>
+            sqlx::query_as(SELECT_FIREARM).bind(id).fetch_optional(pool).await?);
+        row.map(Into::into)
+            .ok_or_else(|| EngineError::NotFound(format!("firearm {id}")))
+    }
+
+    async fn firearms_by_ids(&self, ids: &[i64]) -> Result<Vec<FirearmRecord>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT {} FROM firearms WHERE id IN ({list})",
+                firearm_columns!()
+            );
+            let rows: Vec<FirearmRow> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows.into_iter().map(FirearmRecord::from));
+        }
+        Ok(out)
+    }
+
+    /// Firearm ids posted under every one of `grams`, at most `limit + 1`
+    /// of them (so the caller can tell the limit was exceeded).
+    async fn firearms_with_all_grams(&self, grams: &[String], limit: i64) -> Result<Vec<i64>> {
+        let list = (1..=grams.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n = grams.len();
+        let sql = format!(
+            "SELECT firearm_pk FROM firearm_serial_grams WHERE gram IN ({list}) \
+             GROUP BY firearm_pk HAVING count(*) = {n} LIMIT {}",
+            limit + 1
+        );
+        Ok(on_pool!(self, pool => {
+            let mut q = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
+            for g in grams {
+                q = q.bind(g);
+            }
+            q.fetch_all(pool).await?
+        }))
+    }
+
+    /// Firearm ids sharing at least `min_shared` of `grams`.
+    async fn firearms_sharing_grams(&self, grams: &[String], min_shared: i64) -> Result<Vec<i64>> {
+        let list = (1..=grams.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT firearm_pk FROM firearm_serial_grams WHERE gram IN ({list}) \
+             GROUP BY firearm_pk HAVING count(*) >= {min_shared} LIMIT {}",
+            MAX_INDEX_CANDIDATES + 1
+        );
+        Ok(on_pool!(self, pool => {
+            let mut q = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
+            for g in grams {
+                q = q.bind(g);
+            }
+            q.fetch_all(pool).await?
+        }))
+    }
+
+    /// Search firearms by serial number (see [`SerialQuery`]); results are
+    /// ordered by edit distance, then id, at most [`MAX_SEARCH_RESULTS`].
+    pub async fn search_serials(
+        &self,
+        query: &SerialQuery,
+        filters: &SerialFilters,
+    ) -> Result<Vec<SerialMatch>> {
+        let too_vague = |what: &str| {
+            EngineError::InvalidMetadata {
+            field: "serial".into(),
+            reason: format!(
+                "{what} matches more than {MAX_INDEX_CANDIDATES} firearms; give more known characters"
+            ),
+        }
+        };
+        let mut matches: Vec<SerialMatch> = match query {
+            SerialQuery::Exact { serial } => {
+                let normalised = checked_serial("serial", serial)?;
+                let rows: Vec<FirearmRow> = on_pool!(self, pool =>
+                    sqlx::query_as(SELECT_BY_SERIAL)
+                        .bind(&normalised)
+                        .bind(MAX_INDEX_CANDIDATES)
+                        .fetch_all(pool)
+                        .await?);
+                rows.into_iter()
+                    .map(|r| SerialMatch {
+                        firearm: r.into(),
+                        distance: 0,
+                    })
+                    .collect()
+            }
+            SerialQuery::Pattern { pattern } => {
+                let parsed = SerialPattern::parse(pattern)?;
+                let grams = parsed.required_grams();
+                let prefix = parsed.literal_prefix();
+                // Prefer the trigram postings when the pattern has a run of
+                // three known characters; otherwise the known prefix's
+                // B-tree range. A pattern with neither cannot use an index.
+                let candidates: Vec<FirearmRecord> = if !grams.is_empty() {
+                    let ids = self
+                        .firearms_with_all_grams(&grams, MAX_INDEX_CANDIDATES)
+                        .await?;
+                    if ids.len() as i64 > MAX_INDEX_CANDIDATES {
+                        return Err(too_vague(pattern));
+                    }
+                    self.firearms_by_ids(&ids).await?
+                } else if prefix.len() >= 2 {
+                    let rows: Vec<FirearmRow> = on_pool!(self, pool =>
+                        sqlx::query_as(SELECT_BY_PREFIX)
+                            .bind(&prefix)
+                            .bind(prefix_end(&prefix))
+                            .bind(MAX_INDEX_CANDIDATES + 1)
+                            .fetch_all(pool)
+                            .await?);
+                    if rows.len() as i64 > MAX_INDEX_CANDIDATES {
+                        return Err(too_vague(pattern));
+                    }
+                    rows.into_iter().map(Into::into).collect()
+                } else {
+                    return Err(EngineError::InvalidMetadata {
+                        field: "pattern".into(),
+                        reason: format!(
+                            "{pattern:?} needs three known characters in a row, or two at the start"
+                        ),
+                    });
+                };
+                candidates
+                    .into_iter()
+                    .filter(|f| parsed.matches(&f.serial_normalised))
+                    .map(|firearm| SerialMatch {
+                        firearm,
+                        distance: 0,
+                    })
+                    .collect()
+            }
+            SerialQuery::Fuzzy { serial, max_edits } => {
+                let normalised = checked_serial("serial", serial)?;
+                let grams = serial_grams(&normalised);
+                let min_shared = min_shared_grams(normalised.chars().count(), *max_edits);
+                if min_shared <= 0 || grams.is_empty() {
+                    return Err(EngineError::InvalidMetadata {
+                        field: "max_edits".into(),
+                        reason: format!(
+                            "{max_edits} edits on a {}-character serial leave nothing for the index to match; use fewer edits or a pattern",
+                            normalised.chars().count()
+                        ),
+                    });
+                }
+                let ids = self.firearms_sharing_grams(&grams, min_shared).await?;
+                if ids.len() as i64 > MAX_INDEX_CANDIDATES {
+                    return Err(too_vague(serial));
+                }
+                self.firearms_by_ids(&ids)
+                    .await?
+                    .into_iter()
+                    .filter_map(|firearm| {
+                        let distance = edit_distance(&normalised, &firearm.serial_normalised);
+                        (distance <= *max_edits).then_some(SerialMatch { firearm, distance })
+                    })
+                    .collect()
+            }
+        };
+        matches.retain(|m| filters.admits(&m.firearm));
+        matches.sort_by_key(|m| (m.distance, m.firearm.id));
+        matches.truncate(MAX_SEARCH_RESULTS);
+        Ok(matches)
+    }
+}
+
+/// Parse an ISO calendar date, naming the field when it is not one.
+pub fn parse_event_date(field: &str, text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| EngineError::InvalidMetadata {
+        field: field.into(),
+        reason: format!("{text:?} is not a YYYY-MM-DD date: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::on_both_backends;
+    use super::*;
+
+    fn gun(serial: &str, make: &str) -> NewFirearm {
+        NewFirearm {
+            agency: "lab-a".into(),
+            make: Some(make.into()),
+            calibre: Some("9mm Luger".into()),
+            country: Some("AT".into()),
+            serial: serial.into(),
+            submitted_by: "examiner".into(),
+            ..NewFirearm::default()
+        }
+    }
+
+    async fn serial_search_modes(db: &Database) {
+        let target = db
+            .insert_firearm(&gun("AB-1O5 739", "Glock"))
+            .await
+            .unwrap();
+        for s in ["A8105740", "XB105739", "A81057", "Q7770000"] {
+            db.insert_firearm(&gun(s, "Smith")).await.unwrap();
+        }
+        let none = SerialFilters::default();
+        let exact = SerialQuery::Exact {
+            serial: "ab1o5739".into(),
+        };
+        let found = db.search_serials(&exact, &none).await.unwrap();
+        assert_eq!(
+            found.iter().map(|m| m.firearm.id).collect::<Vec<_>>(),
+            vec![target.id]
+        );
+        assert_eq!(found[0].firearm.serial_normalised, "A8105739");
+
+        // Two unreadable characters, then a run.
+        let pattern = SerialQuery::Pattern {
+            pattern: "A??057*9".into(),
+        };
+        let found = db.search_serials(&pattern, &none).await.unwrap();
+        assert_eq!(
+            found.iter().map(|m| m.firearm.id).collect::<Vec<_>>(),
+            vec![target.id]
+        );
+        // Prefix-only pattern goes through the B-tree range.
+        let found = db
+            .search_serials(
+                &SerialQuery::Pattern {
+                    pattern: "A8?0*".into(),
+                },
+                &none,
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 3, "{found:?}");
+
+        let fuzzy = SerialQuery::Fuzzy {
+            serial: "A8105739".into(),
+            max_edits: 1,
+        };
+        let found = db.search_serials(&fuzzy, &none).await.unwrap();
+        let ranked: Vec<(String, usize)> = found
+            .iter()
+            .map(|m| (m.firearm.serial_normalised.clone(), m.distance))
+            .collect();
+        assert_eq!(ranked[0], ("A8105739".into(), 0));
+        assert_eq!(ranked.len(), 2, "{ranked:?}");
+        assert!(ranked[1..].iter().all(|(_, d)| *d == 1));
+
+        let glock = SerialFilters {
+            make: Some("glock".into()),
+            ..SerialFilters::default()
+        };
+        let found = db.search_serials(&fuzzy, &glock).await.unwrap();
+        assert_eq!(found.len(), 1);
+
+        let err = db
+            .search_serials(
+                &SerialQuery::Pattern {
+                    pattern: "?1?*".into(),
+                },
+                &none,
+            )
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("three known characters"), "{err}");
+    }
+
+    async fn firearm_round_trips(db: &Database) {
+        let mut new = gun("K1-22", "Walther");
+        new.obliterated = true;
+        new.restored_chars = Some("positions 1-2".into());
+        let stored = db.insert_firearm(&new).await.unwrap();
+        let read = db.firearm(stored.id).await.unwrap();
+        assert_eq!(read, stored);
+        assert!(read.obliterated);
+        assert_eq!(read.serial_as_written, "K1-22");
+        assert!(matches!(
+            db.firearm(stored.id + 99).await,
+            Err(EngineError::NotFound(_))
+        ));
+        assert!(db.insert_firearm(&gun("--", "x")).await.is_err());
+    }
+
+    async fn bulk_insert_indexes_every_row(db: &Database) {
+        let many: Vec<NewFirearm> = (0..1000)
+            .map(|i| gun(&format!("BK{i:05}X"), "Beretta"))
+            .collect();
+        let ids = db.insert_firearms_bulk(&many).await.unwrap();
+        assert_eq!(ids.len(), 1000);
+        assert_eq!(db.count_firearms().await.unwrap(), 1000);
+        let third = db.firearm(ids[3]).await.unwrap();
+        assert_eq!(third.serial_as_written, "BK00003X");
+        let found = db
+            .search_serials(
+                &SerialQuery::Pattern {
+                    pattern: "8K?0777X".into(),
+                },
+                &SerialFilters::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].firearm.id, ids[777]);
+        // A bad row refuses the whole batch, naming the row.
+        let mut bad = many[..3].to_vec();
+        bad[2].serial = "--".into();
+        let err = db.insert_firearms_bulk(&bad).await.unwrap_err();
+        assert!(err.to_string().contains("row 3"), "{err}");
+        assert_eq!(db.count_firearms().await.unwrap(), 1000);
+    }
+
+    on_both_backends!(
+        serial_search_modes,
+        firearm_round_trips,
+        bulk_insert_indexes_every_row
+    );
+}

@@ -1,0 +1,242 @@
+//! Leads: a candidate an examiner takes up, then confirms (hit) or
+//! excludes, with who, when and why.
+//!
+//! A lead joins two casings: the one searched with and the candidate the
+//! engine offered. Hits are the edges of the linked-case graph
+//! ([`crate::traces::history`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{AssertSqlSafe, FromRow};
+
+use super::db::{on_pool, Database, DbTimestamp};
+use crate::error::{EngineError, Result};
+
+/// Where an examiner's review of a candidate stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatus {
+    /// Taken up, not yet decided.
+    Lead,
+    /// Confirmed: both casings were fired by one gun.
+    Hit,
+    /// Ruled out.
+    Excluded,
+}
+
+impl LeadStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::Lead => "lead",
+            LeadStatus::Hit => "hit",
+            LeadStatus::Excluded => "excluded",
+        }
+    }
+}
+
+impl fmt::Display for LeadStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LeadStatus {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        [LeadStatus::Lead, LeadStatus::Hit, LeadStatus::Excluded]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| EngineError::InvalidMetadata {
+                field: "status".into(),
+                reason: format!("{s:?} is not a lead status; expected one of: lead, hit, excluded"),
+            })
+    }
+}
+
+/// A lead on file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadRecord {
+    pub id: i64,
+    pub agency: String,
+    pub query_casing_pk: i64,
+    pub candidate_casing_pk: i64,
+    pub status: LeadStatus,
+    pub comment: Option<String>,
+    pub marked_by: String,
+    pub marked_at: chrono::DateTime<chrono::Utc>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(FromRow)]
+struct LeadRow {
+    id: i64,
+    agency: String,
+    query_casing_pk: i64,
+    candidate_casing_pk: i64,
+    status: String,
+    comment: Option<String>,
+    marked_by: String,
+    marked_at: DbTimestamp,
+    decided_by: Option<String>,
+    decided_at: Option<DbTimestamp>,
+}
+
+impl TryFrom<LeadRow> for LeadRecord {
+    type Error = EngineError;
+
+    fn try_from(r: LeadRow) -> Result<Self> {
+        Ok(LeadRecord {
+            id: r.id,
+            agency: r.agency,
+            query_casing_pk: r.query_casing_pk,
+            candidate_casing_pk: r.candidate_casing_pk,
+            status: r.status.parse()?,
+            comment: r.comment,
+            marked_by: r.marked_by,
+            marked_at: r.marked_at.0,
+            decided_by: r.decided_by,
+            decided_at: r.decided_at.map(|t| t.0),
+        })
+    }
+}
+
+macro_rules! lead_columns {
+    () => {
+        "id, agency, query_casing_pk, candidate_casing_pk, status, comment, marked_by, marked_at, \
+         decided_by, decided_at"
+    };
+}
+
+const INSERT_LEAD: &str = concat!(
+    "INSERT INTO leads (agency, query_casing_pk, candidate_casing_pk, status, comment, marked_by) \
+     VALUES ($1, $2, $3, 'lead', $4, $5) RETURNING ",
+    lead_columns!()
+);
+const SELECT_LEAD: &str = concat!("SELECT ", lead_columns!(), " FROM leads WHERE id = $1");
+const SELECT_PAIR: &str = concat!(
+    "SELECT ",
+    lead_columns!(),
+    " FROM leads WHERE (query_casing_pk = $1 AND candidate_casing_pk = $2) \
+     OR (query_casing_pk = $2 AND candidate_casing_pk = $1)"
+);
+
+impl Database {
+    /// Take up a candidate as a lead. The pair (in either order) may be
+    /// taken up once; a second attempt returns the lead on file.
+    pub async fn mark_lead(
+        &self,
+        agency: &str,
+        query_casing_pk: i64,
+        candidate_casing_pk: i64,
+        marked_by: &str,
+        comment: Option<&str>,
+    ) -> Result<LeadRecord> {
+        if query_casing_pk == candidate_casing_pk {
+            return Err(EngineError::InvalidMetadata {
+                field: "candidate".into(),
+                reason: "a casing cannot be a lead for itself".into(),
+            });
+        }
+        for pk in [query_casing_pk, candidate_casing_pk] {
+            self.casing_by_pk(pk)
+                .await?
+                .ok_or_else(|| EngineError::CasingNotFound(format!("#{pk}")))?;
+        }
+        let existing: Option<LeadRow> = on_pool!(self, pool =>
+            sqlx::query_as(SELECT_PAIR)
+                .bind(query_casing_pk)
+                .bind(candidate_casing_pk)
+                .fetch_optional(pool)
+                .await?);
+        if let Some(row) = existing {
+            return row.try_into();
+        }
+        let row: LeadRow = on_pool!(self, pool =>
+            sqlx::query_as(INSERT_LEAD)
+                .bind(agency)
+                .bind(query_casing_pk)
+                .bind(candidate_casing_pk)
+                .bind(comment)
+                .bind(marked_by)
+                .fetch_one(pool)
+                .await?);
+        row.try_into()
+    }
+
+    pub async fn lead(&self, id: i64) -> Result<LeadRecord> {
+        let row: Option<LeadRow> = on_pool!(self, pool =>
+            sqlx::query_as(SELECT_LEAD).bind(id).fetch_optional(pool).await?);
+        row.ok_or_else(|| EngineError::NotFound(format!("lead {id}")))?
+            .try_into()
+    }
+
+    /// Confirm (hit) or exclude a lead, recording who decided and why.
+    /// The decision time is set by the database.
+    pub async fn decide_lead(
+        &self,
+        id: i64,
+        status: LeadStatus,
+        decided_by: &str,
+        comment: Option<&str>,
+    ) -> Result<LeadRecord> {
+        if status == LeadStatus::Lead {
+            return Err(EngineError::InvalidMetadata {
+                field: "status".into(),
+                reason: "a decision is hit or excluded".into(),
+            });
+        }
+        self.lead(id).await?;
+        let now = match self.backend() {
+            super::Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            super::Backend::Postgres => "now()",
+        };
+        let sql = format!(
+            "UPDATE leads SET status = $1, decided_by = $2, decided_at = {now}, \
+             comment = COALESCE($3, comment) WHERE id = $4"
+        );
+        on_pool!(self, pool => {
+            sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(status.as_str())
+                .bind(decided_by)
+                .bind(comment)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        self.lead(id).await
+    }
+
+    /// Every lead touching one of these casings, on either side.
+    pub async fn leads_of_casings(&self, pks: &[i64]) -> Result<Vec<LeadRecord>> {
+        let mut out: Vec<LeadRecord> = Vec::new();
+        for chunk in pks.chunks(250) {
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT {} FROM leads WHERE query_casing_pk IN ({list}) OR candidate_casing_pk IN ({list}) ORDER BY id",
+                lead_columns!()
+            );
+            let rows: Vec<LeadRow> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()));
+                for pk in chunk {
+                    q = q.bind(*pk);
+                }
+                q.fetch_all(pool).await?
+            });
+            for row in rows {
+                let lead = LeadRecord::try_from(row)?;
+                if !out.iter().any(|l| l.id == lead.id) {
+                    out.push(lead);
+                }
+            }
+        }
+        out.sort_by_key(|l| l.id);
+        Ok(out)
+    }
+}

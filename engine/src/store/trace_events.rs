@@ -1,0 +1,279 @@
+//! Trace events on a firearm: what happened to it, dated, in time order.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+
+use super::db::{on_pool, Database, DbTimestamp};
+use crate::error::{EngineError, Result};
+
+/// What kind of thing happened to a firearm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceEventKind {
+    Manufacture,
+    Import,
+    /// Retail sale by a licensed dealer; time-to-crime counts from the last.
+    DealerSale,
+    MultipleSale,
+    Theft,
+    Loss,
+    Recovery,
+    /// A lab fired it for reference; links the test-fire casing.
+    TestFire,
+}
+
+impl TraceEventKind {
+    pub const ALL: [TraceEventKind; 8] = [
+        TraceEventKind::Manufacture,
+        TraceEventKind::Import,
+        TraceEventKind::DealerSale,
+        TraceEventKind::MultipleSale,
+        TraceEventKind::Theft,
+        TraceEventKind::Loss,
+        TraceEventKind::Recovery,
+        TraceEventKind::TestFire,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceEventKind::Manufacture => "manufacture",
+            TraceEventKind::Import => "import",
+            TraceEventKind::DealerSale => "dealer_sale",
+            TraceEventKind::MultipleSale => "multiple_sale",
+            TraceEventKind::Theft => "theft",
+            TraceEventKind::Loss => "loss",
+            TraceEventKind::Recovery => "recovery",
+            TraceEventKind::TestFire => "test_fire",
+        }
+    }
+}
+
+impl fmt::Display for TraceEventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TraceEventKind {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        TraceEventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| EngineError::InvalidMetadata {
+                field: "kind".into(),
+                reason: format!(
+                    "{s:?} is not a trace event kind; expected one of: {}",
+                    TraceEventKind::ALL.map(|k| k.as_str()).join(", ")
+                ),
+            })
+    }
+}
+
+/// A trace event about to be stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTraceEvent {
+    pub agency: String,
+    pub firearm_id: i64,
+    pub kind: TraceEventKind,
+    pub occurred_on: NaiveDate,
+    pub licensee_id: Option<String>,
+    pub acting_agency: Option<String>,
+    pub place: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub crime_code: Option<String>,
+    pub possessor: Option<String>,
+    /// Test fire only: the database id of the test-fire casing.
+    pub casing_pk: Option<i64>,
+    pub comment: Option<String>,
+    pub submitted_by: String,
+}
+
+impl NewTraceEvent {
+    /// An event of `kind` with only the required fields set.
+    pub fn new(
+        agency: &str,
+        firearm_id: i64,
+        kind: TraceEventKind,
+        on: NaiveDate,
+        by: &str,
+    ) -> Self {
+        NewTraceEvent {
+            agency: agency.into(),
+            firearm_id,
+            kind,
+            occurred_on: on,
+            licensee_id: None,
+            acting_agency: None,
+            place: None,
+            latitude: None,
+            longitude: None,
+            crime_code: None,
+            possessor: None,
+            casing_pk: None,
+            comment: None,
+            submitted_by: by.into(),
+        }
+    }
+}
+
+/// A trace event on file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceEventRecord {
+    pub id: i64,
+    pub agency: String,
+    pub firearm_id: i64,
+    pub kind: TraceEventKind,
+    pub occurred_on: NaiveDate,
+    pub licensee_id: Option<String>,
+    pub acting_agency: Option<String>,
+    pub place: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub crime_code: Option<String>,
+    pub possessor: Option<String>,
+    pub casing_pk: Option<i64>,
+    pub comment: Option<String>,
+    pub submitted_at: chrono::DateTime<chrono::Utc>,
+    pub submitted_by: String,
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    id: i64,
+    agency: String,
+    firearm_pk: i64,
+    kind: String,
+    occurred_on: String,
+    licensee_id: Option<String>,
+    acting_agency: Option<String>,
+    place: Option<String>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    crime_code: Option<String>,
+    possessor: Option<String>,
+    casing_pk: Option<i64>,
+    comment: Option<String>,
+    submitted_at: DbTimestamp,
+    submitted_by: String,
+}
+
+impl TryFrom<EventRow> for TraceEventRecord {
+    type Error = EngineError;
+
+    fn try_from(r: EventRow) -> Result<Self> {
+        Ok(TraceEventRecord {
+            id: r.id,
+            agency: r.agency,
+            firearm_id: r.firearm_pk,
+            kind: r.kind.parse()?,
+            occurred_on: super::firearms::parse_event_date("occurred_on", &r.occurred_on)?,
+            licensee_id: r.licensee_id,
+            acting_agency: r.acting_agency,
+            place: r.place,
+            latitude: r.latitude,
+            longitude: r.longitude,
+            crime_code: r.crime_code,
+            possessor: r.possessor,
+            casing_pk: r.casing_pk,
+            comment: r.comment,
+            submitted_at: r.submitted_at.0,
+            submitted_by: r.submitted_by,
+        })
+    }
+}
+
+macro_rules! event_columns {
+    () => {
+        "id, agency, firearm_pk, kind, occurred_on, licensee_id, acting_agency, place, latitude, \
+         longitude, crime_code, possessor, casing_pk, comment, submitted_at, submitted_by"
+    };
+}
+
+const INSERT_EVENT: &str = concat!(
+    "INSERT INTO trace_events (agency, firearm_pk, kind, occurred_on, licensee_id, acting_agency, \
+     place, latitude, longitude, crime_code, possessor, casing_pk, comment, submitted_by) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
+    event_columns!()
+);
+const SELECT_FOR_FIREARM: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM trace_events WHERE firearm_pk = $1 ORDER BY occurred_on, id"
+);
+const SELECT_TEST_FIRES_OF_CASING: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM trace_events WHERE casing_pk = $1 AND kind = 'test_fire' ORDER BY id"
+);
+
+impl Database {
+    /// Record a trace event; the firearm (and a test fire's casing) must be
+    /// on file, and a test fire must name its casing.
+    pub async fn insert_trace_event(&self, new: &NewTraceEvent) -> Result<TraceEventRecord> {
+        self.firearm(new.firearm_id).await?;
+        if (new.kind == TraceEventKind::TestFire) != new.casing_pk.is_some() {
+            return Err(EngineError::InvalidMetadata {
+                field: "casing".into(),
+                reason: "a test fire names its test-fire casing, and only a test fire does".into(),
+            });
+        }
+        if let Some(pk) = new.casing_pk {
+            self.casing_by_pk(pk)
+                .await?
+                .ok_or_else(|| EngineError::CasingNotFound(format!("#{pk}")))?;
+        }
+        for (field, value, bound) in [
+            ("latitude", new.latitude, 90.0),
+            ("longitude", new.longitude, 180.0),
+        ] {
+            if let Some(v) = value {
+                if !(-bound..=bound).contains(&v) {
+                    return Err(EngineError::InvalidMetadata {
+                        field: field.into(),
+                        reason: format!("{v} is outside -{bound}..{bound}"),
+                    });
+                }
+            }
+        }
+        let row: EventRow = on_pool!(self, pool =>
+            sqlx::query_as(INSERT_EVENT)
+                .bind(&new.agency)
+                .bind(new.firearm_id)
+                .bind(new.kind.as_str())
+                .bind(new.occurred_on.format("%Y-%m-%d").to_string())
+                .bind(&new.licensee_id)
+                .bind(&new.acting_agency)
+                .bind(&new.place)
+                .bind(new.latitude)
+                .bind(new.longitude)
+                .bind(&new.crime_code)
+                .bind(&new.possessor)
+                .bind(new.casing_pk)
+                .bind(&new.comment)
+                .bind(&new.submitted_by)
+                .fetch_one(pool)
+                .await?);
+        row.try_into()
+    }
+
+    /// A firearm's trace events, oldest first (ties in the order recorded).
+    pub async fn trace_events(&self, firearm_id: i64) -> Result<Vec<TraceEventRecord>> {
+        let rows: Vec<EventRow> = on_pool!(self, pool =>
+            sqlx::query_as(SELECT_FOR_FIREARM).bind(firearm_id).fetch_all(pool).await?);
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// The test-fire events that name this casing.
+    pub async fn test_fires_of_casing(&self, casing_pk: i64) -> Result<Vec<TraceEventRecord>> {
+        let rows: Vec<EventRow> = on_pool!(self, pool =>
+            sqlx::query_as(SELECT_TEST_FIRES_OF_CASING).bind(casing_pk).fetch_all(pool).await?);
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+}

@@ -59,6 +59,12 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// No import job with this id.
+    #[error("import job {0} not found")]
+    ImportNotFound(String),
+    /// The same manifest is being loaded by a job that is still running.
+    #[error("import job {job_id} is already loading this manifest")]
+    ImportRunning { job_id: String },
     /// The engine's configuration is wrong.
     #[error("configuration: {0}")]
     Config(String),
@@ -99,6 +105,8 @@ impl EngineError {
                 | EngineError::InvalidMetadata { .. }
                 | EngineError::CasingNotFound(_)
                 | EngineError::CasingIdConflict { .. }
+                | EngineError::ImportNotFound(_)
+                | EngineError::ImportRunning { .. }
         )
     }
 }

@@ -9,9 +9,14 @@
 mod blobs;
 mod casings;
 mod db;
+mod imports;
 #[cfg(test)]
 mod test_support;
 
 pub use blobs::{sha256_hex, BlobPut, BlobStore};
 pub use casings::{CasingFeatures, CasingKind, CasingRecord, InsertOutcome, NewCasing};
 pub use db::{Backend, Database, DEFAULT_SQLITE_FILE};
+pub use imports::{
+    now_ms, BatchItem, BatchResult, ImportJob, JobState, NewImportJob, RowCounts, RowFailure,
+    RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
+};

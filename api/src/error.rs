@@ -91,6 +91,8 @@ impl ApiError {
                 EngineError::CasingIdConflict { .. } => {
                     (StatusCode::CONFLICT, "casing_id_conflict")
                 }
+                EngineError::ImportNotFound(_) => (StatusCode::NOT_FOUND, "import_not_found"),
+                EngineError::ImportRunning { .. } => (StatusCode::CONFLICT, "import_running"),
                 EngineError::Model(_)
                 | EngineError::Index(_)
                 | EngineError::Database(_)

@@ -3,6 +3,7 @@
 //! ratio engine/baseline is the figure to compare across runs). Every input
 //! is generated from a seed, so runs differ only in timing.
 
+mod bulk;
 mod compare;
 mod index;
 mod ingest;
@@ -30,6 +31,8 @@ enum Workload {
     Compare(compare::CompareArgs),
     /// End-to-end submission of synthetic X3P scans vs reading and hashing them.
     Ingest(ingest::IngestArgs),
+    /// Bulk loading a zip of synthetic casings vs descriptor inference alone.
+    Bulk(bulk::BulkArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,6 +41,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Index(args) => index::run(args, cli.json)?,
         Workload::Compare(args) => compare::run(args, cli.json)?,
         Workload::Ingest(args) => ingest::run(args, cli.json)?,
+        Workload::Bulk(args) => bulk::run(args, cli.json)?,
     };
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -3,6 +3,7 @@
 //! compatibly.
 
 mod candidates;
+mod check;
 mod eval;
 mod import;
 mod manifest;
@@ -51,7 +52,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import the casings listed in a CSV manifest (columns file,casing_id,...).
+    /// Import the casings listed in a CSV manifest (columns file,casing_id,...),
+    /// or a folder, zip or tar(.gz) holding scans and a manifest: a resumable job.
     Import(import::ImportArgs),
     /// Ranked candidates for casings on file, one JSON object per line.
     Candidates(candidates::CandidatesArgs),
@@ -65,6 +67,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Export the descriptor model's training input (polar unwraps) of a labelled set.
     Polar(polar::PolarArgs),
+    /// Prove that descriptors, index, evidence files and database agree.
+    Check(check::CheckArgs),
 }
 
 /// Run one command; the exit code says whether everything succeeded.
@@ -78,6 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(cfg, args).await,
         Command::Synth(args) => synth::run(args),
         Command::Polar(args) => polar::run(cfg, args),
+        Command::Check(args) => check::run(cfg, args).await,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod analysis;
 mod candidates;
+mod check;
 mod config;
 mod import;
 mod index_sync;
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 pub use analysis::{analyse, Analysis, AnalysisTimings};
 pub use candidates::{Candidate, CandidateList, QueryTimings};
+pub use check::CheckReport;
 pub use config::{EngineConfig, ImportConfig};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
 pub use submit::{Submission, SubmitOutcome};

@@ -181,7 +181,10 @@ async fn bad_rows_are_reported_by_row_over_http() {
                 .to_request();
             let res = test::call_service(&app, req).await;
             assert_eq!(res.status(), StatusCode::ACCEPTED);
-            let location = res.headers().get(header::LOCATION).expect("Location")
+            let location = res
+                .headers()
+                .get(header::LOCATION)
+                .expect("Location")
                 .to_str()
                 .expect("ascii")
                 .to_string();

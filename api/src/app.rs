@@ -60,6 +60,7 @@ pub fn create_app(
         .configure(routes::config_search)
         .configure(routes::config_health)
         .configure(routes::config_openapi)
+        .configure(routes::config_imports)
         .default_service(web::to(route_not_found))
         .wrap_fn(|req, srv| {
             // One structured line per request, after the response is known.

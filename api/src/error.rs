@@ -92,6 +92,8 @@ impl ApiError {
                     (StatusCode::CONFLICT, "casing_id_conflict")
                 }
                 EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                EngineError::ImportNotFound(_) => (StatusCode::NOT_FOUND, "import_not_found"),
+                EngineError::ImportRunning { .. } => (StatusCode::CONFLICT, "import_running"),
                 EngineError::Model(_)
                 | EngineError::Index(_)
                 | EngineError::Database(_)

@@ -482,6 +482,8 @@ async fn openapi_document_lists_every_route() {
         "/v1/search",
         "/healthz",
         "/v1/openapi.json",
+        "/v1/imports",
+        "/v1/imports/{id}",
     ] {
         assert!(
             paths.contains_key(path),

@@ -5,3 +5,4 @@ mod audit;
 mod cli;
 mod common;
 mod http;
+mod imports;

@@ -3,6 +3,7 @@
 //! ratio engine/baseline is the figure to compare across runs). Every input
 //! is generated from a seed, so runs differ only in timing.
 
+mod bulk;
 mod compare;
 mod index;
 mod ingest;
@@ -33,6 +34,8 @@ enum Workload {
     Ingest(ingest::IngestArgs),
     /// Serial search (exact, wildcard, fuzzy) on many firearms vs a full scan.
     Serials(serials::SerialsArgs),
+    /// Bulk loading a zip of synthetic casings vs descriptor inference alone.
+    Bulk(bulk::BulkArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Compare(args) => compare::run(args, cli.json)?,
         Workload::Ingest(args) => ingest::run(args, cli.json)?,
         Workload::Serials(args) => serials::run(args, cli.json)?,
+        Workload::Bulk(args) => bulk::run(args, cli.json)?,
     };
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);

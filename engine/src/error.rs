@@ -63,6 +63,12 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// No import job with this id.
+    #[error("import job {0} not found")]
+    ImportNotFound(String),
+    /// The same manifest is being loaded by a job that is still running.
+    #[error("import job {job_id} is already loading this manifest")]
+    ImportRunning { job_id: String },
     /// The engine's configuration is wrong.
     #[error("configuration: {0}")]
     Config(String),
@@ -104,6 +110,8 @@ impl EngineError {
                 | EngineError::CasingNotFound(_)
                 | EngineError::CasingIdConflict { .. }
                 | EngineError::NotFound(_)
+                | EngineError::ImportNotFound(_)
+                | EngineError::ImportRunning { .. }
         )
     }
 }

@@ -9,6 +9,7 @@
 //! [`Engine`] ties the stages together.
 
 pub mod audit;
+pub mod bulk;
 pub mod comparison;
 pub mod description;
 pub mod error;

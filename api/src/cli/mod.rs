@@ -4,6 +4,7 @@
 
 mod audit;
 mod candidates;
+mod check;
 mod eval;
 mod import;
 mod manifest;
@@ -52,7 +53,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Import the casings listed in a CSV manifest (columns file,casing_id,...).
+    /// Import the casings listed in a CSV manifest (columns file,casing_id,...),
+    /// or a folder, zip or tar(.gz) holding scans and a manifest: a resumable job.
     Import(import::ImportArgs),
     /// Ranked candidates for casings on file, one JSON object per line.
     Candidates(candidates::CandidatesArgs),
@@ -68,6 +70,8 @@ pub enum Command {
     Polar(polar::PolarArgs),
     /// Verify the audit log's hash chain, or list its records.
     Audit(audit::AuditArgs),
+    /// Prove that descriptors, index, evidence files and database agree.
+    Check(check::CheckArgs),
 }
 
 /// Run one command; the exit code says whether everything succeeded.
@@ -82,6 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(args) => synth::run(args),
         Command::Polar(args) => polar::run(cfg, args),
         Command::Audit(args) => audit::run(cfg, args).await,
+        Command::Check(args) => check::run(cfg, args).await,
     }
 }
 

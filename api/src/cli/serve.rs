@@ -17,9 +17,19 @@ pub struct ServeArgs {
     /// Largest accepted upload, bytes.
     #[arg(long, default_value_t = 256 * 1024 * 1024)]
     pub max_upload_bytes: usize,
+    /// A folder whose contents `POST /v1/imports` may load by path (repeatable).
+    #[arg(long)]
+    pub import_root: Vec<std::path::PathBuf>,
+    /// Largest uploaded import archive, bytes.
+    #[arg(long)]
+    pub max_import_bytes: Option<u64>,
 }
 
-pub async fn run(cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    cfg.imports.roots = args.import_root.clone();
+    if let Some(n) = args.max_import_bytes {
+        cfg.imports.max_upload_bytes = n;
+    }
     let engine = open_engine(cfg).await?;
     let state = web::Data::new(AppState {
         engine: Arc::new(engine),

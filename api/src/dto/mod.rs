@@ -7,6 +7,7 @@ mod candidate;
 mod casing;
 mod error;
 mod health;
+mod import;
 mod query;
 mod submission;
 
@@ -14,6 +15,7 @@ pub use candidate::{CandidateDto, CandidateListDto, RegistrationDto};
 pub use casing::{CasingDto, CasingKindDto};
 pub use error::ErrorDto;
 pub use health::HealthDto;
+pub use import::{ImportCountsDto, ImportForm, ImportJobDto, ImportPathDto, ImportRowErrorDto};
 pub use query::{
     CandidatesQuery, CasingQuery, SearchQuery, SubmitQuery, DEFAULT_AGENCY, DEFAULT_LIMIT,
     MAX_LIMIT,

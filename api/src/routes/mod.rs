@@ -4,12 +4,14 @@
 
 pub mod casings;
 pub mod health;
+pub mod imports;
 pub mod openapi;
 pub mod search;
 mod upload;
 
 pub use casings::config_casings;
 pub use health::config_health;
+pub use imports::config_imports;
 pub use openapi::{config_openapi, ApiDoc};
 pub use search::config_search;
 

@@ -5,7 +5,7 @@
 use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
-use super::{casings, health, resource, search};
+use super::{casings, health, imports, resource, search};
 
 /// Every route of the API. A handler missing from `paths` is caught by the
 /// integration test that lists the document's paths.
@@ -19,11 +19,14 @@ use super::{casings, health, resource, search};
         search::search,
         health::healthz,
         openapi_json,
+        imports::start_import,
+        imports::get_import,
     ),
     tags(
         (name = "casings", description = "Casings on file and their candidates"),
         (name = "search", description = "Candidates for an image not on file"),
         (name = "health", description = "Liveness"),
+        (name = "imports", description = "Bulk import jobs"),
     )
 )]
 pub struct ApiDoc;

@@ -26,6 +26,33 @@ pub struct EngineConfig {
     /// How many nearest neighbours the descriptor index hands to the fine
     /// comparison. Recall of this shortlist bounds the whole engine.
     pub shortlist: usize,
+    /// Bulk import jobs.
+    pub imports: ImportConfig,
+}
+
+/// Settings of bulk import jobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportConfig {
+    /// Folders under which an import may name a server-side path; empty:
+    /// server-side paths are refused (uploads only).
+    pub roots: Vec<PathBuf>,
+    /// Largest uploaded archive, bytes (spooled to a temporary file).
+    pub max_upload_bytes: u64,
+    /// Rows per database transaction and per index save.
+    pub batch_size: usize,
+    /// Casings per ONNX run.
+    pub describe_batch: usize,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            roots: Vec::new(),
+            max_upload_bytes: 16 * 1024 * 1024 * 1024,
+            batch_size: 64,
+            describe_batch: 32,
+        }
+    }
 }
 
 impl EngineConfig {
@@ -40,6 +67,7 @@ impl EngineConfig {
             preprocess: PreprocessConfig::default(),
             compare: CompareConfig::default(),
             shortlist: 100,
+            imports: ImportConfig::default(),
         }
     }
 }

@@ -4,7 +4,9 @@
 
 mod analysis;
 mod candidates;
+mod check;
 mod config;
+mod import;
 mod index_sync;
 mod submit;
 
@@ -13,7 +15,9 @@ use std::sync::{Arc, Mutex};
 
 pub use analysis::{analyse, Analysis, AnalysisTimings};
 pub use candidates::{Candidate, CandidateList, QueryTimings};
-pub use config::EngineConfig;
+pub use check::CheckReport;
+pub use config::{EngineConfig, ImportConfig};
+pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
 pub use submit::{Submission, SubmitOutcome};
 
 use crate::comparison::FineComparer;

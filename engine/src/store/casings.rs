@@ -165,26 +165,26 @@ const SELECT_BY_CASING_ID: &str = concat!(
 const SELECT_BY_PK: &str = concat!("SELECT ", casing_columns!(), " FROM casings WHERE id = $1");
 /// Rows that make a new casing a resubmission: its id, or its bytes, within
 /// its agency.
-const SELECT_SAME_CASING: &str = concat!(
+pub(super) const SELECT_SAME_CASING: &str = concat!(
     "SELECT ",
     casing_columns!(),
     " FROM casings WHERE agency = $1 AND (casing_id = $2 OR sha256 = $3)"
 );
 const SELECT_ALL: &str = concat!("SELECT ", casing_columns!(), " FROM casings ORDER BY id");
-const INSERT_CASING: &str = concat!(
+pub(super) const INSERT_CASING: &str = concat!(
     "INSERT INTO casings (agency, casing_id, sha256, file_name, format, surface_kind, kind, case_number, \
      calibre, metadata, um_per_px, width, height, submitted_by) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
     casing_columns!()
 );
-const INSERT_FEATURES: &str = "INSERT INTO casing_features \
+pub(super) const INSERT_FEATURES: &str = "INSERT INTO casing_features \
      (casing_pk, model_version, descriptor, comparison_surface, pipeline_version) VALUES ($1, $2, $3, $4, $5)";
 const SELECT_DESCRIPTOR_PAGE: &str = "SELECT casing_pk, descriptor FROM casing_features \
      WHERE model_version = $1 AND casing_pk > $2 ORDER BY casing_pk LIMIT $3";
 
 /// A `casings` row as stored.
 #[derive(FromRow)]
-struct CasingRow {
+pub(super) struct CasingRow {
     id: i64,
     agency: String,
     casing_id: String,
@@ -549,7 +549,10 @@ impl Database {
 
 /// How a new casing relates to the rows of its agency sharing its casing id
 /// or its bytes: `None` when it is new.
-fn same_casing_outcome(new: &NewCasing, rows: Vec<CasingRow>) -> Result<Option<InsertOutcome>> {
+pub(super) fn same_casing_outcome(
+    new: &NewCasing,
+    rows: Vec<CasingRow>,
+) -> Result<Option<InsertOutcome>> {
     // The casing id decides first: reusing an id for other bytes is a
     // conflict even if those bytes are on file under a third id.
     let (by_id, by_sha): (Vec<CasingRow>, Vec<CasingRow>) =
@@ -571,7 +574,7 @@ fn same_casing_outcome(new: &NewCasing, rows: Vec<CasingRow>) -> Result<Option<I
 
 /// Reject what the schema would reject, with errors that name the field;
 /// returns the metadata object to store.
-fn checked_metadata(new: &NewCasing) -> Result<serde_json::Value> {
+pub(super) fn checked_metadata(new: &NewCasing) -> Result<serde_json::Value> {
     let invalid = |field: &str, reason: String| EngineError::InvalidMetadata {
         field: field.into(),
         reason,
@@ -600,7 +603,7 @@ fn checked_metadata(new: &NewCasing) -> Result<serde_json::Value> {
 }
 
 /// A descriptor as stored: little-endian f32s, whatever the host.
-fn encode_descriptor(descriptor: &[f32]) -> Vec<u8> {
+pub(super) fn encode_descriptor(descriptor: &[f32]) -> Vec<u8> {
     descriptor.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 

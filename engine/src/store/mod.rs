@@ -13,6 +13,7 @@ mod casings;
 mod db;
 mod firearms;
 mod leads;
+mod imports;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod trace_events;
@@ -27,3 +28,7 @@ pub use firearms::{
 };
 pub use leads::{LeadRecord, LeadStatus};
 pub use trace_events::{NewTraceEvent, TraceEventKind, TraceEventRecord};
+pub use imports::{
+    now_ms, BatchItem, BatchResult, ImportJob, JobState, NewImportJob, RowCounts, RowFailure,
+    RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
+};

@@ -1,0 +1,332 @@
+//! The CPU half of a bulk load, on plain threads: `threads` analysers each
+//! take the next file, decode, prepare, unwrap it for the model and write
+//! its evidence file; one describer gathers their polar inputs into
+//! batches and runs the ONNX model once per batch. Files are taken in the
+//! order they finish being read and results leave in the order they finish,
+//! so a slow or bad file holds up only its own analyser.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::comparison::encode_canvas;
+use crate::description::DescriptorModel;
+use crate::preprocessing::{prepare, PolarImage, PreprocessConfig};
+use crate::reading::{read_surface, InputFormat, ReadLimits};
+use crate::store::{BlobPut, BlobStore};
+use crate::surface::SurfaceKind;
+
+/// How long the describer waits for a batch to fill before running a
+/// partial one.
+const BATCH_WAIT: Duration = Duration::from_millis(20);
+
+/// A file to analyse; `slot` is the caller's handle on its row.
+#[derive(Debug)]
+pub struct Work {
+    pub slot: usize,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+    pub um_per_px: Option<f64>,
+}
+
+/// A casing ready to store.
+#[derive(Debug, Clone)]
+pub struct DescribedCasing {
+    pub format: InputFormat,
+    pub width: usize,
+    pub height: usize,
+    pub um_per_px: f64,
+    pub surface_kind: SurfaceKind,
+    /// The comparison canvas, encoded for storage.
+    pub comparison_surface: Vec<u8>,
+    pub descriptor: Vec<f32>,
+    /// The evidence file, written.
+    pub blob: BlobPut,
+}
+
+/// What the pipeline made of one [`Work`].
+#[derive(Debug)]
+pub enum Analysed {
+    Ready {
+        slot: usize,
+        casing: Box<DescribedCasing>,
+    },
+    Failed {
+        slot: usize,
+        reason: String,
+    },
+}
+
+/// Knobs of the pipeline.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineConfig {
+    pub threads: usize,
+    /// Casings per ONNX run.
+    pub batch: usize,
+    pub limits: ReadLimits,
+    pub preprocess: PreprocessConfig,
+}
+
+/// Time spent per stage, summed over threads (so it can exceed wall time).
+#[derive(Debug, Default)]
+pub struct StageClock {
+    read: AtomicU64,
+    decode: AtomicU64,
+    prepare: AtomicU64,
+    polar: AtomicU64,
+    evidence: AtomicU64,
+    describe: AtomicU64,
+    store: AtomicU64,
+    index: AtomicU64,
+}
+
+/// [`StageClock`] in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StageSeconds {
+    /// Reading files out of the source and hashing them.
+    pub read: f64,
+    pub decode: f64,
+    pub prepare: f64,
+    /// Smoothing and polar unwrap (the model's input).
+    pub polar: f64,
+    /// Writing evidence files.
+    pub evidence: f64,
+    /// ONNX runs.
+    pub describe: f64,
+    /// Database transactions.
+    pub store: f64,
+    /// Index additions and saves.
+    pub index: f64,
+}
+
+/// The stages a [`StageClock`] measures.
+#[derive(Debug, Clone, Copy)]
+pub enum Stage {
+    Read,
+    Decode,
+    Prepare,
+    Polar,
+    Evidence,
+    Describe,
+    Store,
+    Index,
+}
+
+impl StageClock {
+    pub fn add(&self, stage: Stage, took: Duration) {
+        let counter = match stage {
+            Stage::Read => &self.read,
+            Stage::Decode => &self.decode,
+            Stage::Prepare => &self.prepare,
+            Stage::Polar => &self.polar,
+            Stage::Evidence => &self.evidence,
+            Stage::Describe => &self.describe,
+            Stage::Store => &self.store,
+            Stage::Index => &self.index,
+        };
+        counter.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// Run `work`, adding its time to `stage`.
+    pub fn time<T>(&self, stage: Stage, work: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = work();
+        self.add(stage, started.elapsed());
+        out
+    }
+
+    pub fn seconds(&self) -> StageSeconds {
+        let s = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64 * 1e-9;
+        StageSeconds {
+            read: s(&self.read),
+            decode: s(&self.decode),
+            prepare: s(&self.prepare),
+            polar: s(&self.polar),
+            evidence: s(&self.evidence),
+            describe: s(&self.describe),
+            store: s(&self.store),
+            index: s(&self.index),
+        }
+    }
+}
+
+/// A casing analysed up to the model's input.
+struct Polarised {
+    slot: usize,
+    polar: PolarImage,
+    casing: DescribedCasing,
+}
+
+/// Start the analysers and the describer. They run until `work` is closed
+/// and drained; results go to `out`. Join the returned handles to wait.
+pub fn start<T: From<Analysed> + Send + 'static>(
+    cfg: PipelineConfig,
+    model: Arc<DescriptorModel>,
+    blobs: BlobStore,
+    clock: Arc<StageClock>,
+    work: Receiver<Work>,
+    out: tokio::sync::mpsc::Sender<T>,
+) -> Vec<JoinHandle<()>> {
+    let batch = cfg.batch.max(1);
+    let (polar_tx, polar_rx) = sync_channel::<Polarised>(batch * 2);
+    let work = Arc::new(Mutex::new(work));
+    let mut handles = Vec::new();
+    for n in 0..cfg.threads.max(1) {
+        let (work, polar_tx, out, model, blobs, clock) = (
+            work.clone(),
+            polar_tx.clone(),
+            out.clone(),
+            model.clone(),
+            blobs.clone(),
+            clock.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name(format!("import-analyse-{n}"))
+            .spawn(move || analyser(&cfg, &model, &blobs, &clock, &work, &polar_tx, &out))
+            .expect("spawn an import analyser thread");
+        handles.push(handle);
+    }
+    drop(polar_tx);
+    let handle = std::thread::Builder::new()
+        .name("import-describe".into())
+        .spawn(move || describer(batch, &model, &clock, &polar_rx, &out))
+        .expect("spawn the import describer thread");
+    handles.push(handle);
+    handles
+}
+
+fn analyser<T: From<Analysed>>(
+    cfg: &PipelineConfig,
+    model: &DescriptorModel,
+    blobs: &BlobStore,
+    clock: &StageClock,
+    work: &Mutex<Receiver<Work>>,
+    polar_tx: &SyncSender<Polarised>,
+    out: &tokio::sync::mpsc::Sender<T>,
+) {
+    loop {
+        // Hold the lock only to take one item.
+        let next = match work.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(item) = next else { return };
+        let slot = item.slot;
+        match analyse_one(cfg, model, blobs, clock, item) {
+            Ok(p) => {
+                if polar_tx.send(p).is_err() {
+                    return;
+                }
+            }
+            Err(reason) => {
+                if out
+                    .blocking_send(Analysed::Failed { slot, reason }.into())
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn analyse_one(
+    cfg: &PipelineConfig,
+    model: &DescriptorModel,
+    blobs: &BlobStore,
+    clock: &StageClock,
+    item: Work,
+) -> Result<Polarised, String> {
+    let name = item.file_name.as_str();
+    let (format, surface) = clock
+        .time(Stage::Decode, || {
+            read_surface(&item.bytes, name, item.um_per_px, &cfg.limits)
+        })
+        .map_err(|e| e.to_string())?;
+    let prepared = clock
+        .time(Stage::Prepare, || prepare(&surface, name, &cfg.preprocess))
+        .map_err(|e| e.to_string())?;
+    let (polar, comparison_surface) = clock.time(Stage::Polar, || {
+        (
+            model.polar_input(&prepared.surface),
+            encode_canvas(&prepared.surface),
+        )
+    });
+    let blob = clock
+        .time(Stage::Evidence, || blobs.put(&item.bytes))
+        .map_err(|e| format!("storing the evidence file: {e}"))?;
+    Ok(Polarised {
+        slot: item.slot,
+        polar,
+        casing: DescribedCasing {
+            format,
+            width: surface.width,
+            height: surface.height,
+            um_per_px: surface.um_per_px,
+            surface_kind: surface.kind,
+            comparison_surface,
+            descriptor: Vec::new(),
+            blob,
+        },
+    })
+}
+
+fn describer<T: From<Analysed>>(
+    batch: usize,
+    model: &DescriptorModel,
+    clock: &StageClock,
+    polar_rx: &Receiver<Polarised>,
+    out: &tokio::sync::mpsc::Sender<T>,
+) {
+    let mut open = true;
+    while open {
+        let Ok(first) = polar_rx.recv() else { return };
+        let mut items = vec![first];
+        let deadline = Instant::now() + BATCH_WAIT;
+        while items.len() < batch {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match polar_rx.recv_timeout(left) {
+                Ok(p) => items.push(p),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        let (polars, items): (Vec<PolarImage>, Vec<(usize, DescribedCasing)>) = items
+            .into_iter()
+            .map(|p| (p.polar, (p.slot, p.casing)))
+            .unzip();
+        let described = clock.time(Stage::Describe, || model.describe_polar(&polars));
+        match described {
+            Ok(descriptors) => {
+                for ((slot, mut casing), descriptor) in items.into_iter().zip(descriptors) {
+                    casing.descriptor = descriptor;
+                    let ready = Analysed::Ready {
+                        slot,
+                        casing: Box::new(casing),
+                    };
+                    if out.blocking_send(ready.into()).is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                for (slot, _) in items {
+                    let failed = Analysed::Failed {
+                        slot,
+                        reason: e.to_string(),
+                    };
+                    if out.blocking_send(failed.into()).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! Proving that descriptors, index and database agree (`casetrace check`).
+//!
+//! The database is the source of truth; the check reports every way the
+//! derived and stored pieces can disagree with it: a casing without a
+//! descriptor of the current model, an index file whose stamp or size does
+//! not match, an indexed vector that does not find its own casing, an
+//! evidence file missing or no longer matching its hash, and an import row
+//! claiming a casing that is not on file.
+
+use std::collections::HashSet;
+
+use super::{index_sync, Engine};
+use crate::error::Result;
+use crate::index::VectorIndex;
+
+/// Nearest neighbours looked at when checking that a stored descriptor
+/// finds its own casing in the index (ties between identical descriptors
+/// may put another casing first).
+const SELF_SEARCH_K: usize = 5;
+/// A descriptor's similarity with itself, allowing for f32 rounding.
+const SELF_SCORE: f32 = 0.999;
+
+/// What `check` looked at and every disagreement found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckReport {
+    pub casings: u64,
+    /// Casings with a descriptor of the current model.
+    pub described: u64,
+    /// Vectors in the engine's index.
+    pub indexed: u64,
+    /// Evidence files re-hashed.
+    pub evidence_checked: u64,
+    /// One line per disagreement; empty when everything agrees.
+    pub problems: Vec<String>,
+}
+
+impl CheckReport {
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Engine {
+    /// Compare the database with the descriptors, the index (in memory and
+    /// its file) and the evidence files.
+    pub async fn check(&self) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        let spec = self.model.spec().clone();
+        let casings = self.db.list_casings().await?;
+        let descriptors = self.db.all_descriptors(&spec.model_version).await?;
+        report.casings = casings.len() as u64;
+        report.described = descriptors.len() as u64;
+        let described: HashSet<i64> = descriptors.iter().map(|(id, _)| *id).collect();
+        for c in &casings {
+            if !described.contains(&c.id) {
+                report.problems.push(format!(
+                    "casing {} ({}) has no descriptor of model {}",
+                    c.casing_id, c.agency, spec.model_version
+                ));
+            }
+        }
+        for (id, d) in &descriptors {
+            if d.len() != spec.dim {
+                report.problems.push(format!(
+                    "casing row {id}: descriptor has {} numbers, the model makes {}",
+                    d.len(),
+                    spec.dim
+                ));
+            }
+        }
+
+        let stamp = index_sync::expected_stamp(&self.db, &spec).await?;
+        let (index, path) = (self.index.clone(), self.index_path.clone());
+        let (indexed, file_ok, misplaced) = super::blocking(move || {
+            let file_ok = VectorIndex::load_if_current(&path, &stamp).is_some();
+            let mut index = index.lock().map_err(|_| {
+                crate::EngineError::Index("index lock poisoned by an earlier panic".into())
+            })?;
+            let mut misplaced = Vec::new();
+            for (id, d) in &descriptors {
+                let hits = index.search(d, SELF_SEARCH_K)?;
+                if !hits
+                    .iter()
+                    .any(|(hit, score)| hit == id && *score >= SELF_SCORE)
+                {
+                    misplaced.push(*id);
+                }
+            }
+            Ok((index.len(), file_ok, misplaced))
+        })
+        .await?;
+        report.indexed = indexed;
+        if indexed != report.described {
+            report.problems.push(format!(
+                "the index holds {indexed} vectors, the database {} descriptors",
+                report.described
+            ));
+        }
+        if !file_ok {
+            report.problems.push(format!(
+                "the index file {} does not match the database (stamp or size)",
+                self.index_path.display()
+            ));
+        }
+        for id in misplaced {
+            report.problems.push(format!(
+                "casing row {id}: its descriptor does not find it in the index"
+            ));
+        }
+
+        for c in &casings {
+            let (blobs, sha) = (self.blobs.clone(), c.sha256.clone());
+            match super::blocking(move || blobs.get(&sha)).await {
+                Ok(_) => report.evidence_checked += 1,
+                Err(e) => report.problems.push(format!(
+                    "casing {} ({}): evidence file: {e}",
+                    c.casing_id, c.agency
+                )),
+            }
+        }
+        let orphans = self.db.import_rows_without_casing().await?;
+        if orphans > 0 {
+            report.problems.push(format!(
+                "{orphans} import rows record a loaded casing that is not on file"
+            ));
+        }
+        Ok(report)
+    }
+}

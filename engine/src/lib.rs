@@ -8,6 +8,7 @@
 //! original evidence files stored content-addressed ([`store`]).
 //! [`Engine`] ties the stages together.
 
+pub mod calibration;
 pub mod comparison;
 pub mod description;
 pub mod error;

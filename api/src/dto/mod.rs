@@ -10,7 +10,7 @@ mod health;
 mod query;
 mod submission;
 
-pub use candidate::{CandidateDto, CandidateListDto, RegistrationDto};
+pub use candidate::{CandidateDto, CandidateListDto, CellDto, RegistrationDto};
 pub use casing::{CasingDto, CasingKindDto};
 pub use error::ErrorDto;
 pub use health::HealthDto;

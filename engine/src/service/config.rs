@@ -26,6 +26,9 @@ pub struct EngineConfig {
     /// How many nearest neighbours the descriptor index hands to the fine
     /// comparison. Recall of this shortlist bounds the whole engine.
     pub shortlist: usize,
+    /// The fine score's likelihood-ratio calibration (`casetrace calibrate`
+    /// writes one); `None` = candidates carry no LR.
+    pub calibration: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -40,6 +43,8 @@ impl EngineConfig {
             preprocess: PreprocessConfig::default(),
             compare: CompareConfig::default(),
             shortlist: 100,
+            calibration: Some(crate::calibration::Calibration::default_path())
+                .filter(|p| p.exists()),
         }
     }
 }

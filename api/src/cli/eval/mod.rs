@@ -12,6 +12,7 @@
 mod crossval;
 mod curves;
 mod plots;
+mod png;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Context;
-use image::{Rgb, RgbImage};
+
+use super::png::Raster;
 
 /// One named curve of (x, y) points, both axes in [0, 1] after scaling.
 #[derive(Debug, Clone)]
@@ -132,9 +133,9 @@ impl Plot {
         s
     }
 
-    pub fn png(&self) -> RgbImage {
-        let mut img = RgbImage::from_pixel(W, H, Rgb([255, 255, 255]));
-        let grey = Rgb([221, 221, 221]);
+    pub fn png(&self) -> Raster {
+        let mut img = Raster::new(W, H, [255, 255, 255]);
+        let grey = [221, 221, 221];
         for i in 0..=5 {
             let t = f64::from(i) / 5.0;
             let (gx, _) = self.place(self.x_range.0 + t * (self.x_range.1 - self.x_range.0), 0.0);
@@ -142,7 +143,7 @@ impl Plot {
             line(&mut img, (gx, MARGIN), (gx, f64::from(H) - MARGIN), grey);
             line(&mut img, (MARGIN, gy), (f64::from(W) - MARGIN, gy), grey);
         }
-        let black = Rgb([0, 0, 0]);
+        let black = [0, 0, 0];
         let (l, r, t, b) = (MARGIN, f64::from(W) - MARGIN, MARGIN, f64::from(H) - MARGIN);
         for (p, q) in [
             ((l, t), (r, t)),
@@ -154,7 +155,7 @@ impl Plot {
         }
         for (k, series) in self.series.iter().enumerate() {
             let (cr, cg, cb) = COLOURS[k % COLOURS.len()];
-            let colour = Rgb([cr, cg, cb]);
+            let colour = [cr, cg, cb];
             for w in series.points.windows(2) {
                 let p = self.place(w[0].0, w[0].1);
                 let q = self.place(w[1].0, w[1].1);
@@ -171,8 +172,7 @@ impl Plot {
         let svg = dir.join(format!("{stem}.svg"));
         std::fs::write(&svg, self.svg()).with_context(|| format!("writing {}", svg.display()))?;
         let png = dir.join(format!("{stem}.png"));
-        self.png()
-            .save(&png)
+        std::fs::write(&png, self.png().encode())
             .with_context(|| format!("writing {}", png.display()))
     }
 }
@@ -192,13 +192,13 @@ fn escape(s: &str) -> String {
 }
 
 /// A straight line by stepping one pixel at a time along its longer axis.
-fn line(img: &mut RgbImage, p: (f64, f64), q: (f64, f64), colour: Rgb<u8>) {
+fn line(img: &mut Raster, p: (f64, f64), q: (f64, f64), colour: [u8; 3]) {
     let steps = (q.0 - p.0).abs().max((q.1 - p.1).abs()).ceil().max(1.0) as usize;
     for i in 0..=steps {
         let t = i as f64 / steps as f64;
         let (x, y) = (p.0 + t * (q.0 - p.0), p.1 + t * (q.1 - p.1));
-        if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
-            img.put_pixel(x as u32, y as u32, colour);
+        if x >= 0.0 && y >= 0.0 {
+            img.put(x as u32, y as u32, colour);
         }
     }
 }
@@ -229,6 +229,6 @@ mod tests {
             .to_rgb8();
         // The curve runs up the left axis: a blue pixel there, mid-height.
         let (x, y) = plot.place(0.0, 0.5);
-        assert_eq!(png.get_pixel(x as u32, y as u32), &Rgb([31, 119, 180]));
+        assert_eq!(png.get_pixel(x as u32, y as u32).0, [31, 119, 180]);
     }
 }

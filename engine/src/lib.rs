@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod calibration;
 pub mod comparison;
 pub mod description;
 pub mod error;

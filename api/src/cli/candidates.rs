@@ -62,10 +62,15 @@ pub fn print_list(
                     "casing_id": c.casing.casing_id,
                     "agency": c.casing.agency,
                     "score": round4(c.score),
+                    "log10_lr": c.log10_lr.map(round4),
                     "descriptor_similarity": round4(f64::from(c.descriptor_similarity)),
                     "rotation_deg": round4(c.comparison.rotation_deg),
                     "dx_um": c.comparison.dx_um,
                     "dy_um": c.comparison.dy_um,
+                    "registration_ncc": round4(c.comparison.registration_ncc),
+                    "congruent_cells": c.comparison.cells.congruent_cells,
+                    "valid_cells": c.comparison.cells.valid_cells,
+                    "cells": c.comparison.cells.cells,
                 })
             })
             .collect();
@@ -76,16 +81,21 @@ pub fn print_list(
     writeln!(out, "candidates for {}", query.unwrap_or("(search image)"))?;
     writeln!(
         out,
-        "{:>4}  {:<24} {:>7} {:>9} {:>8}",
-        "rank", "casing", "score", "rotation", "shift µm"
+        "{:>4}  {:<24} {:>7} {:>7} {:>7} {:>9} {:>8}",
+        "rank", "casing", "score", "log10LR", "cells", "rotation", "shift µm"
     )?;
     for (i, c) in list.candidates.iter().enumerate() {
         writeln!(
             out,
-            "{:>4}  {:<24} {:>7.4} {:>8.1}° {:>8.0}",
+            "{:>4}  {:<24} {:>7.4} {:>7} {:>7} {:>8.1}° {:>8.0}",
             i + 1,
             c.casing.casing_id,
             c.score,
+            c.log10_lr.map_or("-".to_string(), |l| format!("{l:.2}")),
+            format!(
+                "{}/{}",
+                c.comparison.cells.congruent_cells, c.comparison.cells.valid_cells
+            ),
             c.comparison.rotation_deg,
             c.comparison.dx_um.hypot(c.comparison.dy_um)
         )?;

@@ -1,5 +1,6 @@
 //! Ranked candidate lists.
 
+use casetrace_engine::comparison::CellResult;
 use casetrace_engine::service::{Candidate, CandidateList};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,6 +15,44 @@ pub struct RegistrationDto {
     pub dy_um: f64,
     /// Overlapping valid area, as a fraction of the query's.
     pub overlap_fraction: f64,
+    /// Masked NCC of the whole surface at this registration, in [-1, 1].
+    pub registration_ncc: f64,
+}
+
+/// One cell of the query's breech face, registered on its own against the
+/// candidate (congruent matching cells).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CellDto {
+    /// Grid position, row from the top and column from the left.
+    pub row: u32,
+    pub col: u32,
+    /// Cell centre in the query canvas, micrometres from its centre (x right, y down).
+    pub x_um: f64,
+    pub y_um: f64,
+    /// Highest correlation the cell reached in its search window.
+    pub ccf: f64,
+    /// The cell's own registration, as for the whole surface.
+    pub rotation_deg: f64,
+    pub dx_um: f64,
+    pub dy_um: f64,
+    /// Agrees with the consensus registration and correlates above the threshold.
+    pub congruent: bool,
+}
+
+impl From<CellResult> for CellDto {
+    fn from(c: CellResult) -> Self {
+        CellDto {
+            row: c.row,
+            col: c.col,
+            x_um: c.x_um,
+            y_um: c.y_um,
+            ccf: c.ccf,
+            rotation_deg: c.rotation_deg,
+            dx_um: c.dx_um,
+            dy_um: c.dy_um,
+            congruent: c.congruent,
+        }
+    }
 }
 
 /// One candidate, best first in its list.
@@ -22,13 +61,25 @@ pub struct CandidateDto {
     #[schema(example = "TW01-02")]
     pub casing_id: String,
     pub agency: String,
-    /// Fine comparison score (masked NCC at the best registration) in
-    /// [-1, 1], comparable across lists; higher = more likely same firearm.
-    #[schema(example = 0.87)]
+    /// Fine comparison score in [0, 1], comparable across lists; higher =
+    /// more likely same firearm: the mean of the whole-surface correlation
+    /// (floored at 0) and the cell score (congruent cells' correlations
+    /// summed over the scored cells). See docs/comparison.md.
+    #[schema(example = 0.62)]
     pub score: f64,
+    /// log10 of the calibrated likelihood ratio (same firearm vs different
+    /// firearms) of `score`, bounded by the calibration's sample sizes;
+    /// null when the server has no calibration.
+    #[schema(example = 2.1)]
+    pub log10_lr: Option<f64>,
     /// Cosine similarity of the descriptors (the shortlist's ranking).
     pub descriptor_similarity: f32,
     pub registration: RegistrationDto,
+    /// Query cells congruent with the registration, of `valid_cells` scored.
+    pub congruent_cells: usize,
+    pub valid_cells: usize,
+    /// Every scored cell, so a reviewer can see where the surfaces agree.
+    pub cells: Vec<CellDto>,
 }
 
 impl From<Candidate> for CandidateDto {
@@ -37,13 +88,24 @@ impl From<Candidate> for CandidateDto {
             casing_id: c.casing.casing_id,
             agency: c.casing.agency,
             score: c.comparison.score,
+            log10_lr: c.log10_lr,
             descriptor_similarity: c.descriptor_similarity,
             registration: RegistrationDto {
                 rotation_deg: c.comparison.rotation_deg,
                 dx_um: c.comparison.dx_um,
                 dy_um: c.comparison.dy_um,
                 overlap_fraction: c.comparison.overlap_fraction,
+                registration_ncc: c.comparison.registration_ncc,
             },
+            congruent_cells: c.comparison.cells.congruent_cells,
+            valid_cells: c.comparison.cells.valid_cells,
+            cells: c
+                .comparison
+                .cells
+                .cells
+                .into_iter()
+                .map(CellDto::from)
+                .collect(),
         }
     }
 }

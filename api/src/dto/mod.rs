@@ -11,7 +11,7 @@ mod import;
 mod query;
 mod submission;
 
-pub use candidate::{CandidateDto, CandidateListDto, RegistrationDto};
+pub use candidate::{CandidateDto, CandidateListDto, CellDto, RegistrationDto};
 pub use casing::{CasingDto, CasingKindDto};
 pub use error::ErrorDto;
 pub use health::HealthDto;

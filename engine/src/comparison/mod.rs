@@ -10,11 +10,13 @@
 //! assumes a shared centre and misses mates whose centres differ by a few
 //! tens of µm (the Weller scans do, by up to ~100 µm).
 
+mod cells;
 mod codec;
 mod fft2;
 mod scoring;
 mod translation;
 
+pub use cells::{analyse_cells, CellAnalysis, CellConfig, CellResult};
 pub use codec::{decode_canvas, encode_canvas};
 use fft2::Fft2;
 pub use scoring::{best_shifts, masked_ncc};
@@ -38,6 +40,8 @@ pub struct CompareConfig {
     pub max_shift_px: usize,
     /// Least overlap, as a fraction of the smaller valid area.
     pub min_overlap_fraction: f64,
+    /// The congruent-matching-cells stage run at the consensus registration.
+    pub cells: CellConfig,
 }
 
 impl Default for CompareConfig {
@@ -49,15 +53,19 @@ impl Default for CompareConfig {
             refine_offsets_deg: vec![-1.0, 0.0, 1.0],
             max_shift_px: 8,
             min_overlap_fraction: 0.3,
+            cells: CellConfig::default(),
         }
     }
 }
 
 /// How `b` was brought onto `a`, and how well it fits.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Comparison {
-    /// Masked NCC at the best registration, in [-1, 1]; higher = more alike.
+    /// The final score: the mean of the whole-surface correlation (floored
+    /// at 0) and the cell score, in [0, 1]; higher = more alike.
     pub score: f64,
+    /// Masked NCC of the whole surface at the consensus registration.
+    pub registration_ncc: f64,
     /// Counter-clockwise rotation of `b` relative to `a`, degrees in [0, 360).
     pub rotation_deg: f64,
     /// Shift of `b` relative to `a` after rotation, µm (x right, y down).
@@ -65,6 +73,18 @@ pub struct Comparison {
     pub dy_um: f64,
     /// Overlapping valid area at that registration, as a fraction of `a`'s.
     pub overlap_fraction: f64,
+    /// `a`'s cells registered one by one around the consensus.
+    pub cells: CellAnalysis,
+}
+
+/// The whole-surface registration found by the search, before the cells.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Registration {
+    ncc: f64,
+    rotation_deg: f64,
+    dx: i64,
+    dy: i64,
+    overlap_fraction: f64,
 }
 
 /// One casing made ready for comparison: its canonical canvas, a coarse
@@ -156,7 +176,8 @@ impl FineComparer {
         self.best_of(a, b, (0..trials).map(|i| i as f64 * step_deg))
     }
 
-    /// The best full-resolution registration among the given rotations.
+    /// The best full-resolution registration among the given rotations,
+    /// then the cells of `a` registered around it.
     fn best_of(
         &self,
         a: &ComparisonInput,
@@ -165,7 +186,7 @@ impl FineComparer {
     ) -> Option<Comparison> {
         let min_overlap =
             self.cfg.min_overlap_fraction * a.planar.valid_count.min(b.canvas.valid_count()) as f64;
-        let mut best: Option<Comparison> = None;
+        let mut best: Option<Registration> = None;
         for angle in angles {
             let angle = angle.rem_euclid(360.0);
             let turned = rotate(&b.canvas, angle);
@@ -179,19 +200,48 @@ impl FineComparer {
             ) else {
                 continue;
             };
-            if best.is_none_or(|c| m.ncc > c.score) {
-                let um = a.canvas.um_per_px;
-                best = Some(Comparison {
-                    score: m.ncc,
+            if best.is_none_or(|c| m.ncc > c.ncc) {
+                best = Some(Registration {
+                    ncc: m.ncc,
                     rotation_deg: angle,
-                    dx_um: m.dx as f64 * um,
-                    dy_um: m.dy as f64 * um,
+                    dx: m.dx,
+                    dy: m.dy,
                     overlap_fraction: m.overlap / a.planar.valid_count.max(1) as f64,
                 });
             }
         }
-        best
+        best.map(|r| self.with_cells(a, b, r))
     }
+
+    /// Score the consensus registration with the congruent matching cells.
+    fn with_cells(&self, a: &ComparisonInput, b: &ComparisonInput, r: Registration) -> Comparison {
+        let cells = analyse_cells(
+            &a.canvas,
+            &b.canvas,
+            r.rotation_deg,
+            r.dx,
+            r.dy,
+            &self.cfg.cells,
+        );
+        let um = a.canvas.um_per_px;
+        Comparison {
+            score: combined_score(r.ncc, &cells),
+            registration_ncc: r.ncc,
+            rotation_deg: r.rotation_deg,
+            dx_um: r.dx as f64 * um,
+            dy_um: r.dy as f64 * um,
+            overlap_fraction: r.overlap_fraction,
+            cells,
+        }
+    }
+}
+
+/// The final score: the whole surface's correlation says how alike the two
+/// are where they overlap, the cell score how much of the surface agrees
+/// locally with one registration. Equal weights: neither is known to be
+/// the better witness, and each caps what the other can claim.
+pub fn combined_score(registration_ncc: f64, cells: &CellAnalysis) -> f64 {
+    0.5 * registration_ncc.max(0.0) + 0.5 * cells.cell_score
 }
 
 impl CompareConfig {
@@ -240,13 +290,20 @@ mod tests {
             .compare_exhaustive(&c[0], &c[1], 1.0)
             .expect("mates overlap");
         assert!(
-            fast.score >= reference.score - 0.02,
+            fast.registration_ncc >= reference.registration_ncc - 0.02,
             "{fast:?} vs {reference:?}"
         );
         let other = comparer.compare(&c[0], &c[2]).expect("casings overlap");
         assert!(
             fast.score > other.score + 0.1,
             "mate {fast:?}, other gun {other:?}"
+        );
+        // The mate's cells agree with its registration; the other gun's do not.
+        assert!(
+            fast.cells.congruent_cells > 2 * other.cells.congruent_cells.max(1),
+            "mate {:?}, other gun {:?}",
+            fast.cells,
+            other.cells
         );
     }
 

@@ -16,9 +16,12 @@ use crate::surface::Surface;
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub casing: CasingRecord,
-    /// The fine comparison score (masked NCC at the best registration);
-    /// comparable across lists, higher = more likely the same firearm.
+    /// The fine comparison score (`Comparison::score`); comparable across
+    /// lists, higher = more likely the same firearm.
     pub score: f64,
+    /// log10 of the calibrated likelihood ratio of the score (same firearm
+    /// vs different firearms); `None` without a calibration.
+    pub log10_lr: Option<f64>,
     /// Cosine similarity of the descriptors (the shortlist's ranking).
     pub descriptor_similarity: f32,
     pub comparison: Comparison,
@@ -125,12 +128,14 @@ impl Engine {
         let scored = blocking(move || compare_all(&comparer, canvas, stored, threads)).await?;
         let t3 = Instant::now();
         let similarity: HashMap<i64, f32> = shortlist.into_iter().collect();
+        let calibration = self.calibration.clone();
         let mut candidates: Vec<Candidate> = scored
             .into_iter()
             .filter_map(|(id, comparison)| {
                 Some(Candidate {
                     casing: records.get(&id)?.clone(),
                     score: comparison.score,
+                    log10_lr: calibration.as_ref().map(|c| c.log10_lr(comparison.score)),
                     descriptor_similarity: similarity.get(&id).copied().unwrap_or(0.0),
                     comparison,
                 })

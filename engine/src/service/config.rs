@@ -28,6 +28,9 @@ pub struct EngineConfig {
     pub shortlist: usize,
     /// Bulk import jobs.
     pub imports: ImportConfig,
+    /// The fine score's likelihood-ratio calibration (`casetrace eval
+    /// --write-calibration` writes one); `None` = candidates carry no LR.
+    pub calibration: Option<PathBuf>,
 }
 
 /// Settings of bulk import jobs.
@@ -68,6 +71,8 @@ impl EngineConfig {
             compare: CompareConfig::default(),
             shortlist: 100,
             imports: ImportConfig::default(),
+            calibration: Some(crate::calibration::Calibration::default_path())
+                .filter(|p| p.exists()),
         }
     }
 }

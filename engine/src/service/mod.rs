@@ -20,6 +20,7 @@ pub use config::{EngineConfig, ImportConfig};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
 pub use submit::{Submission, SubmitOutcome};
 
+use crate::calibration::Calibration;
 use crate::comparison::FineComparer;
 use crate::description::DescriptorModel;
 use crate::error::{EngineError, Result};
@@ -36,6 +37,7 @@ pub struct Engine {
     comparer: Arc<FineComparer>,
     index: Arc<Mutex<VectorIndex>>,
     index_path: PathBuf,
+    calibration: Option<Arc<Calibration>>,
 }
 
 impl Engine {
@@ -65,7 +67,12 @@ impl Engine {
         let index_path = index_dir.join("descriptors.faiss");
         let index = index_sync::load_or_rebuild(&db, &index_path, spec).await?;
         let comparer = FineComparer::new(cfg.compare.clone(), cfg.preprocess.canvas_px);
+        let calibration = match &cfg.calibration {
+            Some(path) => Some(Arc::new(Calibration::load(path)?)),
+            None => None,
+        };
         Ok(Engine {
+            calibration,
             db,
             blobs,
             model: Arc::new(model),
@@ -74,6 +81,11 @@ impl Engine {
             index_path,
             cfg,
         })
+    }
+
+    /// The loaded likelihood-ratio calibration, if any.
+    pub fn calibration(&self) -> Option<&Calibration> {
+        self.calibration.as_deref()
     }
 
     pub fn config(&self) -> &EngineConfig {

@@ -2,8 +2,17 @@
 //!
 //! Imports the set into a scratch data directory, asks for every casing's
 //! candidates (leave-one-out: a casing is never its own candidate) and
-//! reports top-1 and top-10 hit rates, the pair AUC of the fine score, the
-//! descriptor shortlist's recall, and seconds per stage.
+//! reports top-1 and top-10 hit rates, the pair AUC of the fine score (and
+//! of its two parts), the descriptor shortlist's recall, error rates at the
+//! operating threshold (LR = 1), the calibration cross-validated over
+//! firearms, and seconds per stage. `--plots DIR` draws the ROC and
+//! cumulative-match curves; `--write-calibration FILE` fits the
+//! likelihood-ratio calibration on all the set's pairs and writes it.
+
+mod crossval;
+mod curves;
+mod plots;
+mod png;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,7 +20,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
+use casetrace_engine::calibration::{Calibration, FitSource};
 use casetrace_engine::EngineConfig;
+
+use crossval::{cross_validate, CrossValidation, ScoredPair};
+use curves::{cumulative_match, error_rates, roc};
+use plots::{Plot, Series};
 
 use super::import::{import_rows, RowOutcome};
 use super::manifest::read_manifest;
@@ -27,6 +41,16 @@ pub struct EvalArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write ROC and cumulative-match curves (SVG and PNG) into this folder.
+    #[arg(long)]
+    pub plots: Option<PathBuf>,
+    /// Fit the likelihood-ratio calibration on every scored pair of the set
+    /// and write it here (e.g. models/calibration/fine-score.json).
+    #[arg(long)]
+    pub write_calibration: Option<PathBuf>,
+    /// Folds of the cross-validation over firearms.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
 }
 
 /// The figures `eval` reports.
@@ -39,6 +63,21 @@ pub struct EvalReport {
     pub top1: f64,
     pub top10: f64,
     pub pair_auc: f64,
+    /// AUC of the two parts of the score alone.
+    pub pair_auc_registration_ncc: f64,
+    pub pair_auc_cell_score: f64,
+    /// Mean congruent cells (of the scored cells) for known matches and
+    /// known non-matches.
+    pub mean_congruent_cells_match: f64,
+    pub mean_congruent_cells_non_match: f64,
+    pub mean_valid_cells: f64,
+    /// The operating threshold: the score where the calibration fitted on
+    /// the whole set gives LR = 1, and the pair error rates there.
+    pub operating_threshold: f64,
+    pub false_positive_rate: f64,
+    pub false_negative_rate: f64,
+    /// The calibration scored on held-out firearms.
+    pub cross_validation: Option<CrossValidation>,
     pub known_match_pairs: usize,
     pub known_non_match_pairs: usize,
     /// Share of queries with a mate among the descriptor's first k.
@@ -91,6 +130,11 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     let mut per_query: HashMap<&'static str, f64> = HashMap::new();
     let (mut top1, mut top10, mut with_mates, mut recall10, mut recall50) = (0, 0, 0, 0, 0);
     let (mut km, mut knm) = (Vec::new(), Vec::new());
+    let (mut km_ncc, mut knm_ncc, mut km_cell, mut knm_cell) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut km_congruent, mut knm_congruent, mut valid_cells) = (Vec::new(), Vec::new(), 0.0);
+    let mut scored_pairs = Vec::new();
+    let mut first_mate_rank: Vec<Option<usize>> = Vec::new();
     for row in &rows {
         let list = engine
             .candidates(
@@ -105,10 +149,27 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         let gun = &firearm_of[&row.casing_id];
         let is_mate = |id: &str| firearm_of.get(id) == Some(gun);
         for c in &list.candidates {
+            let cells = &c.comparison.cells;
+            valid_cells += cells.valid_cells as f64;
+            let candidate_gun = firearm_of
+                .get(&c.casing.casing_id)
+                .cloned()
+                .unwrap_or_default();
+            scored_pairs.push(ScoredPair {
+                query_gun: gun.clone(),
+                candidate_gun,
+                score: c.score,
+            });
             if is_mate(&c.casing.casing_id) {
-                km.push(c.score)
+                km.push(c.score);
+                km_ncc.push(c.comparison.registration_ncc);
+                km_cell.push(cells.cell_score);
+                km_congruent.push(cells.congruent_cells as f64);
             } else {
-                knm.push(c.score)
+                knm.push(c.score);
+                knm_ncc.push(c.comparison.registration_ncc);
+                knm_cell.push(cells.cell_score);
+                knm_congruent.push(cells.congruent_cells as f64);
             }
         }
         let has_mates = firearm_of
@@ -123,6 +184,7 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
             .iter()
             .map(|c| c.casing.casing_id.as_str())
             .collect();
+        first_mate_rank.push(ranked.iter().position(|id| is_mate(id)).map(|r| r + 1));
         top1 += usize::from(ranked.first().is_some_and(|id| is_mate(id)));
         top10 += usize::from(ranked.iter().take(10).any(|id| is_mate(id)));
         let mut by_descriptor = list.candidates.clone();
@@ -146,16 +208,49 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     per_casing.values_mut().for_each(|v| *v /= n);
     // Wall time per casing with every worker busy: what ingest throughput is.
     per_casing.insert("import_wall", import_s / n);
+    let calibration = Calibration::fit(
+        &km,
+        &knm,
+        FitSource {
+            fitted_on: args.labels.display().to_string(),
+            casings: rows.len(),
+            firearms: firearm_count(&firearm_of),
+        },
+    )?;
+    let threshold = calibration.neutral_score();
+    let (fpr, fnr) = error_rates(&km, &knm, threshold);
+    let cross_validation = match cross_validate(&scored_pairs, args.folds) {
+        Ok(cv) => Some(cv),
+        Err(e) => {
+            eprintln!("cross-validation skipped: {e}");
+            None
+        }
+    };
+    if let Some(path) = &args.write_calibration {
+        calibration.save(path)?;
+        eprintln!("calibration written to {}", path.display());
+    }
+    if let Some(dir) = &args.plots {
+        write_plots(dir, &km, &knm, &km_ncc, &knm_ncc, &first_mate_rank)?;
+        eprintln!("plots written to {}", dir.display());
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let report = EvalReport {
         casings: rows.len(),
-        firearms: firearm_of
-            .values()
-            .collect::<std::collections::HashSet<_>>()
-            .len(),
+        firearms: firearm_count(&firearm_of),
         queries_with_mates: with_mates,
         top1: top1 as f64 / q,
         top10: top10 as f64 / q,
         pair_auc: auc(&km, &knm),
+        pair_auc_registration_ncc: auc(&km_ncc, &knm_ncc),
+        pair_auc_cell_score: auc(&km_cell, &knm_cell),
+        mean_congruent_cells_match: mean(&km_congruent),
+        mean_congruent_cells_non_match: mean(&knm_congruent),
+        mean_valid_cells: valid_cells / (km.len() + knm.len()).max(1) as f64,
+        operating_threshold: threshold,
+        false_positive_rate: fpr,
+        false_negative_rate: fnr,
+        cross_validation,
         known_match_pairs: km.len(),
         known_non_match_pairs: knm.len(),
         shortlist_recall_at_10: recall10 as f64 / q,
@@ -165,6 +260,64 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     };
     print_report(&report, args.json);
     Ok(ExitCode::SUCCESS)
+}
+
+fn firearm_count(firearm_of: &HashMap<String, String>) -> usize {
+    firearm_of
+        .values()
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
+/// ROC of the final score and of the whole-surface correlation alone, and
+/// the cumulative-match curve of the ranked lists.
+fn write_plots(
+    dir: &std::path::Path,
+    km: &[f64],
+    knm: &[f64],
+    km_ncc: &[f64],
+    knm_ncc: &[f64],
+    first_mate_rank: &[Option<usize>],
+) -> anyhow::Result<()> {
+    Plot {
+        title: format!(
+            "ROC of scored pairs ({} known-match, {} known-non-match)",
+            km.len(),
+            knm.len()
+        ),
+        x_label: "false positive rate".into(),
+        y_label: "true positive rate".into(),
+        x_range: (0.0, 1.0),
+        y_range: (0.0, 1.0),
+        series: vec![
+            Series {
+                name: format!("fine score (AUC {:.4})", auc(km, knm)),
+                points: roc(km, knm),
+            },
+            Series {
+                name: format!("whole-surface NCC only (AUC {:.4})", auc(km_ncc, knm_ncc)),
+                points: roc(km_ncc, knm_ncc),
+            },
+        ],
+    }
+    .write(dir, "roc")?;
+    let max_k = 20;
+    let cmc = cumulative_match(first_mate_rank, max_k);
+    Plot {
+        title: format!(
+            "Cumulative match ({} queries with a mate)",
+            first_mate_rank.len()
+        ),
+        x_label: "rank k".into(),
+        y_label: "share of queries with a mate in the first k".into(),
+        x_range: (1.0, max_k as f64),
+        y_range: (0.0, 1.0),
+        series: vec![Series {
+            name: "full pipeline".into(),
+            points: cmc.iter().map(|(k, r)| (*k as f64, *r)).collect(),
+        }],
+    }
+    .write(dir, "cmc")
 }
 
 /// Area under the ROC curve: the probability that a known-match pair
@@ -208,6 +361,31 @@ fn print_report(r: &EvalReport, json: bool) {
         "pair AUC {:.4}  ({} known-match, {} known-non-match scored pairs)",
         r.pair_auc, r.known_match_pairs, r.known_non_match_pairs
     );
+    println!(
+        "  parts: whole-surface NCC AUC {:.4}, cell score AUC {:.4}; congruent cells {:.1} (matches) vs {:.1} (non-matches) of {:.1} scored",
+        r.pair_auc_registration_ncc,
+        r.pair_auc_cell_score,
+        r.mean_congruent_cells_match,
+        r.mean_congruent_cells_non_match,
+        r.mean_valid_cells
+    );
+    println!(
+        "operating threshold (LR = 1) score {:.4}: false positive rate {:.5}, false negative rate {:.5}",
+        r.operating_threshold, r.false_positive_rate, r.false_negative_rate
+    );
+    if let Some(cv) = &r.cross_validation {
+        println!(
+            "calibration cross-validated over firearms ({} folds): Cllr {:.4}, FPR {:.5}, FNR {:.5} at LR > 1 on {} known-match / {} known-non-match held-out pairs; log10 LR in [{:.2}, {:.2}]",
+            cv.folds,
+            cv.cllr,
+            cv.false_positive_rate,
+            cv.false_negative_rate,
+            cv.known_match_pairs,
+            cv.known_non_match_pairs,
+            cv.min_log10_lr,
+            cv.max_log10_lr
+        );
+    }
     println!(
         "descriptor shortlist recall@10 {:.4}  recall@50 {:.4}",
         r.shortlist_recall_at_10, r.shortlist_recall_at_50

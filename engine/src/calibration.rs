@@ -1,0 +1,266 @@
+//! Calibration: the fine score turned into a likelihood ratio,
+//! LR = P(score | same firearm) / P(score | different firearms).
+//!
+//! Fitted by logistic regression of "same firearm" on the score, with the
+//! two classes weighted equally, so the fitted log-odds are the log LR
+//! (a prior-free reading). Logistic regression is monotone and has two
+//! parameters, so it cannot overfit the tails the way a density ratio of
+//! two histograms does. The LR is then bounded: from `n` known-non-match
+//! pairs no rate below about `1/(n+1)` can be shown, so no LR above `n+1`
+//! is claimed (and symmetrically with the known-match pairs for LRs
+//! below 1). Pairs from one set share casings and are not independent;
+//! the bounds use the number of unordered pairs, which flatters the data,
+//! so treat them as an upper limit on what the file claims.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+
+/// The format tag every calibration file carries.
+pub const FORMAT: &str = "casetrace-calibration/1";
+
+/// A fitted calibration, as stored under `models/calibration/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    pub format: String,
+    /// Which score this calibrates (the fine comparison's `score`).
+    pub score: String,
+    /// log10 LR = `intercept + slope * score`, before bounding.
+    pub intercept: f64,
+    pub slope: f64,
+    /// log10 LR is clamped to this range.
+    pub min_log10_lr: f64,
+    pub max_log10_lr: f64,
+    /// Scored pairs the fit used (ordered pairs, as the queries produced them).
+    pub known_match_pairs: usize,
+    pub known_non_match_pairs: usize,
+    /// Where the labels came from and how many casings and firearms.
+    pub fitted_on: String,
+    pub casings: usize,
+    pub firearms: usize,
+    /// Mean and standard deviation of the score in each class, for a reader.
+    pub known_match_mean: f64,
+    pub known_match_sd: f64,
+    pub known_non_match_mean: f64,
+    pub known_non_match_sd: f64,
+    pub method: String,
+}
+
+/// What a fit is told about its data, for the record in the file.
+#[derive(Debug, Clone)]
+pub struct FitSource {
+    pub fitted_on: String,
+    pub casings: usize,
+    pub firearms: usize,
+}
+
+impl Calibration {
+    /// Fit on known-match and known-non-match scores.
+    pub fn fit(known_match: &[f64], known_non_match: &[f64], source: FitSource) -> Result<Self> {
+        if known_match.len() < 2 || known_non_match.len() < 2 {
+            return Err(EngineError::Config(format!(
+                "calibration needs at least 2 known-match and 2 known-non-match scores, got {} and {}",
+                known_match.len(),
+                known_non_match.len()
+            )));
+        }
+        let (a, b) = logistic_fit(known_match, known_non_match);
+        let ln10 = std::f64::consts::LN_10;
+        let (m_mean, m_sd) = mean_sd(known_match);
+        let (n_mean, n_sd) = mean_sd(known_non_match);
+        Ok(Calibration {
+            format: FORMAT.into(),
+            score: "fine comparison score (CompareConfig defaults)".into(),
+            intercept: a / ln10,
+            slope: b / ln10,
+            min_log10_lr: -((known_match.len() / 2) as f64 + 1.0).log10(),
+            max_log10_lr: ((known_non_match.len() / 2) as f64 + 1.0).log10(),
+            known_match_pairs: known_match.len(),
+            known_non_match_pairs: known_non_match.len(),
+            fitted_on: source.fitted_on,
+            casings: source.casings,
+            firearms: source.firearms,
+            known_match_mean: m_mean,
+            known_match_sd: m_sd,
+            known_non_match_mean: n_mean,
+            known_non_match_sd: n_sd,
+            method: "logistic regression, classes weighted equally; log10 LR bounded by \
+                     ±log10(unordered pairs of the other class + 1)"
+                .into(),
+        })
+    }
+
+    /// log10 of the likelihood ratio for a score, within the bounds.
+    pub fn log10_lr(&self, score: f64) -> f64 {
+        (self.intercept + self.slope * score).clamp(self.min_log10_lr, self.max_log10_lr)
+    }
+
+    /// The score at which the LR is 1 (the operating threshold).
+    pub fn neutral_score(&self) -> f64 {
+        if self.slope.abs() < 1e-12 {
+            f64::NAN
+        } else {
+            -self.intercept / self.slope
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| EngineError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let c: Calibration = serde_json::from_str(&text)
+            .map_err(|e| EngineError::Config(format!("{}: {e}", path.display())))?;
+        if c.format != FORMAT {
+            return Err(EngineError::Config(format!(
+                "{}: format {:?}, expected {FORMAT:?}",
+                path.display(),
+                c.format
+            )));
+        }
+        if !(c.min_log10_lr <= 0.0 && c.max_log10_lr >= 0.0 && c.slope.is_finite()) {
+            return Err(EngineError::Config(format!(
+                "{}: bounds or slope out of range",
+                path.display()
+            )));
+        }
+        Ok(c)
+    }
+
+    /// Write to `path` through a temporary file, so a failure never leaves
+    /// half a file.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let io = |e: std::io::Error| EngineError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| EngineError::Config(format!("{}: {e}", path.display())))?;
+        std::fs::write(&tmp, text + "\n").map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// `models/calibration/fine-score.json`, or `$CASETRACE_CALIBRATION`.
+    pub fn default_path() -> PathBuf {
+        std::env::var_os("CASETRACE_CALIBRATION")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../models/calibration/fine-score.json"
+                ))
+            })
+    }
+}
+
+fn mean_sd(v: &[f64]) -> (f64, f64) {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, var.sqrt())
+}
+
+/// Weighted logistic regression `P(match) = σ(a + b·s)` by Newton's method,
+/// each class's weights summing to one half. A tiny ridge on `b` keeps the
+/// fit finite when the classes separate perfectly.
+fn logistic_fit(pos: &[f64], neg: &[f64]) -> (f64, f64) {
+    let data: Vec<(f64, f64, f64)> = pos
+        .iter()
+        .map(|s| (*s, 1.0, 0.5 / pos.len() as f64))
+        .chain(neg.iter().map(|s| (*s, 0.0, 0.5 / neg.len() as f64)))
+        .collect();
+    let ridge = 1e-4;
+    let (mut a, mut b) = (0.0_f64, 0.0_f64);
+    for _ in 0..100 {
+        let (mut ga, mut gb, mut haa, mut hab, mut hbb) = (0.0, -ridge * b, 0.0, 0.0, ridge);
+        for (s, y, w) in &data {
+            let p = 1.0 / (1.0 + (-(a + b * s)).exp());
+            ga += w * (y - p);
+            gb += w * (y - p) * s;
+            let h = w * p * (1.0 - p);
+            haa += h;
+            hab += h * s;
+            hbb += h * s * s;
+        }
+        let det = haa * hbb - hab * hab;
+        if det.abs() < 1e-300 {
+            break;
+        }
+        let (da, db) = ((hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det);
+        a += da;
+        b += db;
+        if da.abs() + db.abs() < 1e-10 {
+            break;
+        }
+    }
+    (a, b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source() -> FitSource {
+        FitSource {
+            fitted_on: "test".into(),
+            casings: 10,
+            firearms: 2,
+        }
+    }
+
+    #[test]
+    fn overlapping_classes_give_a_rising_lr_that_is_one_between_them() {
+        let km: Vec<f64> = (0..200)
+            .map(|i| 0.5 + 0.3 * ((i as f64) / 199.0 - 0.5))
+            .collect();
+        let knm: Vec<f64> = (0..200)
+            .map(|i| 0.3 + 0.3 * ((i as f64) / 199.0 - 0.5))
+            .collect();
+        let c = Calibration::fit(&km, &knm, source()).expect("fits");
+        assert!(c.slope > 0.0);
+        assert!(
+            (c.neutral_score() - 0.4).abs() < 0.02,
+            "{}",
+            c.neutral_score()
+        );
+        assert!(c.log10_lr(0.6) > 0.0 && c.log10_lr(0.2) < 0.0);
+    }
+
+    #[test]
+    fn separated_small_samples_never_claim_more_than_they_can_show() {
+        let c = Calibration::fit(&[0.8, 0.9, 0.85, 0.7], &[0.1, 0.2, 0.15, 0.05], source())
+            .expect("fits");
+        // 4 ordered pairs = 2 unordered: at most log10(3) either way.
+        assert!((c.log10_lr(10.0) - 3f64.log10()).abs() < 1e-12);
+        assert!((c.log10_lr(-10.0) + 3f64.log10()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_saved_file_loads_back_and_a_wrong_format_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.json");
+        let c = Calibration::fit(&[0.8, 0.6, 0.7], &[0.1, 0.3, 0.5], source()).expect("fits");
+        c.save(&path).expect("saves");
+        let back = Calibration::load(&path).expect("loads");
+        assert_eq!((back.known_match_pairs, &back.fitted_on), (3, &c.fitted_on));
+        for s in [0.0, 0.4, 0.55, 1.0] {
+            assert!((back.log10_lr(s) - c.log10_lr(s)).abs() < 1e-12);
+        }
+        let mut wrong = c.clone();
+        wrong.format = "other/9".into();
+        wrong.save(&path).expect("saves");
+        let err = Calibration::load(&path).expect_err("refused").to_string();
+        assert!(err.contains("format"), "{err}");
+    }
+
+    #[test]
+    fn too_few_scores_are_refused() {
+        assert!(Calibration::fit(&[0.5], &[0.1, 0.2], source()).is_err());
+    }
+}

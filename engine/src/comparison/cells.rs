@@ -1,0 +1,364 @@
+//! Congruent matching cells (after Song's CMC method, NIST): the query's
+//! canvas is cut into square cells, each cell is registered on its own
+//! against the candidate, and a cell counts as congruent when its own
+//! registration agrees with the consensus (the whole-surface registration)
+//! and its correlation is high. A mate's cells agree with each other; a
+//! different gun's cells scatter, because each cell's best fit is a chance
+//! maximum somewhere in its search window.
+//!
+//! Each cell is searched in a window around the consensus (a small rotation
+//! grid and a translation window twice the congruence tolerance) rather
+//! than over every rotation: that keeps the cost to a few milliseconds per
+//! pair, and a cell whose best fit lies at the window's edge is reported as
+//! not congruent, which is what a full search would conclude too.
+
+use serde::{Deserialize, Serialize};
+
+use super::translation::rotate;
+use crate::surface::Surface;
+
+/// Knobs of the cell analysis. The defaults follow from the canvas (25 µm/px,
+/// 160 px): see `docs/comparison.md` for why each value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellConfig {
+    /// Side of a cell in canvas pixels (20 px = 500 µm, the longest
+    /// wavelength the band-pass keeps, so each cell holds whole marks).
+    pub cell_px: usize,
+    /// Least share of a cell that must be valid in the query and overlap
+    /// valid candidate samples for the cell to be scored.
+    pub min_valid_fraction: f64,
+    /// Rotations tried per cell, relative to the consensus, degrees.
+    pub angle_offsets_deg: Vec<f64>,
+    /// Translation window per cell around the consensus, pixels each way.
+    pub search_px: usize,
+    /// Congruence tolerances: rotation (degrees; half the grid step, so
+    /// only the consensus angle itself) and translation (pixels, per axis)
+    /// away from the consensus.
+    pub max_angle_diff_deg: f64,
+    pub max_shift_diff_px: i64,
+    /// Least correlation for a congruent cell.
+    pub min_ccf: f64,
+}
+
+impl Default for CellConfig {
+    fn default() -> Self {
+        CellConfig {
+            cell_px: 20,
+            min_valid_fraction: 0.5,
+            angle_offsets_deg: vec![-3.0, 0.0, 3.0],
+            search_px: 4,
+            max_angle_diff_deg: 1.5,
+            max_shift_diff_px: 2,
+            min_ccf: 0.4,
+        }
+    }
+}
+
+/// One cell of the query, registered on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    /// Grid position (row from the top, column from the left).
+    pub row: u32,
+    pub col: u32,
+    /// Cell centre in the query canvas, µm from the canvas centre (x right,
+    /// y down).
+    pub x_um: f64,
+    pub y_um: f64,
+    /// Highest correlation (masked NCC) the cell reached in its window.
+    pub ccf: f64,
+    /// The cell's own registration: candidate rotation (degrees, [0, 360))
+    /// and shift (µm), as for the whole surface.
+    pub rotation_deg: f64,
+    pub dx_um: f64,
+    pub dy_um: f64,
+    /// Agrees with the consensus and correlates above the threshold.
+    pub congruent: bool,
+}
+
+/// The cells of one comparison and what they add up to.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CellAnalysis {
+    pub cells: Vec<CellResult>,
+    /// Cells with enough valid overlap to be scored.
+    pub valid_cells: usize,
+    pub congruent_cells: usize,
+    /// Sum of the congruent cells' correlations over the scored cells: the
+    /// share of congruent cells weighted by how well each fits, in [0, 1].
+    pub cell_score: f64,
+}
+
+/// A surface padded by `pad` invalid pixels on every side, as dense value
+/// and mask arrays, so every shifted read in the search stays in bounds.
+struct Padded {
+    stride: usize,
+    pad: usize,
+    values: Vec<f32>,
+    mask: Vec<f32>,
+}
+
+impl Padded {
+    fn new(s: &Surface, pad: usize) -> Self {
+        let stride = s.width + 2 * pad;
+        let rows = s.height + 2 * pad;
+        let mut values = vec![0.0; stride * rows];
+        let mut mask = vec![0.0; stride * rows];
+        for y in 0..s.height {
+            for x in 0..s.width {
+                let i = s.index(x, y);
+                if s.valid[i] {
+                    let j = (y + pad) * stride + x + pad;
+                    values[j] = s.values[i];
+                    mask[j] = 1.0;
+                }
+            }
+        }
+        Padded {
+            stride,
+            pad,
+            values,
+            mask,
+        }
+    }
+}
+
+/// Register every cell of `a` against `b` around the consensus registration
+/// (`b` turned by `rotation_deg`, then its pixel `p + (dx, dy)` read against
+/// `a`'s pixel `p`, as [`super::best_shift`] reports).
+pub fn analyse_cells(
+    a: &Surface,
+    b: &Surface,
+    rotation_deg: f64,
+    dx: i64,
+    dy: i64,
+    cfg: &CellConfig,
+) -> CellAnalysis {
+    let reach = dx.unsigned_abs().max(dy.unsigned_abs()) as usize + cfg.search_px;
+    let turned: Vec<(f64, Padded)> = cfg
+        .angle_offsets_deg
+        .iter()
+        .map(|o| (*o, Padded::new(&rotate(b, rotation_deg + o), reach)))
+        .collect();
+    let Some((_, consensus)) = turned.iter().min_by(|x, y| x.0.abs().total_cmp(&y.0.abs())) else {
+        // No rotation to try: nothing is scored.
+        return CellAnalysis::default();
+    };
+    let cell = cfg.cell_px.max(2);
+    let (cols, rows) = (a.width / cell, a.height / cell);
+    // Centre the grid on the canvas; the margins left over are < one cell.
+    let (x0, y0) = ((a.width - cols * cell) / 2, (a.height - rows * cell) / 2);
+    let min_count = cfg.min_valid_fraction * (cell * cell) as f64;
+    let um = a.um_per_px;
+    let (cx, cy) = (a.width as f64 / 2.0, a.height as f64 / 2.0);
+    let mut av = vec![0.0_f32; cell * cell];
+    let mut am = vec![0.0_f32; cell * cell];
+    let mut cells = Vec::new();
+    for r in 0..rows {
+        for c in 0..cols {
+            let (left, top) = (x0 + c * cell, y0 + r * cell);
+            let mut n_valid = 0usize;
+            for y in 0..cell {
+                for x in 0..cell {
+                    let i = a.index(left + x, top + y);
+                    let ok = a.valid[i];
+                    av[y * cell + x] = if ok { a.values[i] } else { 0.0 };
+                    am[y * cell + x] = f32::from(u8::from(ok));
+                    n_valid += usize::from(ok);
+                }
+            }
+            // Scored only if enough of it overlaps the candidate at the
+            // consensus itself: otherwise the window's edge trials would
+            // decide on a sliver.
+            if (n_valid as f64) < min_count
+                || overlap_at(&am, cell, left, top, dx, dy, consensus) < min_count
+            {
+                continue;
+            }
+            let best = best_in_window(&av, &am, cell, left, top, dx, dy, &turned, cfg, min_count);
+            let Some((ccf, offset, sx, sy)) = best else {
+                continue;
+            };
+            let congruent = offset.abs() <= cfg.max_angle_diff_deg + 1e-9
+                && sx.abs() <= cfg.max_shift_diff_px
+                && sy.abs() <= cfg.max_shift_diff_px
+                && ccf >= cfg.min_ccf;
+            cells.push(CellResult {
+                row: r as u32,
+                col: c as u32,
+                x_um: ((left as f64 + cell as f64 / 2.0) - cx) * um,
+                y_um: ((top as f64 + cell as f64 / 2.0) - cy) * um,
+                ccf,
+                rotation_deg: (rotation_deg + offset).rem_euclid(360.0),
+                dx_um: (dx + sx) as f64 * um,
+                dy_um: (dy + sy) as f64 * um,
+                congruent,
+            });
+        }
+    }
+    let valid_cells = cells.len();
+    let congruent: Vec<&CellResult> = cells.iter().filter(|c| c.congruent).collect();
+    let cell_score = congruent.iter().map(|c| c.ccf).sum::<f64>() / valid_cells.max(1) as f64;
+    CellAnalysis {
+        valid_cells,
+        congruent_cells: congruent.len(),
+        cell_score,
+        cells,
+    }
+}
+
+/// Valid samples of a cell (`am`) that fall on valid candidate samples at
+/// shift (dx, dy).
+fn overlap_at(
+    am: &[f32],
+    cell: usize,
+    left: usize,
+    top: usize,
+    dx: i64,
+    dy: i64,
+    t: &Padded,
+) -> f64 {
+    let ox = ((left + t.pad) as i64 + dx) as usize;
+    let oy = ((top + t.pad) as i64 + dy) as usize;
+    let mut n = 0.0;
+    for y in 0..cell {
+        let start = (oy + y) * t.stride + ox;
+        for (a, b) in am[y * cell..(y + 1) * cell]
+            .iter()
+            .zip(&t.mask[start..start + cell])
+        {
+            n += f64::from(a * b);
+        }
+    }
+    n
+}
+
+/// The best (ccf, rotation offset, extra shift x, y) of one cell over the
+/// rotation grid and the translation window.
+#[allow(clippy::too_many_arguments)]
+fn best_in_window(
+    av: &[f32],
+    am: &[f32],
+    cell: usize,
+    left: usize,
+    top: usize,
+    dx: i64,
+    dy: i64,
+    turned: &[(f64, Padded)],
+    cfg: &CellConfig,
+    min_count: f64,
+) -> Option<(f64, f64, i64, i64)> {
+    let s = cfg.search_px as i64;
+    let mut best: Option<(f64, f64, i64, i64)> = None;
+    for (offset, t) in turned {
+        for sy in -s..=s {
+            for sx in -s..=s {
+                let ox = (left + t.pad) as i64 + dx + sx;
+                let oy = (top + t.pad) as i64 + dy + sy;
+                let (mut sab, mut sa, mut sb, mut saa, mut sbb, mut n) =
+                    (0f32, 0f32, 0f32, 0f32, 0f32, 0f32);
+                for y in 0..cell {
+                    let start = (oy as usize + y) * t.stride + ox as usize;
+                    let bv = &t.values[start..start + cell];
+                    let bm = &t.mask[start..start + cell];
+                    let a_row = &av[y * cell..(y + 1) * cell];
+                    let m_row = &am[y * cell..(y + 1) * cell];
+                    for x in 0..cell {
+                        let (a, ma, b, mb) = (a_row[x], m_row[x], bv[x], bm[x]);
+                        sab += a * b;
+                        sa += a * mb;
+                        sb += b * ma;
+                        saa += a * a * mb;
+                        sbb += b * b * ma;
+                        n += ma * mb;
+                    }
+                }
+                let ncc = super::masked_ncc(
+                    f64::from(sab),
+                    f64::from(sa),
+                    f64::from(sb),
+                    f64::from(saa),
+                    f64::from(sbb),
+                    f64::from(n),
+                    min_count,
+                );
+                if let Some(ncc) = ncc {
+                    if best.is_none_or(|(b, ..)| ncc > b) {
+                        best = Some((ncc, *offset, sx, sy));
+                    }
+                }
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::surface::SurfaceKind;
+
+    /// A random-looking field with wavelengths of 15-30 px (like the
+    /// band-passed canvases), valid inside a disc.
+    fn field(seed: u32, n: usize) -> Surface {
+        let mut s = Surface::empty(n, n, 25.0, SurfaceKind::Topography);
+        let c = n as f64 / 2.0;
+        let f =
+            |k: u32| 0.21 + 0.15 * f64::from((seed.wrapping_mul(2_654_435_761) ^ k) % 97) / 97.0;
+        for y in 0..n {
+            for x in 0..n {
+                let (fx, fy) = (x as f64, y as f64);
+                if (fx - c).hypot(fy - c) < c - 4.0 {
+                    let i = s.index(x, y);
+                    let v = (fx * f(1) + fy * f(2)).sin()
+                        + (fx * f(3) - fy * f(4)).cos()
+                        + (fx * f(5) * 1.7 + fy * f(6) * 0.6).sin()
+                        + ((fx * f(7) * 2.3 - fy * f(8) * 1.9).sin() * (fy * f(9)).cos());
+                    s.values[i] = v as f32;
+                    s.valid[i] = true;
+                }
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn a_copy_is_congruent_in_almost_every_cell_and_another_field_in_few() {
+        let cfg = CellConfig::default();
+        let a = field(1, 160);
+        let same = analyse_cells(&a, &a, 0.0, 0, 0, &cfg);
+        assert!(same.valid_cells >= 30, "{}", same.valid_cells);
+        assert_eq!(same.congruent_cells, same.valid_cells);
+        assert!(same.cell_score > 0.99, "{}", same.cell_score);
+        let other = analyse_cells(&a, &field(2, 160), 0.0, 0, 0, &cfg);
+        assert!(
+            other.congruent_cells * 4 < other.valid_cells,
+            "{} of {}",
+            other.congruent_cells,
+            other.valid_cells
+        );
+        assert!(other.cell_score < 0.3, "{}", other.cell_score);
+    }
+
+    #[test]
+    fn a_cell_registration_reports_the_shift_that_fits() {
+        let cfg = CellConfig::default();
+        let a = field(3, 160);
+        // b's pixel p + (3, -2) holds a's pixel p.
+        let mut b = Surface::empty(160, 160, 25.0, SurfaceKind::Topography);
+        for y in 2..158 {
+            for x in 0..157 {
+                let (i, j) = (a.index(x, y), b.index(x + 3, y - 2));
+                b.values[j] = a.values[i];
+                b.valid[j] = a.valid[i];
+            }
+        }
+        // Consensus off by one pixel in x: cells still find the true shift.
+        let found = analyse_cells(&a, &b, 0.0, 2, -2, &cfg);
+        let cell = found
+            .cells
+            .iter()
+            .find(|c| c.ccf > 0.99)
+            .expect("a cell fits");
+        assert_eq!((cell.dx_um, cell.dy_um), (75.0, -50.0));
+        assert!(cell.congruent);
+    }
+}

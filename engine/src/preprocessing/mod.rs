@@ -144,7 +144,10 @@ pub fn prepare(input: &Surface, source_name: &str, cfg: &PreprocessConfig) -> Re
             let c = primer_circle_in_photograph(&surface, px(lo), px(hi))
                 .ok_or_else(|| unusable("no primer edge found in the photograph"))?;
             let (fixed_inner, outer) = cfg.photo_annulus;
-            let pin = region::photograph_pin(&surface, &c, cfg.photo_pin_radius);
+            // A pin edge grown past 0.6 of the primer would leave too little
+            // breech face (on NBIDE 118 it left 9 % of the canvas): distrust it.
+            let pin = region::photograph_pin(&surface, &c, cfg.photo_pin_radius)
+                .filter(|p| p.radius * cfg.photo_pin_grow <= 0.6 * c.radius);
             let pin_mask = match &pin {
                 Some(p) => region::disc_mask(surface.width, surface.height, p, cfg.photo_pin_grow),
                 // No pin edge found: fall back to a fixed central disc.

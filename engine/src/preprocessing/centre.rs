@@ -139,13 +139,123 @@ pub fn primer_circle_in_photograph(
     min_radius: f64,
     max_radius: f64,
 ) -> Option<Circle> {
+    let search = CircleSearch {
+        min_radius,
+        max_radius,
+        polarity: Polarity::RaisedDisc,
+        centre_near: None,
+    };
+    hough_circle(surface, &search).map(|found| found.circle)
+}
+
+/// Which way the values step at the circle's edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polarity {
+    /// Higher (brighter) inside: a primer against the gap around it. The
+    /// gradient at the edge points towards the centre.
+    RaisedDisc,
+    /// Lower (darker) inside: a firing-pin crater. The gradient at the edge
+    /// points away from the centre.
+    SunkenDisc,
+}
+
+/// What circle to look for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CircleSearch {
+    /// Radius range, pixels.
+    pub min_radius: f64,
+    pub max_radius: f64,
+    pub polarity: Polarity,
+    /// Only centres within `.1` pixels of the point `.0` count.
+    pub centre_near: Option<((f64, f64), f64)>,
+}
+
+/// A circle found by [`hough_circle`] and how well the image supports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FoundCircle {
+    pub circle: Circle,
+    /// Fraction of the circle's circumference that lies on a strong edge of
+    /// the expected polarity (1: a complete edge, ~0.1: chance).
+    pub support: f64,
+}
+
+/// A gradient Hough transform for circles: each of the strongest tenth of
+/// edges (gradients computed only where all 3x3 neighbours are valid, so a
+/// mask boundary is not an edge) votes along its gradient direction for
+/// every radius of the range; the best centre and radius, normalised by
+/// circumference so large circles do not win by size, is returned with its
+/// support.
+pub fn hough_circle(surface: &Surface, search: &CircleSearch) -> Option<FoundCircle> {
     let (w, h) = (surface.width, surface.height);
-    if w < 8 || h < 8 || max_radius <= min_radius {
+    if w < 8 || h < 8 || search.max_radius <= search.min_radius || search.min_radius <= 0.0 {
         return None;
     }
+    let gradients = valid_gradients(surface);
+    let mut mags: Vec<f32> = gradients.iter().map(|g| g.4).collect();
+    if mags.is_empty() {
+        return None;
+    }
+    mags.sort_by(f32::total_cmp);
+    // Only the strongest tenth of edges vote: texture inside the region
+    // would otherwise swamp its rim.
+    let threshold = mags[mags.len() * 9 / 10].max(f32::MIN_POSITIVE);
+    let radii: Vec<f64> = (0..=24)
+        .map(|k| search.min_radius + (search.max_radius - search.min_radius) * k as f64 / 24.0)
+        .collect();
+    let sign = match search.polarity {
+        Polarity::RaisedDisc => 1.0,
+        Polarity::SunkenDisc => -1.0,
+    };
+    let mut votes = vec![vec![0f32; w * h]; radii.len()];
+    for &(x, y, ux, uy, mag) in gradients.iter().filter(|g| g.4 >= threshold) {
+        for (ri, r) in radii.iter().enumerate() {
+            let cx = x as f64 + sign * f64::from(ux) * r;
+            let cy = y as f64 + sign * f64::from(uy) * r;
+            if cx >= 0.0 && cy >= 0.0 && (cx as usize) < w && (cy as usize) < h {
+                votes[ri][cy as usize * w + cx as usize] += mag.sqrt();
+            }
+        }
+    }
+    let mut best = (0f32, 0usize, 0usize);
+    for (ri, plane) in votes.iter().enumerate() {
+        let smoothed = box3(plane, w, h);
+        for (i, v) in smoothed.iter().enumerate() {
+            if let Some(((nx, ny), d)) = search.centre_near {
+                let (px, py) = ((i % w) as f64, (i / w) as f64);
+                if (px - nx).hypot(py - ny) > d {
+                    continue;
+                }
+            }
+            let score = v / radii[ri] as f32;
+            if score > best.0 {
+                best = (score, ri, i);
+            }
+        }
+    }
+    if best.0 <= 0.0 {
+        return None;
+    }
+    let circle = Circle {
+        cx: (best.2 % w) as f64,
+        cy: (best.2 / w) as f64,
+        radius: radii[best.1],
+    };
+    let support = edge_support(&gradients, w, h, threshold, &circle, sign);
+    Some(FoundCircle { circle, support })
+}
+
+/// Sobel gradients `(x, y, unit x, unit y, magnitude)` at pixels whose 3x3
+/// neighbourhood is wholly valid.
+fn valid_gradients(surface: &Surface) -> Vec<(usize, usize, f32, f32, f32)> {
+    let (w, h) = (surface.width, surface.height);
     let mut gradients = Vec::new();
     for y in 1..h - 1 {
         for x in 1..w - 1 {
+            let all_valid =
+                (0..3).all(|dy| (0..3).all(|dx| surface.valid[(y + dy - 1) * w + x + dx - 1]));
+            if !all_valid {
+                continue;
+            }
             let at = |dx: isize, dy: isize| {
                 surface.values[((y as isize + dy) as usize) * w + (x as isize + dx) as usize]
             };
@@ -159,45 +269,46 @@ pub fn primer_circle_in_photograph(
             }
         }
     }
-    // Only the strongest tenth of edges vote: texture inside the primer
-    // would otherwise swamp the rim.
-    let mut mags: Vec<f32> = gradients.iter().map(|g| g.4).collect();
-    mags.sort_by(f32::total_cmp);
-    let threshold = mags.get(mags.len() * 9 / 10).copied().unwrap_or(0.0);
-    let radii: Vec<f64> = (0..=24)
-        .map(|k| min_radius + (max_radius - min_radius) * k as f64 / 24.0)
-        .collect();
-    let mut votes = vec![vec![0f32; w * h]; radii.len()];
-    for &(x, y, ux, uy, mag) in gradients.iter().filter(|g| g.4 >= threshold) {
-        for (ri, r) in radii.iter().enumerate() {
-            // The disc is brighter than its surroundings: the gradient
-            // points inwards, towards the centre.
-            let cx = x as f64 + f64::from(ux) * r;
-            let cy = y as f64 + f64::from(uy) * r;
-            if cx >= 0.0 && cy >= 0.0 && (cx as usize) < w && (cy as usize) < h {
-                votes[ri][cy as usize * w + cx as usize] += mag.sqrt();
-            }
+    gradients
+}
+
+/// Fraction of 180 points on the circle with a strong edge within 1.5 px
+/// whose gradient points the expected way (within 45° of the radius).
+fn edge_support(
+    gradients: &[(usize, usize, f32, f32, f32)],
+    w: usize,
+    h: usize,
+    threshold: f32,
+    c: &Circle,
+    sign: f64,
+) -> f64 {
+    let mut strong = vec![None; w * h];
+    for &(x, y, ux, uy, mag) in gradients {
+        if mag >= threshold {
+            strong[y * w + x] = Some((f64::from(ux), f64::from(uy)));
         }
     }
-    let mut best = (0f32, 0usize, 0usize);
-    for (ri, plane) in votes.iter().enumerate() {
-        let smoothed = box3(plane, w, h);
-        for (i, v) in smoothed.iter().enumerate() {
-            // Normalise by circumference so large circles do not win by size.
-            let score = v / radii[ri] as f32;
-            if score > best.0 {
-                best = (score, ri, i);
+    const POINTS: usize = 180;
+    let mut hits = 0;
+    for k in 0..POINTS {
+        let theta = k as f64 * std::f64::consts::TAU / POINTS as f64;
+        let (rx, ry) = (theta.cos(), theta.sin());
+        let hit = [-1.5f64, -0.75, 0.0, 0.75, 1.5].iter().any(|dr| {
+            let (x, y) = (c.cx + (c.radius + dr) * rx, c.cy + (c.radius + dr) * ry);
+            if x < 0.0 || y < 0.0 || x >= w as f64 || y >= h as f64 {
+                return false;
             }
+            // Inward radius direction is (-rx, -ry); RaisedDisc gradients
+            // point inwards, SunkenDisc ones outwards.
+            strong[y as usize * w + x as usize].is_some_and(|(ux, uy)| {
+                -(ux * rx + uy * ry) * sign > std::f64::consts::FRAC_1_SQRT_2
+            })
+        });
+        if hit {
+            hits += 1;
         }
     }
-    if best.0 <= 0.0 {
-        return None;
-    }
-    Some(Circle {
-        cx: (best.2 % w) as f64,
-        cy: (best.2 / w) as f64,
-        radius: radii[best.1],
-    })
+    hits as f64 / POINTS as f64
 }
 
 fn box3(plane: &[f32], w: usize, h: usize) -> Vec<f32> {

@@ -4,14 +4,21 @@
 
 mod centre;
 mod filter;
+mod form;
 mod level;
 mod polar;
+mod region;
 mod resample;
 
-pub use centre::{outer_circle_of_valid_region, primer_circle_in_photograph, Circle};
+pub use centre::{
+    hough_circle, outer_circle_of_valid_region, primer_circle_in_photograph, Circle, CircleSearch,
+    FoundCircle, Polarity,
+};
 pub use filter::{band_pass, masked_gaussian, sigma_for_cutoff};
+pub use form::{fit_form, subtract_form, FormFit, FormOrder};
 pub use level::remove_plane;
 pub use polar::{unwrap, PolarGrid, PolarImage};
+pub use region::{topography_regions, PinImpression, Regions};
 pub use resample::resample;
 
 use crate::error::{EngineError, Result};
@@ -36,10 +43,23 @@ pub struct PreprocessConfig {
     /// radius: inside `inner` is the firing-pin impression, outside `outer`
     /// the primer's rounded edge.
     pub photo_annulus: (f64, f64),
+    /// A raw scan keeps its primer inside this fraction of the primer
+    /// radius (the rounded primer edge carries no breech-face marks).
+    pub raw_primer_outer: f64,
+    /// Samples this far (µm) below the levelled primer face, and at least
+    /// 8 robust sigmas below it, make up the firing-pin crater of a raw scan.
+    pub pin_depth_um: f64,
+    /// The crater found is grown by this much (µm): its upper walls and its
+    /// raised lip are not breech-face marks.
+    pub pin_margin_um: f64,
+    /// Radius range of a photograph's firing-pin impression, as fractions
+    /// of the primer radius; found ones are grown by `photo_pin_grow`.
+    pub photo_pin_radius: (f64, f64),
+    pub photo_pin_grow: f64,
 }
 
 /// Version tag stored with every comparison surface and descriptor.
-pub const PIPELINE_VERSION: &str = "pre-v1-25um-160";
+pub const PIPELINE_VERSION: &str = "pre-v2-25um-160";
 
 impl Default for PreprocessConfig {
     fn default() -> Self {
@@ -51,6 +71,11 @@ impl Default for PreprocessConfig {
             min_valid_fraction: 0.1,
             primer_radius_um: (1_200.0, 2_600.0),
             photo_annulus: (0.35, 0.92),
+            raw_primer_outer: 0.92,
+            pin_depth_um: 20.0,
+            pin_margin_um: 75.0,
+            photo_pin_radius: (0.4, 0.85),
+            photo_pin_grow: 1.1,
         }
     }
 }
@@ -62,6 +87,16 @@ pub struct Prepared {
     pub surface: Surface,
     /// Radius of the region found (primer or cropped rim), in µm.
     pub region_radius_um: f64,
+    /// Where the canvas centre (the region's centre) lies in the input,
+    /// µm from its top-left corner.
+    pub region_centre_um: (f64, f64),
+    /// Whether the region was found as the primer's edge inside a raw scan
+    /// or photograph, rather than as the rim of an already-cropped scan.
+    pub region_found_in_scan: bool,
+    /// The firing-pin impression masked out, as its centre (µm, input
+    /// from the top-left corner) and area-equivalent radius (µm), when one
+    /// was found.
+    pub pin_impression_um: Option<(f64, f64, f64)>,
 }
 
 /// Bring a surface as read into canonical form.
@@ -70,27 +105,66 @@ pub fn prepare(input: &Surface, source_name: &str, cfg: &PreprocessConfig) -> Re
         source_name: source_name.to_string(),
         reason: reason.to_string(),
     };
-    let mut surface = input.clone();
-    if surface.kind == SurfaceKind::Topography {
-        remove_plane(&mut surface);
-    }
-    let mut surface = resample(&surface, cfg.um_per_px);
-    let (circle, annulus) = match surface.kind {
+    // Resample first: every later step then works in physical units at one
+    // scale, and the robust fits below run on 40x fewer samples.
+    let mut surface = resample(input, cfg.um_per_px);
+    let px = |um: f64| um / cfg.um_per_px;
+    let (circle, found_in_scan, pin) = match surface.kind {
         SurfaceKind::Topography => {
-            let c = outer_circle_of_valid_region(&surface)
-                .ok_or_else(|| unusable("no valid region to centre on"))?;
-            (c, None)
+            // Level robustly over everything first, so that the primer face
+            // sits at 0 and the crater, gap and spikes stand out.
+            let form = fit_form(&surface, FormOrder::Plane, None)
+                .ok_or_else(|| unusable("too few valid samples to level"))?;
+            subtract_form(&mut surface, &form);
+            let (lo, hi) = cfg.primer_radius_um;
+            let regions = topography_regions(
+                &surface,
+                &form,
+                (px(lo), px(hi)),
+                cfg.pin_depth_um,
+                px(cfg.pin_margin_um),
+            )
+            .ok_or_else(|| unusable("no valid region to centre on"))?;
+            let outer = if regions.raw {
+                cfg.raw_primer_outer
+            } else {
+                f64::INFINITY
+            };
+            let pin_mask = regions.pin.as_ref().map(|p| p.mask.as_slice());
+            region::mask_regions(&mut surface, &regions.primer, outer, pin_mask);
+            // Level again on the breech face alone, now that nothing else
+            // is left to pull the fit.
+            if let Some(face) = fit_form(&surface, FormOrder::Plane, None) {
+                subtract_form(&mut surface, &face);
+            }
+            (regions.primer, regions.raw, regions.pin.map(|p| p.circle))
         }
         SurfaceKind::Photograph => {
             let (lo, hi) = cfg.primer_radius_um;
-            let c = primer_circle_in_photograph(&surface, lo / cfg.um_per_px, hi / cfg.um_per_px)
+            let c = primer_circle_in_photograph(&surface, px(lo), px(hi))
                 .ok_or_else(|| unusable("no primer edge found in the photograph"))?;
-            (c, Some(cfg.photo_annulus))
+            let (fixed_inner, outer) = cfg.photo_annulus;
+            // A pin edge grown past 0.6 of the primer would leave too little
+            // breech face (on NBIDE 118 it left 9 % of the canvas): distrust it.
+            let pin = region::photograph_pin(&surface, &c, cfg.photo_pin_radius)
+                .filter(|p| p.radius * cfg.photo_pin_grow <= 0.6 * c.radius);
+            let pin_mask = match &pin {
+                Some(p) => region::disc_mask(surface.width, surface.height, p, cfg.photo_pin_grow),
+                // No pin edge found: fall back to a fixed central disc.
+                None => region::disc_mask(
+                    surface.width,
+                    surface.height,
+                    &Circle {
+                        radius: c.radius * fixed_inner,
+                        ..c
+                    },
+                    1.0,
+                ),
+            };
+            region::mask_regions(&mut surface, &c, outer, Some(&pin_mask));
+            (c, true, pin)
         }
     };
-    if let Some((inner, outer)) = annulus {
-        mask_outside_annulus(&mut surface, &circle, inner, outer);
-    }
     band_pass(&mut surface, cfg.short_cutoff_um, cfg.long_cutoff_um);
     let mut canvas = crop_centred(&surface, &circle, cfg.canvas_px);
     let valid_fraction = canvas.valid_count() as f64 / (cfg.canvas_px * cfg.canvas_px) as f64;
@@ -102,23 +176,14 @@ pub fn prepare(input: &Surface, source_name: &str, cfg: &PreprocessConfig) -> Re
         )));
     }
     normalise(&mut canvas);
+    let um = |v: f64| v * cfg.um_per_px;
     Ok(Prepared {
         surface: canvas,
-        region_radius_um: circle.radius * cfg.um_per_px,
+        region_radius_um: um(circle.radius),
+        region_centre_um: (um(circle.cx + 0.5), um(circle.cy + 0.5)),
+        region_found_in_scan: found_in_scan,
+        pin_impression_um: pin.map(|p| (um(p.cx + 0.5), um(p.cy + 0.5), um(p.radius))),
     })
-}
-
-fn mask_outside_annulus(surface: &mut Surface, c: &Circle, inner: f64, outer: f64) {
-    for y in 0..surface.height {
-        for x in 0..surface.width {
-            let d = (x as f64 - c.cx).hypot(y as f64 - c.cy) / c.radius;
-            if d < inner || d > outer {
-                let i = surface.index(x, y);
-                surface.valid[i] = false;
-                surface.values[i] = 0.0;
-            }
-        }
-    }
 }
 
 /// A `side` x `side` window whose centre is the circle's centre, sampled

@@ -9,10 +9,12 @@
 //! shifted by the casing's play in the breech, partially and with noise, into
 //! a primer disc with the aperture masked out, a tilt and some dropouts.
 
+mod raw;
 mod texture;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+pub use raw::{fire_raw, RawConfig, RawTruth};
 pub use texture::Texture;
 
 use crate::surface::{Surface, SurfaceKind};

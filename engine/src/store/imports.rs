@@ -467,8 +467,8 @@ impl Database {
                         (row, *outcome, *casing_pk, reason.clone(), None)
                     }
                     BatchItem::Load { row, casing, features } => {
-                        let checked = checked_metadata(casing).and_then(|metadata| {
-                            Ok((metadata, encode_descriptor(&features.descriptor)))
+                        let checked = checked_metadata(casing).map(|metadata| {
+                            (metadata, encode_descriptor(&features.descriptor))
                         });
                         let (metadata, descriptor) = match checked {
                             Ok(v) => v,

@@ -12,8 +12,8 @@ mod cases;
 mod casings;
 mod db;
 mod firearms;
-mod leads;
 mod imports;
+mod leads;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod trace_events;
@@ -26,9 +26,9 @@ pub use firearms::{
     parse_event_date, FirearmRecord, NewFirearm, SerialFilters, SerialMatch, SerialQuery,
     MAX_SEARCH_RESULTS,
 };
-pub use leads::{LeadRecord, LeadStatus};
-pub use trace_events::{NewTraceEvent, TraceEventKind, TraceEventRecord};
 pub use imports::{
     now_ms, BatchItem, BatchResult, ImportJob, JobState, NewImportJob, RowCounts, RowFailure,
     RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
 };
+pub use leads::{LeadRecord, LeadStatus};
+pub use trace_events::{NewTraceEvent, TraceEventKind, TraceEventRecord};

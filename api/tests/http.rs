@@ -605,11 +605,23 @@ async fn photographs_take_their_scale_from_the_png_and_match_each_other_only() {
             assert!((um - 2.53).abs() < 0.01, "pHYs says 2.53 µm/px: {um}");
             last = r.json;
         }
-        // Only the other photograph is comparable; it is the same gun and
-        // scores far above the ~0.1-0.2 of different-gun scans.
+        // Only the other photograph is comparable; it is the same gun: its
+        // registration correlates far above the ~0.1-0.2 of different-gun
+        // scans. Few cells agree on their own (1 of the scored ones today):
+        // lighting differs between photographs at the scale of a cell.
         assert_eq!(candidate_ids(&last["candidates"]), ["N118"], "{last:#}");
-        let score = last["candidates"][0]["score"].as_f64().expect("score");
-        assert!(score > 0.4, "{score}");
+        let best = &last["candidates"][0];
+        let ncc = best["registration"]["registration_ncc"]
+            .as_f64()
+            .expect("registration_ncc");
+        assert!(ncc > 0.4, "{best:#}");
+        let congruent = best["congruent_cells"].as_u64().expect("congruent_cells");
+        assert!(congruent >= 1, "{best:#}");
+        assert_eq!(
+            best["cells"].as_array().expect("cells").len() as u64,
+            best["valid_cells"].as_u64().expect("valid_cells"),
+            "every scored cell is reported: {best:#}"
+        );
 
         // Without pHYs and without um_per_px a photograph is refused.
         let unscaled = {

@@ -1,21 +1,11 @@
 //! The audit chain as an auditor checks it: `casetrace audit verify` on a
 //! database whose audit table someone edited directly.
 
-use std::process::{Command, Output};
-
 use casetrace_engine::audit::{AuditEvent, AuditOutcome};
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
 
-use crate::common::{backends, TestEngine};
-
-fn casetrace(t: &TestEngine, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_casetrace"))
-        .args(t.cli_args())
-        .args(args)
-        .output()
-        .expect("run casetrace")
-}
+use crate::common::{backends, casetrace, TestEngine};
 
 /// Run `sql` against the test's database as its owner would, past the engine.
 async fn owner_sql(t: &TestEngine, sql: &str) {

@@ -7,15 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::{backends, TestEngine, WELLER_DIR};
-
-fn casetrace(t: &TestEngine, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_casetrace"))
-        .args(t.cli_args())
-        .args(args)
-        .output()
-        .expect("run casetrace")
-}
+use crate::common::{backends, casetrace, TestEngine, WELLER_DIR};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

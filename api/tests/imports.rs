@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use actix_web::http::{header, StatusCode};
@@ -14,7 +14,7 @@ use casetrace_engine::reading::write_x3p;
 use casetrace_engine::synth::{fire, make_gun, SynthConfig};
 use serde_json::Value;
 
-use crate::common::{backends, TestEngine};
+use crate::common::{backends, casetrace, TestEngine};
 
 /// Synthetic scans at the resolution the benches use (12.5 µm/px).
 fn synth_scans(n: usize, seed: u64) -> Vec<Vec<u8>> {
@@ -40,14 +40,6 @@ fn write_zip(path: &Path, entries: &[(String, Vec<u8>)]) {
         zip.write_all(bytes).expect("zip write");
     }
     zip.finish().expect("finish zip");
-}
-
-fn casetrace(t: &TestEngine, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_casetrace"))
-        .args(t.cli_args())
-        .args(args)
-        .output()
-        .expect("run casetrace")
 }
 
 fn text(bytes: &[u8]) -> String {

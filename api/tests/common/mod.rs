@@ -275,3 +275,13 @@ pub fn submission(casing_id: &str, bytes: &[u8]) -> Vec<Part> {
         ),
     ]
 }
+
+/// Run the `casetrace` binary as other tools do, on `t`'s data directory
+/// and database.
+pub fn casetrace(t: &TestEngine, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_casetrace"))
+        .args(t.cli_args())
+        .args(args)
+        .output()
+        .expect("run casetrace")
+}

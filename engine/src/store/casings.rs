@@ -185,7 +185,7 @@ const SELECT_DESCRIPTOR_PAGE: &str = "SELECT casing_pk, descriptor FROM casing_f
 /// A `casings` row as stored.
 #[derive(FromRow)]
 pub(super) struct CasingRow {
-    id: i64,
+    pub(super) id: i64,
     agency: String,
     casing_id: String,
     sha256: String,
@@ -260,6 +260,45 @@ impl TryFrom<FeaturesRow> for (i64, CasingFeatures) {
         ))
     }
 }
+
+/// Insert a casing row and its features row inside the open transaction
+/// `$tx`, evaluating to the stored [`CasingRow`]. A macro, like
+/// [`on_pool!`], so that one text serves both backends' transactions:
+/// single submissions and import batches insert exactly the same columns.
+macro_rules! insert_casing_rows {
+    ($tx:ident, $new:expr, $metadata:expr, $features:expr, $descriptor:expr) => {{
+        let new: &$crate::store::NewCasing = $new;
+        let features: &$crate::store::CasingFeatures = $features;
+        let row: $crate::store::casings::CasingRow =
+            sqlx::query_as($crate::store::casings::INSERT_CASING)
+                .bind(&new.agency)
+                .bind(&new.casing_id)
+                .bind(&new.sha256)
+                .bind(&new.file_name)
+                .bind(&new.format)
+                .bind(&new.surface_kind)
+                .bind(new.kind.as_str())
+                .bind(&new.case_number)
+                .bind(&new.calibre)
+                .bind(sqlx::types::Json($metadata))
+                .bind(new.um_per_px)
+                .bind(new.width)
+                .bind(new.height)
+                .bind(&new.submitted_by)
+                .fetch_one(&mut *$tx)
+                .await?;
+        sqlx::query($crate::store::casings::INSERT_FEATURES)
+            .bind(row.id)
+            .bind(&features.model_version)
+            .bind($descriptor)
+            .bind(&features.comparison_surface)
+            .bind(&features.pipeline_version)
+            .execute(&mut *$tx)
+            .await?;
+        row
+    }};
+}
+pub(super) use insert_casing_rows;
 
 impl Database {
     /// Store a casing and its features in one transaction.
@@ -336,31 +375,7 @@ impl Database {
                     return Err(e);
                 }
             }
-            let row: CasingRow = sqlx::query_as(INSERT_CASING)
-                .bind(&new.agency)
-                .bind(&new.casing_id)
-                .bind(&new.sha256)
-                .bind(&new.file_name)
-                .bind(&new.format)
-                .bind(&new.surface_kind)
-                .bind(new.kind.as_str())
-                .bind(&new.case_number)
-                .bind(&new.calibre)
-                .bind(Json(metadata))
-                .bind(new.um_per_px)
-                .bind(new.width)
-                .bind(new.height)
-                .bind(&new.submitted_by)
-                .fetch_one(&mut *tx)
-                .await?;
-            sqlx::query(INSERT_FEATURES)
-                .bind(row.id)
-                .bind(&features.model_version)
-                .bind(&descriptor)
-                .bind(&features.comparison_surface)
-                .bind(&features.pipeline_version)
-                .execute(&mut *tx)
-                .await?;
+            let row = insert_casing_rows!(tx, new, metadata, features, &descriptor);
             tx.commit().await?;
             Ok(InsertOutcome::Inserted(row.try_into()?))
         })

@@ -9,12 +9,11 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json;
 use sqlx::FromRow;
 
 use super::casings::{
-    checked_metadata, encode_descriptor, same_casing_outcome, CasingRow, INSERT_CASING,
-    INSERT_FEATURES, SELECT_SAME_CASING,
+    checked_metadata, encode_descriptor, insert_casing_rows, same_casing_outcome, CasingRow,
+    SELECT_SAME_CASING,
 };
 use super::db::{on_pool, BeginWrite, Database};
 use super::{CasingFeatures, CasingRecord, NewCasing};
@@ -491,32 +490,8 @@ impl Database {
                             }
                             Err(e) => (row, RowOutcome::Failed, None, Some(e.to_string()), None),
                             Ok(None) => {
-                                let stored: CasingRow = sqlx::query_as(INSERT_CASING)
-                                    .bind(&casing.agency)
-                                    .bind(&casing.casing_id)
-                                    .bind(&casing.sha256)
-                                    .bind(&casing.file_name)
-                                    .bind(&casing.format)
-                                    .bind(&casing.surface_kind)
-                                    .bind(casing.kind.as_str())
-                                    .bind(&casing.case_number)
-                                    .bind(&casing.calibre)
-                                    .bind(Json(&metadata))
-                                    .bind(casing.um_per_px)
-                                    .bind(casing.width)
-                                    .bind(casing.height)
-                                    .bind(&casing.submitted_by)
-                                    .fetch_one(&mut *tx)
-                                    .await?;
+                                let stored = insert_casing_rows!(tx, casing, &metadata, features, &descriptor);
                                 let record = CasingRecord::try_from(stored)?;
-                                sqlx::query(INSERT_FEATURES)
-                                    .bind(record.id)
-                                    .bind(&features.model_version)
-                                    .bind(&descriptor)
-                                    .bind(&features.comparison_surface)
-                                    .bind(&features.pipeline_version)
-                                    .execute(&mut *tx)
-                                    .await?;
                                 (row, RowOutcome::Done, Some(record.id), None, Some(record))
                             }
                         }

@@ -6,44 +6,20 @@
 //!
 //! Columns (CSV headers or JSON keys): `file` and `casing_id` (required),
 //! `agency`, `kind` (`evidence` | `test_fire`), `case_number`, `calibre`,
-//! `um_per_px`, and `record` (`casing`, the default; other record types such
-//! as trace records are recognised but not loaded yet). Any other column is
+//! `um_per_px`, and `record` (`casing`, the default; trace records go in a
+//! trace file of their own, see `traces::import`). Any other column is
 //! kept as the casing's metadata.
 
 use std::collections::BTreeMap;
 
-use crate::error::{EngineError, Result};
+use super::table::{read_table, take_text};
+use crate::error::Result;
 use crate::store::CasingKind;
 
-/// Largest manifest accepted, bytes.
-pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
-/// Most rows in one manifest.
-pub const MAX_ROWS: usize = 1_000_000;
-/// Longest single value, bytes.
-pub const MAX_FIELD_BYTES: usize = 4096;
+pub use super::table::TableFormat as ManifestFormat;
+pub use super::table::{MAX_FIELD_BYTES, MAX_ROWS, MAX_TABLE_BYTES as MAX_MANIFEST_BYTES};
 /// Agency of rows that name none.
 pub const DEFAULT_AGENCY: &str = "local";
-
-/// The two manifest formats, told apart by file name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ManifestFormat {
-    Csv,
-    JsonLines,
-}
-
-impl ManifestFormat {
-    /// `.csv` or `.jsonl`/`.ndjson`; anything else is not a manifest.
-    pub fn from_name(name: &str) -> Option<Self> {
-        let lower = name.to_ascii_lowercase();
-        if lower.ends_with(".csv") {
-            Some(ManifestFormat::Csv)
-        } else if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
-            Some(ManifestFormat::JsonLines)
-        } else {
-            None
-        }
-    }
-}
 
 /// One data row.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,101 +46,15 @@ pub fn parse_manifest(
     bytes: &[u8],
     format: ManifestFormat,
 ) -> Result<Vec<ManifestRow>> {
-    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(EngineError::too_large(
-            name,
-            "manifest size (bytes)",
-            bytes.len() as u64,
-            MAX_MANIFEST_BYTES,
-        ));
-    }
-    let rows = match format {
-        ManifestFormat::Csv => parse_csv(name, bytes)?,
-        ManifestFormat::JsonLines => parse_json_lines(name, bytes)?,
-    };
-    if rows.len() > MAX_ROWS {
-        return Err(EngineError::too_large(
-            name,
-            "manifest rows",
-            rows.len() as u64,
-            MAX_ROWS as u64,
-        ));
-    }
-    Ok(rows)
-}
-
-fn parse_csv(name: &str, bytes: &[u8]) -> Result<Vec<ManifestRow>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| EngineError::invalid(name, "header row", e.to_string()))?
-        .clone();
-    for required in ["file", "casing_id"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(EngineError::invalid(
-                name,
-                "header row",
-                format!(
-                    "must name the columns `file` and `casing_id` (found: {})",
-                    headers.iter().collect::<Vec<_>>().join(",")
-                ),
-            ));
-        }
-    }
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
-            EngineError::invalid(name, &format!("line {line}"), format!("malformed CSV: {e}"))
-        })?;
-        let row_number = record.position().map_or(0, |p| p.line());
-        let cells: BTreeMap<String, serde_json::Value> = headers
-            .iter()
-            .zip(record.iter())
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
-            .collect();
-        rows.push(row_from_cells(row_number, cells));
-        if rows.len() > MAX_ROWS {
-            break;
-        }
-    }
-    Ok(rows)
-}
-
-fn parse_json_lines(name: &str, bytes: &[u8]) -> Result<Vec<ManifestRow>> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| EngineError::invalid(name, "encoding", format!("not UTF-8: {e}")))?;
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let row_number = i as u64 + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let cells: BTreeMap<String, serde_json::Value> = match serde_json::from_str(line) {
-            Ok(serde_json::Value::Object(map)) => map.into_iter().collect(),
-            // A line that is not an object is that row's problem, not the file's.
-            Ok(other) => {
-                rows.push(broken_row(
-                    row_number,
-                    format!("not a JSON object: {other}"),
-                ));
-                continue;
-            }
-            Err(e) => {
-                rows.push(broken_row(row_number, format!("not valid JSON: {e}")));
-                continue;
-            }
-        };
-        rows.push(row_from_cells(row_number, cells));
-        if rows.len() > MAX_ROWS {
-            break;
-        }
-    }
-    Ok(rows)
+    Ok(
+        read_table(name, bytes, format, &["file", "casing_id"], None)?
+            .into_iter()
+            .map(|row| match row.cells {
+                Ok(cells) => row_from_cells(row.row_number, cells),
+                Err(problem) => broken_row(row.row_number, problem),
+            })
+            .collect(),
+    )
 }
 
 fn broken_row(row_number: u64, problem: String) -> ManifestRow {
@@ -186,20 +76,8 @@ fn broken_row(row_number: u64, problem: String) -> ManifestRow {
 fn row_from_cells(row_number: u64, mut cells: BTreeMap<String, serde_json::Value>) -> ManifestRow {
     let mut row = broken_row(row_number, String::new());
     let mut problems = Vec::new();
-    let mut text = |cells: &mut BTreeMap<String, serde_json::Value>, key: &str| -> Option<String> {
-        match cells.remove(key)? {
-            serde_json::Value::String(s) if s.len() > MAX_FIELD_BYTES => {
-                problems.push(format!("{key} is longer than {MAX_FIELD_BYTES} bytes"));
-                None
-            }
-            serde_json::Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
-            serde_json::Value::Null => None,
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            other => {
-                problems.push(format!("{key} must be text, not {other}"));
-                None
-            }
-        }
+    let mut text = |cells: &mut BTreeMap<String, serde_json::Value>, key: &str| {
+        take_text(cells, key, &mut problems)
     };
     let record = text(&mut cells, "record");
     row.file = text(&mut cells, "file").unwrap_or_default();
@@ -212,10 +90,10 @@ fn row_from_cells(row_number: u64, mut cells: BTreeMap<String, serde_json::Value
     row.calibre = text(&mut cells, "calibre");
     let um_per_px = text(&mut cells, "um_per_px");
     if let Some(record) = record.filter(|r| r != "casing") {
-        // Trace records and test-fire links belong to the traces schema
-        // (issue #4), which this loader does not write yet.
+        // Traces have a file of their own (traces::import), with their
+        // own columns; a casing manifest holds casings only.
         problems.push(format!(
-            "record type {record:?} is not loaded yet; only `casing` rows are"
+            "record type {record:?} does not belong in a casing manifest; load traces with `casetrace traces import` or POST /v1/traces/imports"
         ));
     }
     if row.file.is_empty() {
@@ -278,6 +156,7 @@ pub fn confined_path(base: &str, file: &str) -> std::result::Result<String, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::EngineError;
 
     #[test]
     fn csv_rows_keep_their_line_numbers_and_problems() {

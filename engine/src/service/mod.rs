@@ -9,6 +9,7 @@ mod config;
 mod import;
 mod index_sync;
 mod submit;
+mod traces;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,7 @@ pub use check::CheckReport;
 pub use config::{EngineConfig, ImportConfig};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
 pub use submit::{Submission, SubmitOutcome};
+pub use traces::{TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission};
 
 use crate::calibration::Calibration;
 use crate::comparison::FineComparer;

@@ -60,8 +60,8 @@ pub struct FirearmRecord {
 }
 
 #[derive(FromRow)]
-struct FirearmRow {
-    id: i64,
+pub(super) struct FirearmRow {
+    pub(super) id: i64,
     agency: String,
     make: Option<String>,
     model: Option<String>,
@@ -105,13 +105,14 @@ macro_rules! firearm_columns {
     };
 }
 
-const INSERT_FIREARM: &str = concat!(
+pub(super) const INSERT_FIREARM: &str = concat!(
     "INSERT INTO firearms (agency, make, model, firearm_type, calibre, country, importer, \
      serial_as_written, serial_normalised, obliterated, restored_chars, submitted_by) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ",
     firearm_columns!()
 );
-const INSERT_GRAM: &str = "INSERT INTO firearm_serial_grams (gram, firearm_pk) VALUES ($1, $2)";
+pub(super) const INSERT_GRAM: &str =
+    "INSERT INTO firearm_serial_grams (gram, firearm_pk) VALUES ($1, $2)";
 const SELECT_FIREARM: &str = concat!(
     "SELECT ",
     firearm_columns!(),
@@ -182,14 +183,16 @@ fn prefix_end(prefix: &str) -> String {
     String::from_utf8(bytes).expect("ASCII stays ASCII")
 }
 
-impl Database {
-    /// Store a firearm and post it in the serial index, in one transaction.
-    pub async fn insert_firearm(&self, new: &NewFirearm) -> Result<FirearmRecord> {
-        let normalised = checked_serial("serial", &new.serial)?;
-        let grams = serial_grams(&normalised);
-        let row: FirearmRow = on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let row: FirearmRow = sqlx::query_as(INSERT_FIREARM)
+/// Insert a firearm and its serial postings inside the open transaction
+/// `$tx`, giving its [`FirearmRecord`]; `$normalised` is the serial's
+/// checked normal form. A macro because the transaction's type differs by
+/// backend (see `on_pool!`).
+macro_rules! insert_firearm_in {
+    ($tx:ident, $new:expr, $normalised:expr) => {{
+        let new: &$crate::store::NewFirearm = $new;
+        let normalised: &str = &$normalised;
+        let row: $crate::store::firearms::FirearmRow =
+            sqlx::query_as($crate::store::firearms::INSERT_FIREARM)
                 .bind(&new.agency)
                 .bind(&new.make)
                 .bind(&new.model)
@@ -198,19 +201,35 @@ impl Database {
                 .bind(&new.country)
                 .bind(&new.importer)
                 .bind(&new.serial)
-                .bind(&normalised)
+                .bind(normalised)
                 .bind(new.obliterated)
                 .bind(&new.restored_chars)
                 .bind(&new.submitted_by)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut *$tx)
                 .await?;
-            for gram in &grams {
-                sqlx::query(INSERT_GRAM).bind(gram).bind(row.id).execute(&mut *tx).await?;
-            }
+        for gram in $crate::traces::serial::serial_grams(normalised) {
+            sqlx::query($crate::store::firearms::INSERT_GRAM)
+                .bind(gram)
+                .bind(row.id)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        $crate::store::FirearmRecord::from(row)
+    }};
+}
+pub(super) use insert_firearm_in;
+
+impl Database {
+    /// Store a firearm and post it in the serial index, in one transaction.
+    pub async fn insert_firearm(&self, new: &NewFirearm) -> Result<FirearmRecord> {
+        let normalised = checked_serial("serial", &new.serial)?;
+        let record = on_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let record = insert_firearm_in!(tx, new, normalised);
             tx.commit().await?;
-            row
+            record
         });
-        Ok(row.into())
+        Ok(record)
     }
 
     /// Store many firearms at once (imports, benchmarks): multi-row

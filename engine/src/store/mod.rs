@@ -31,4 +31,4 @@ pub use imports::{
     RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
 };
 pub use leads::{LeadRecord, LeadStatus};
-pub use trace_events::{NewTraceEvent, TraceEventKind, TraceEventRecord};
+pub use trace_events::{NewTraceEvent, TraceEventKind, TraceEventRecord, TraceFirearm};

@@ -7,8 +7,11 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
-use super::db::{on_pool, Database, DbTimestamp};
+use super::db::{on_pool, BeginWrite, Database, DbTimestamp};
+use super::firearms::insert_firearm_in;
+use super::{FirearmRecord, NewFirearm};
 use crate::error::{EngineError, Result};
+use crate::traces::serial::checked_serial;
 
 /// What kind of thing happened to a firearm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,6 +95,9 @@ pub struct NewTraceEvent {
     /// Test fire only: the database id of the test-fire casing.
     pub casing_pk: Option<i64>,
     pub comment: Option<String>,
+    /// The agency's number for the trace request this event came from;
+    /// unique per agency, so a resubmitted request is recognised.
+    pub trace_number: Option<String>,
     pub submitted_by: String,
 }
 
@@ -118,6 +124,7 @@ impl NewTraceEvent {
             possessor: None,
             casing_pk: None,
             comment: None,
+            trace_number: None,
             submitted_by: by.into(),
         }
     }
@@ -140,6 +147,7 @@ pub struct TraceEventRecord {
     pub possessor: Option<String>,
     pub casing_pk: Option<i64>,
     pub comment: Option<String>,
+    pub trace_number: Option<String>,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
     pub submitted_by: String,
 }
@@ -160,6 +168,7 @@ struct EventRow {
     possessor: Option<String>,
     casing_pk: Option<i64>,
     comment: Option<String>,
+    trace_number: Option<String>,
     submitted_at: DbTimestamp,
     submitted_by: String,
 }
@@ -183,6 +192,7 @@ impl TryFrom<EventRow> for TraceEventRecord {
             possessor: r.possessor,
             casing_pk: r.casing_pk,
             comment: r.comment,
+            trace_number: r.trace_number,
             submitted_at: r.submitted_at.0,
             submitted_by: r.submitted_by,
         })
@@ -192,14 +202,16 @@ impl TryFrom<EventRow> for TraceEventRecord {
 macro_rules! event_columns {
     () => {
         "id, agency, firearm_pk, kind, occurred_on, licensee_id, acting_agency, place, latitude, \
-         longitude, crime_code, possessor, casing_pk, comment, submitted_at, submitted_by"
+         longitude, crime_code, possessor, casing_pk, comment, trace_number, submitted_at, \
+         submitted_by"
     };
 }
 
 const INSERT_EVENT: &str = concat!(
     "INSERT INTO trace_events (agency, firearm_pk, kind, occurred_on, licensee_id, acting_agency, \
-     place, latitude, longitude, crime_code, possessor, casing_pk, comment, submitted_by) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ",
+     place, latitude, longitude, crime_code, possessor, casing_pk, comment, trace_number, \
+     submitted_by) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ",
     event_columns!()
 );
 const SELECT_FOR_FIREARM: &str = concat!(
@@ -207,17 +219,113 @@ const SELECT_FOR_FIREARM: &str = concat!(
     event_columns!(),
     " FROM trace_events WHERE firearm_pk = $1 ORDER BY occurred_on, id"
 );
+const SELECT_BY_TRACE_NUMBER: &str = concat!(
+    "SELECT ",
+    event_columns!(),
+    " FROM trace_events WHERE agency = $1 AND trace_number = $2"
+);
 const SELECT_TEST_FIRES_OF_CASING: &str = concat!(
     "SELECT ",
     event_columns!(),
     " FROM trace_events WHERE casing_pk = $1 AND kind = 'test_fire' ORDER BY id"
 );
 
+/// Which firearm a trace is recorded on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TraceFirearm {
+    /// One on file.
+    OnFile(i64),
+    /// A new one, stored in the same transaction as the event.
+    New(NewFirearm),
+}
+
+/// Insert one event inside the open transaction `$tx`, giving its row.
+macro_rules! insert_event_in {
+    ($tx:ident, $new:expr, $firearm_id:expr) => {{
+        let new: &NewTraceEvent = $new;
+        let row: EventRow = sqlx::query_as(INSERT_EVENT)
+            .bind(&new.agency)
+            .bind($firearm_id)
+            .bind(new.kind.as_str())
+            .bind(new.occurred_on.format("%Y-%m-%d").to_string())
+            .bind(&new.licensee_id)
+            .bind(&new.acting_agency)
+            .bind(&new.place)
+            .bind(new.latitude)
+            .bind(new.longitude)
+            .bind(&new.crime_code)
+            .bind(&new.possessor)
+            .bind(new.casing_pk)
+            .bind(&new.comment)
+            .bind(&new.trace_number)
+            .bind(&new.submitted_by)
+            .fetch_one(&mut *$tx)
+            .await?;
+        row
+    }};
+}
+
 impl Database {
     /// Record a trace event; the firearm (and a test fire's casing) must be
     /// on file, and a test fire must name its casing.
     pub async fn insert_trace_event(&self, new: &NewTraceEvent) -> Result<TraceEventRecord> {
-        self.firearm(new.firearm_id).await?;
+        let (_, event) = self
+            .insert_trace(&TraceFirearm::OnFile(new.firearm_id), new)
+            .await?;
+        Ok(event)
+    }
+
+    /// Record a trace: the event, and its firearm when that is new, in one
+    /// transaction, so a refused trace leaves no firearm behind. The
+    /// event's `firearm_id` is ignored for a new firearm.
+    pub async fn insert_trace(
+        &self,
+        firearm: &TraceFirearm,
+        new: &NewTraceEvent,
+    ) -> Result<(FirearmRecord, TraceEventRecord)> {
+        self.check_trace_event(new).await?;
+        let (record, row) = match firearm {
+            TraceFirearm::OnFile(id) => {
+                let record = self.firearm(*id).await?;
+                let row = on_pool!(self, pool => {
+                    let mut tx = pool.begin_write().await?;
+                    let row = insert_event_in!(tx, new, *id);
+                    tx.commit().await?;
+                    row
+                });
+                (record, row)
+            }
+            TraceFirearm::New(firearm) => {
+                let normalised = checked_serial("serial", &firearm.serial)?;
+                on_pool!(self, pool => {
+                    let mut tx = pool.begin_write().await?;
+                    let record = insert_firearm_in!(tx, firearm, normalised);
+                    let row = insert_event_in!(tx, new, record.id);
+                    tx.commit().await?;
+                    (record, row)
+                })
+            }
+        };
+        Ok((record, row.try_into()?))
+    }
+
+    /// The event an agency recorded under a trace number, if any.
+    pub async fn event_by_trace_number(
+        &self,
+        agency: &str,
+        trace_number: &str,
+    ) -> Result<Option<TraceEventRecord>> {
+        let row: Option<EventRow> = on_pool!(self, pool =>
+            sqlx::query_as(SELECT_BY_TRACE_NUMBER)
+                .bind(agency)
+                .bind(trace_number)
+                .fetch_optional(pool)
+                .await?);
+        row.map(TryInto::try_into).transpose()
+    }
+
+    /// Everything about an event that can be refused before writing.
+    async fn check_trace_event(&self, new: &NewTraceEvent) -> Result<()> {
         if (new.kind == TraceEventKind::TestFire) != new.casing_pk.is_some() {
             return Err(EngineError::InvalidMetadata {
                 field: "casing".into(),
@@ -234,7 +342,7 @@ impl Database {
             ("longitude", new.longitude, 180.0),
         ] {
             if let Some(v) = value {
-                if !(-bound..=bound).contains(&v) {
+                if !v.is_finite() || !(-bound..=bound).contains(&v) {
                     return Err(EngineError::InvalidMetadata {
                         field: field.into(),
                         reason: format!("{v} is outside -{bound}..{bound}"),
@@ -242,25 +350,21 @@ impl Database {
                 }
             }
         }
-        let row: EventRow = on_pool!(self, pool =>
-            sqlx::query_as(INSERT_EVENT)
-                .bind(&new.agency)
-                .bind(new.firearm_id)
-                .bind(new.kind.as_str())
-                .bind(new.occurred_on.format("%Y-%m-%d").to_string())
-                .bind(&new.licensee_id)
-                .bind(&new.acting_agency)
-                .bind(&new.place)
-                .bind(new.latitude)
-                .bind(new.longitude)
-                .bind(&new.crime_code)
-                .bind(&new.possessor)
-                .bind(new.casing_pk)
-                .bind(&new.comment)
-                .bind(&new.submitted_by)
-                .fetch_one(pool)
-                .await?);
-        row.try_into()
+        if new.latitude.is_some() != new.longitude.is_some() {
+            return Err(EngineError::InvalidMetadata {
+                field: "latitude".into(),
+                reason: "coordinates need both latitude and longitude".into(),
+            });
+        }
+        if let Some(n) = &new.trace_number {
+            if n.trim().is_empty() || n.len() > 128 {
+                return Err(EngineError::InvalidMetadata {
+                    field: "trace_number".into(),
+                    reason: "a trace number is 1-128 characters".into(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A firearm's trace events, oldest first (ties in the order recorded).
@@ -276,4 +380,80 @@ impl Database {
             sqlx::query_as(SELECT_TEST_FIRES_OF_CASING).bind(casing_pk).fetch_all(pool).await?);
         rows.into_iter().map(TryInto::try_into).collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_support::on_both_backends;
+
+    fn gun(serial: &str) -> NewFirearm {
+        NewFirearm {
+            agency: "lab-a".into(),
+            make: Some("Ruger".into()),
+            serial: serial.into(),
+            submitted_by: "t".into(),
+            ..NewFirearm::default()
+        }
+    }
+
+    fn recovery(number: Option<&str>) -> NewTraceEvent {
+        let mut e = NewTraceEvent::new(
+            "lab-a",
+            0,
+            TraceEventKind::Recovery,
+            "2024-03-01".parse().unwrap(),
+            "t",
+        );
+        e.trace_number = number.map(str::to_string);
+        e
+    }
+
+    async fn a_refused_trace_leaves_no_firearm(db: &Database) {
+        // A test fire naming a casing that is not on file is refused after
+        // the firearm would have been new: neither may be stored.
+        let mut bad = NewTraceEvent::new(
+            "lab-a",
+            0,
+            TraceEventKind::TestFire,
+            "2024-03-01".parse().unwrap(),
+            "t",
+        );
+        bad.casing_pk = Some(999);
+        let err = db
+            .insert_trace(&TraceFirearm::New(gun("AB123")), &bad)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::CasingNotFound(_)), "{err}");
+        let mut half = recovery(None);
+        half.latitude = Some(12.0);
+        let err = db
+            .insert_trace(&TraceFirearm::New(gun("AB123")), &half)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("latitude and longitude"), "{err}");
+        assert_eq!(db.count_firearms().await.unwrap(), 0);
+
+        let (firearm, event) = db
+            .insert_trace(&TraceFirearm::New(gun("AB123")), &recovery(Some("T-1")))
+            .await
+            .unwrap();
+        assert_eq!(event.firearm_id, firearm.id);
+        assert_eq!(event.trace_number.as_deref(), Some("T-1"));
+        let found = db.event_by_trace_number("lab-a", "T-1").await.unwrap();
+        assert_eq!(found, Some(event));
+        assert_eq!(
+            db.event_by_trace_number("lab-b", "T-1").await.unwrap(),
+            None
+        );
+        // The database keeps a trace number unique per agency even if a
+        // caller skips the lookup.
+        assert!(db
+            .insert_trace(&TraceFirearm::OnFile(firearm.id), &recovery(Some("T-1")))
+            .await
+            .is_err());
+        assert_eq!(db.trace_events(firearm.id).await.unwrap().len(), 1);
+    }
+
+    on_both_backends!(a_refused_trace_leaves_no_firearm);
 }

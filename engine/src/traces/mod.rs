@@ -8,5 +8,7 @@ pub mod timeline;
 pub use serial::{edit_distance, normalise_serial, SerialPattern};
 pub use timeline::time_to_crime_days;
 pub mod history;
+pub mod import;
 
 pub use history::{case_history, firearm_history, CaseHistory, FirearmHistory, TimeToCrime};
+pub use import::{parse_trace_rows, TraceRow};

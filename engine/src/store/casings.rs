@@ -87,6 +87,13 @@ pub struct NewCasing {
     pub submitted_by: String,
 }
 
+/// A casing as clients name it: its agency and its id there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CasingRef {
+    pub agency: String,
+    pub casing_id: String,
+}
+
 /// A casing on file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CasingRecord {

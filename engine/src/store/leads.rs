@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::db::{on_pool, Database, DbTimestamp};
+use super::CasingRef;
 use crate::error::{EngineError, Result};
 
 /// Where an examiner's review of a candidate stands.
@@ -63,6 +64,9 @@ pub struct LeadRecord {
     pub agency: String,
     pub query_casing_pk: i64,
     pub candidate_casing_pk: i64,
+    /// The two casings as clients name them.
+    pub query_casing: CasingRef,
+    pub candidate_casing: CasingRef,
     pub status: LeadStatus,
     pub comment: Option<String>,
     pub marked_by: String,
@@ -83,6 +87,10 @@ struct LeadRow {
     marked_at: DbTimestamp,
     decided_by: Option<String>,
     decided_at: Option<DbTimestamp>,
+    query_agency: String,
+    query_casing_id: String,
+    candidate_agency: String,
+    candidate_casing_id: String,
 }
 
 impl TryFrom<LeadRow> for LeadRecord {
@@ -94,6 +102,14 @@ impl TryFrom<LeadRow> for LeadRecord {
             agency: r.agency,
             query_casing_pk: r.query_casing_pk,
             candidate_casing_pk: r.candidate_casing_pk,
+            query_casing: CasingRef {
+                agency: r.query_agency,
+                casing_id: r.query_casing_id,
+            },
+            candidate_casing: CasingRef {
+                agency: r.candidate_agency,
+                casing_id: r.candidate_casing_id,
+            },
             status: r.status.parse()?,
             comment: r.comment,
             marked_by: r.marked_by,
@@ -104,24 +120,25 @@ impl TryFrom<LeadRow> for LeadRecord {
     }
 }
 
-macro_rules! lead_columns {
+/// A lead row with both casings named as clients name them.
+macro_rules! select_leads {
     () => {
-        "id, agency, query_casing_pk, candidate_casing_pk, status, comment, marked_by, marked_at, \
-         decided_by, decided_at"
+        "SELECT l.id, l.agency, l.query_casing_pk, l.candidate_casing_pk, l.status, l.comment, \
+         l.marked_by, l.marked_at, l.decided_by, l.decided_at, \
+         q.agency AS query_agency, q.casing_id AS query_casing_id, \
+         k.agency AS candidate_agency, k.casing_id AS candidate_casing_id \
+         FROM leads l JOIN casings q ON q.id = l.query_casing_pk \
+         JOIN casings k ON k.id = l.candidate_casing_pk"
     };
 }
 
-const INSERT_LEAD: &str = concat!(
-    "INSERT INTO leads (agency, query_casing_pk, candidate_casing_pk, status, comment, marked_by) \
-     VALUES ($1, $2, $3, 'lead', $4, $5) RETURNING ",
-    lead_columns!()
-);
-const SELECT_LEAD: &str = concat!("SELECT ", lead_columns!(), " FROM leads WHERE id = $1");
+const INSERT_LEAD: &str = "INSERT INTO leads (agency, query_casing_pk, candidate_casing_pk, \
+     status, comment, marked_by) VALUES ($1, $2, $3, 'lead', $4, $5) RETURNING id";
+const SELECT_LEAD: &str = concat!(select_leads!(), " WHERE l.id = $1");
 const SELECT_PAIR: &str = concat!(
-    "SELECT ",
-    lead_columns!(),
-    " FROM leads WHERE (query_casing_pk = $1 AND candidate_casing_pk = $2) \
-     OR (query_casing_pk = $2 AND candidate_casing_pk = $1)"
+    select_leads!(),
+    " WHERE (l.query_casing_pk = $1 AND l.candidate_casing_pk = $2) \
+     OR (l.query_casing_pk = $2 AND l.candidate_casing_pk = $1)"
 );
 
 impl Database {
@@ -155,7 +172,7 @@ impl Database {
         if let Some(row) = existing {
             return row.try_into();
         }
-        let row: LeadRow = on_pool!(self, pool =>
+        let (id,): (i64,) = on_pool!(self, pool =>
             sqlx::query_as(INSERT_LEAD)
                 .bind(agency)
                 .bind(query_casing_pk)
@@ -164,7 +181,7 @@ impl Database {
                 .bind(marked_by)
                 .fetch_one(pool)
                 .await?);
-        row.try_into()
+        self.lead(id).await
     }
 
     pub async fn lead(&self, id: i64) -> Result<LeadRecord> {
@@ -219,8 +236,8 @@ impl Database {
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "SELECT {} FROM leads WHERE query_casing_pk IN ({list}) OR candidate_casing_pk IN ({list}) ORDER BY id",
-                lead_columns!()
+                "{} WHERE l.query_casing_pk IN ({list}) OR l.candidate_casing_pk IN ({list}) ORDER BY l.id",
+                select_leads!()
             );
             let rows: Vec<LeadRow> = on_pool!(self, pool => {
                 let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()));

@@ -20,7 +20,7 @@ mod trace_events;
 
 pub use audit::{AuditQuery, AUDIT_PAGE, AUDIT_QUERY_MAX};
 pub use blobs::{sha256_hex, BlobPut, BlobStore};
-pub use casings::{CasingFeatures, CasingKind, CasingRecord, InsertOutcome, NewCasing};
+pub use casings::{CasingFeatures, CasingKind, CasingRecord, CasingRef, InsertOutcome, NewCasing};
 pub use db::{Backend, Database, DEFAULT_SQLITE_FILE};
 pub use firearms::{
     parse_event_date, FirearmRecord, NewFirearm, SerialFilters, SerialMatch, SerialQuery,

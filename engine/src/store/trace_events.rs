@@ -9,7 +9,7 @@ use sqlx::FromRow;
 
 use super::db::{on_pool, BeginWrite, Database, DbTimestamp};
 use super::firearms::insert_firearm_in;
-use super::{FirearmRecord, NewFirearm};
+use super::{CasingRef, FirearmRecord, NewFirearm};
 use crate::error::{EngineError, Result};
 use crate::traces::serial::checked_serial;
 
@@ -146,6 +146,8 @@ pub struct TraceEventRecord {
     pub crime_code: Option<String>,
     pub possessor: Option<String>,
     pub casing_pk: Option<i64>,
+    /// Test fire: who the casing belongs to and its id, as clients name it.
+    pub casing: Option<CasingRef>,
     pub comment: Option<String>,
     pub trace_number: Option<String>,
     pub submitted_at: chrono::DateTime<chrono::Utc>,
@@ -171,6 +173,8 @@ struct EventRow {
     trace_number: Option<String>,
     submitted_at: DbTimestamp,
     submitted_by: String,
+    casing_agency: Option<String>,
+    casing_id: Option<String>,
 }
 
 impl TryFrom<EventRow> for TraceEventRecord {
@@ -191,6 +195,10 @@ impl TryFrom<EventRow> for TraceEventRecord {
             crime_code: r.crime_code,
             possessor: r.possessor,
             casing_pk: r.casing_pk,
+            casing: r
+                .casing_agency
+                .zip(r.casing_id)
+                .map(|(agency, casing_id)| CasingRef { agency, casing_id }),
             comment: r.comment,
             trace_number: r.trace_number,
             submitted_at: r.submitted_at.0,
@@ -199,35 +207,34 @@ impl TryFrom<EventRow> for TraceEventRecord {
     }
 }
 
-macro_rules! event_columns {
+/// The columns of an event row, joined to its test-fire casing so the
+/// casing can be named the way clients name it.
+macro_rules! select_events {
     () => {
-        "id, agency, firearm_pk, kind, occurred_on, licensee_id, acting_agency, place, latitude, \
-         longitude, crime_code, possessor, casing_pk, comment, trace_number, submitted_at, \
-         submitted_by"
+        "SELECT e.id, e.agency, e.firearm_pk, e.kind, e.occurred_on, e.licensee_id, \
+         e.acting_agency, e.place, e.latitude, e.longitude, e.crime_code, e.possessor, \
+         e.casing_pk, e.comment, e.trace_number, e.submitted_at, e.submitted_by, \
+         c.agency AS casing_agency, c.casing_id AS casing_id \
+         FROM trace_events e LEFT JOIN casings c ON c.id = e.casing_pk"
     };
 }
 
-const INSERT_EVENT: &str = concat!(
-    "INSERT INTO trace_events (agency, firearm_pk, kind, occurred_on, licensee_id, acting_agency, \
-     place, latitude, longitude, crime_code, possessor, casing_pk, comment, trace_number, \
-     submitted_by) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ",
-    event_columns!()
-);
+const INSERT_EVENT: &str = "INSERT INTO trace_events (agency, firearm_pk, kind, occurred_on, \
+     licensee_id, acting_agency, place, latitude, longitude, crime_code, possessor, casing_pk, \
+     comment, trace_number, submitted_by) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id";
+const SELECT_EVENT: &str = concat!(select_events!(), " WHERE e.id = $1");
 const SELECT_FOR_FIREARM: &str = concat!(
-    "SELECT ",
-    event_columns!(),
-    " FROM trace_events WHERE firearm_pk = $1 ORDER BY occurred_on, id"
+    select_events!(),
+    " WHERE e.firearm_pk = $1 ORDER BY e.occurred_on, e.id"
 );
 const SELECT_BY_TRACE_NUMBER: &str = concat!(
-    "SELECT ",
-    event_columns!(),
-    " FROM trace_events WHERE agency = $1 AND trace_number = $2"
+    select_events!(),
+    " WHERE e.agency = $1 AND e.trace_number = $2"
 );
 const SELECT_TEST_FIRES_OF_CASING: &str = concat!(
-    "SELECT ",
-    event_columns!(),
-    " FROM trace_events WHERE casing_pk = $1 AND kind = 'test_fire' ORDER BY id"
+    select_events!(),
+    " WHERE e.casing_pk = $1 AND e.kind = 'test_fire' ORDER BY e.id"
 );
 
 /// Which firearm a trace is recorded on.
@@ -243,7 +250,7 @@ pub enum TraceFirearm {
 macro_rules! insert_event_in {
     ($tx:ident, $new:expr, $firearm_id:expr) => {{
         let new: &NewTraceEvent = $new;
-        let row: EventRow = sqlx::query_as(INSERT_EVENT)
+        let (id,): (i64,) = sqlx::query_as(INSERT_EVENT)
             .bind(&new.agency)
             .bind($firearm_id)
             .bind(new.kind.as_str())
@@ -259,6 +266,10 @@ macro_rules! insert_event_in {
             .bind(&new.comment)
             .bind(&new.trace_number)
             .bind(&new.submitted_by)
+            .fetch_one(&mut *$tx)
+            .await?;
+        let row: EventRow = sqlx::query_as(SELECT_EVENT)
+            .bind(id)
             .fetch_one(&mut *$tx)
             .await?;
         row

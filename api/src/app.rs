@@ -61,6 +61,9 @@ pub fn create_app(
         .configure(routes::config_health)
         .configure(routes::config_openapi)
         .configure(routes::config_imports)
+        .configure(routes::config_firearms)
+        .configure(routes::config_traces)
+        .configure(routes::config_leads)
         .default_service(web::to(route_not_found))
         .wrap_fn(|req, srv| {
             // One structured line per request, after the response is known.

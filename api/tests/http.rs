@@ -1,8 +1,6 @@
 //! The REST API end to end: `create_app` as `serve` builds it, on a real
 //! engine and the real Weller scans, through actix's test service.
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use casetrace_api::app::create_app;
@@ -10,69 +8,8 @@ use casetrace_engine::store::sha256_hex;
 use serde_json::Value;
 
 use crate::common::{
-    backends, multipart, submission, weller, Counts, Part, TestEngine, NBIDE_PHOTOS,
+    backends, get, post_multipart, send, submission, weller, Counts, Part, TestEngine, NBIDE_PHOTOS,
 };
-
-/// A response, its body parsed as JSON.
-#[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    location: Option<String>,
-    json: Value,
-}
-
-impl Reply {
-    /// Assert an error reply: this status, this code, a message, and
-    /// nothing else in the body.
-    fn assert_error(&self, status: StatusCode, code: &str) {
-        assert_eq!(self.status, status, "{:#}", self.json);
-        assert_eq!(self.json["code"], code, "{:#}", self.json);
-        assert!(
-            self.json["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{:#}",
-            self.json
-        );
-        let keys: Vec<&String> = self.json.as_object().expect("an object").keys().collect();
-        assert_eq!(keys, ["code", "message"], "{:#}", self.json);
-    }
-}
-
-async fn send<S, R, B>(app: &S, req: R) -> Reply
-where
-    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let res = test::call_service(app, req).await;
-    let status = res.status();
-    let location = res
-        .headers()
-        .get(header::LOCATION)
-        .map(|v| v.to_str().expect("ascii Location").to_string());
-    let body = test::read_body(res).await;
-    let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
-        panic!(
-            "{status}: body is not JSON ({e}): {:?}",
-            String::from_utf8_lossy(&body)
-        )
-    });
-    Reply {
-        status,
-        location,
-        json,
-    }
-}
-
-fn post_multipart(uri: &str, parts: &[Part]) -> TestRequest {
-    let (content_type, body) = multipart(parts);
-    TestRequest::post()
-        .uri(uri)
-        .insert_header((header::CONTENT_TYPE, content_type))
-        .set_payload(body)
-}
-
-fn get(uri: &str) -> TestRequest {
-    TestRequest::get().uri(uri)
-}
 
 fn candidate_ids(list: &Value) -> Vec<&str> {
     list.as_array()

@@ -6,20 +6,32 @@
 mod candidate;
 mod casing;
 mod error;
+mod firearm;
 mod health;
 mod import;
+mod lead;
 mod query;
 mod submission;
+mod trace;
 
 pub use candidate::{CandidateDto, CandidateListDto, CellDto, RegistrationDto};
 pub use casing::{CasingDto, CasingKindDto};
 pub use error::ErrorDto;
+pub use firearm::{
+    CasingRefDto, FirearmDto, NewFirearmDto, NewTraceEventDto, SerialMatchDto, SerialSearchDto,
+    TraceEventDto, TraceEventKindDto,
+};
 pub use health::HealthDto;
 pub use import::{ImportCountsDto, ImportForm, ImportJobDto, ImportPathDto, ImportRowErrorDto};
+pub use lead::{
+    CaseHistoryDto, DecisionDto, FirearmHistoryDto, LeadDecisionDto, LeadDto, LeadStatusDto,
+    NewLeadDto, TimeToCrimeDto,
+};
 pub use query::{
-    CandidatesQuery, CasingQuery, SearchQuery, SubmitQuery, DEFAULT_AGENCY, DEFAULT_LIMIT,
-    MAX_LIMIT,
+    CandidatesQuery, CasingQuery, SearchQuery, SerialModeDto, SerialSearchQuery, SubmitQuery,
+    DEFAULT_AGENCY, DEFAULT_LIMIT, MAX_LIMIT,
 };
 pub use submission::{
     SearchForm, SearchMetadataDto, SubmissionMetadataDto, SubmitForm, SubmitResponseDto,
 };
+pub use trace::{TraceImportDto, TraceOutcomeDto, TraceRequestDto, TraceRowErrorDto};

@@ -46,3 +46,33 @@ pub struct SubmitQuery {
     /// skips ranking, e.g. for bulk imports.
     pub limit: Option<usize>,
 }
+
+/// How `GET /v1/firearms` matches `serial`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SerialModeDto {
+    /// Normalised serials equal.
+    Exact,
+    /// `?` is one unreadable character, `*` any run of them.
+    Pattern,
+    /// Within `max_edits` edits of the normalised serial, nearest first.
+    Fuzzy,
+}
+
+/// `GET /v1/firearms?serial=...`: serial search.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SerialSearchQuery {
+    /// The serial, or a pattern such as `A?3*9`.
+    pub serial: String,
+    /// Default: `pattern` when `serial` holds `?` or `*`, else `exact`.
+    pub mode: Option<SerialModeDto>,
+    /// Fuzzy only: most edits allowed (default 1).
+    pub max_edits: Option<usize>,
+    /// Only firearms of this make (case-insensitive).
+    pub make: Option<String>,
+    pub calibre: Option<String>,
+    /// Country of manufacture.
+    pub country: Option<String>,
+}

@@ -5,16 +5,13 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::upload::{parse_metadata, read_upload};
-use super::{resolve_limit, resource};
+use super::{resolve_limit, resource, SUBMITTED_BY};
 use crate::app::AppState;
 use crate::dto::{
     CandidateDto, CandidateListDto, CandidatesQuery, CasingDto, CasingQuery, ErrorDto,
     SubmissionMetadataDto, SubmitForm, SubmitQuery, SubmitResponseDto, DEFAULT_AGENCY,
 };
 use crate::error::ApiError;
-
-/// Who submissions are recorded as until authentication arrives.
-const SUBMITTED_BY: &str = "api";
 
 /// Submit a casing: an `image` file part and a `metadata` JSON part.
 ///

@@ -16,13 +16,11 @@ use casetrace_engine::bulk::ImportSource;
 use casetrace_engine::Engine;
 use futures_util::StreamExt;
 
-use super::resource;
+use super::{resource, SUBMITTED_BY};
 use crate::app::AppState;
 use crate::dto::{ErrorDto, ImportForm, ImportJobDto, ImportPathDto};
 use crate::error::ApiError;
 
-/// Who jobs are recorded as until authentication arrives.
-const SUBMITTED_BY: &str = "api";
 /// Where uploads are spooled, inside the data directory.
 const SPOOL_DIR: &str = "imports-incoming";
 

@@ -3,22 +3,31 @@
 //! ends with a `config_*` function registering its routes.
 
 pub mod casings;
+pub mod firearms;
 pub mod health;
 pub mod imports;
+pub mod leads;
 pub mod openapi;
 pub mod search;
+pub mod traces;
 mod upload;
 
 pub use casings::config_casings;
+pub use firearms::config_firearms;
 pub use health::config_health;
 pub use imports::config_imports;
+pub use leads::config_leads;
 pub use openapi::{config_openapi, ApiDoc};
 pub use search::config_search;
+pub use traces::config_traces;
 
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
 
 use crate::dto::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::error::ApiError;
+
+/// Who writes are recorded as until authentication names the caller.
+pub(crate) const SUBMITTED_BY: &str = "api";
 
 /// A resource whose wrong-method requests get a JSON 405 like every other
 /// error, instead of actix's empty one.

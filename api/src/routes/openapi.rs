@@ -5,13 +5,13 @@
 use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
-use super::{casings, health, imports, resource, search};
+use super::{casings, firearms, health, imports, leads, resource, search, traces};
 
 /// Every route of the API. A handler missing from `paths` is caught by the
 /// integration test that lists the document's paths.
 #[derive(Debug, OpenApi)]
 #[openapi(
-    info(title = "casetrace", description = "Cartridge-case matching: submit casings, rank candidates."),
+    info(title = "casetrace", description = "Cartridge-case matching and firearm traces: submit casings, rank candidates, link hits to firearms and their histories."),
     paths(
         casings::submit_casing,
         casings::get_casing,
@@ -21,12 +21,25 @@ use super::{casings, health, imports, resource, search};
         openapi_json,
         imports::start_import,
         imports::get_import,
+        traces::submit_trace,
+        traces::import_traces,
+        firearms::create_firearm,
+        firearms::search_firearms,
+        firearms::get_firearm,
+        firearms::firearm_history,
+        firearms::add_event,
+        firearms::serial_history,
+        leads::create_lead,
+        leads::get_lead,
+        leads::decide_lead,
+        leads::case_history,
     ),
     tags(
         (name = "casings", description = "Casings on file and their candidates"),
         (name = "search", description = "Candidates for an image not on file"),
         (name = "health", description = "Liveness"),
         (name = "imports", description = "Bulk import jobs"),
+        (name = "traces", description = "Firearms, trace requests, serial search, leads and histories"),
     )
 )]
 pub struct ApiDoc;

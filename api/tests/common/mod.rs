@@ -13,9 +13,14 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use casetrace_api::app::AppState;
 use casetrace_engine::{Engine, EngineConfig};
+use serde_json::Value;
 use sqlx::AssertSqlSafe;
 
 /// Folder of the Weller et al. cartridge-case scans (shared, never copied
@@ -284,4 +289,70 @@ pub fn casetrace(t: &TestEngine, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("run casetrace")
+}
+
+/// A response, its body parsed as JSON.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub json: Value,
+}
+
+impl Reply {
+    /// Assert an error reply: this status, this code, a message, and
+    /// nothing else in the body.
+    pub fn assert_error(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{:#}", self.json);
+        assert_eq!(self.json["code"], code, "{:#}", self.json);
+        assert!(
+            self.json["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{:#}",
+            self.json
+        );
+        let keys: Vec<&String> = self.json.as_object().expect("an object").keys().collect();
+        assert_eq!(keys, ["code", "message"], "{:#}", self.json);
+    }
+}
+
+pub async fn send<S, R, B>(app: &S, req: R) -> Reply
+where
+    S: Service<R, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let res = test::call_service(app, req).await;
+    let status = res.status();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().expect("ascii Location").to_string());
+    let body = test::read_body(res).await;
+    let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
+        panic!(
+            "{status}: body is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&body)
+        )
+    });
+    Reply {
+        status,
+        location,
+        json,
+    }
+}
+
+pub fn post_multipart(uri: &str, parts: &[Part]) -> TestRequest {
+    let (content_type, body) = multipart(parts);
+    TestRequest::post()
+        .uri(uri)
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .set_payload(body)
+}
+
+pub fn get(uri: &str) -> TestRequest {
+    TestRequest::get().uri(uri)
+}
+
+/// A JSON request to `uri`.
+pub fn post_json(uri: &str, body: &Value) -> TestRequest {
+    TestRequest::post().uri(uri).set_json(body)
 }

@@ -208,6 +208,8 @@ impl Engine {
 
     /// Take up a candidate as a lead: `query` is the casing searched with,
     /// `candidate` the one the engine offered, each as (agency, casing id).
+    /// The flag says whether the lead is new (false: the pair was already
+    /// a lead, which is returned unchanged).
     pub async fn mark_lead(
         &self,
         agency: &str,
@@ -215,7 +217,7 @@ impl Engine {
         candidate: (&str, &str),
         marked_by: &str,
         comment: Option<&str>,
-    ) -> Result<LeadRecord> {
+    ) -> Result<(LeadRecord, bool)> {
         let db = self.database();
         let query_pk = self.casing_pk(query.0, query.1).await?;
         let candidate_pk = self.casing_pk(candidate.0, candidate.1).await?;

@@ -143,7 +143,8 @@ const SELECT_PAIR: &str = concat!(
 
 impl Database {
     /// Take up a candidate as a lead. The pair (in either order) may be
-    /// taken up once; a second attempt returns the lead on file.
+    /// taken up once; a second attempt returns the lead on file. The flag
+    /// says whether this call created the lead.
     pub async fn mark_lead(
         &self,
         agency: &str,
@@ -151,7 +152,7 @@ impl Database {
         candidate_casing_pk: i64,
         marked_by: &str,
         comment: Option<&str>,
-    ) -> Result<LeadRecord> {
+    ) -> Result<(LeadRecord, bool)> {
         if query_casing_pk == candidate_casing_pk {
             return Err(EngineError::InvalidMetadata {
                 field: "candidate".into(),
@@ -170,7 +171,7 @@ impl Database {
                 .fetch_optional(pool)
                 .await?);
         if let Some(row) = existing {
-            return row.try_into();
+            return Ok((row.try_into()?, false));
         }
         let (id,): (i64,) = on_pool!(self, pool =>
             sqlx::query_as(INSERT_LEAD)
@@ -181,7 +182,7 @@ impl Database {
                 .bind(marked_by)
                 .fetch_one(pool)
                 .await?);
-        self.lead(id).await
+        Ok((self.lead(id).await?, true))
     }
 
     pub async fn lead(&self, id: i64) -> Result<LeadRecord> {

@@ -258,20 +258,24 @@ mod tests {
         let a = db
             .mark_lead("lab-a", scene_a, test_fire, "ex1", None)
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         let b = db
             .mark_lead("lab-a", scene_b, test_fire, "ex1", None)
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         let c = db
             .mark_lead("lab-a", unrelated, test_fire, "ex1", None)
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         // Taking up the same pair again (reversed) returns the lead on file.
         assert_eq!(
             db.mark_lead("lab-a", test_fire, scene_a, "ex2", None)
                 .await
                 .unwrap()
+                .0
                 .id,
             a.id
         );

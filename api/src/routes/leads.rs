@@ -1,0 +1,127 @@
+//! `/v1/leads` and `/v1/cases`: examiners' leads and case histories.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+
+use super::{resource, SUBMITTED_BY};
+use crate::app::AppState;
+use crate::dto::{CaseHistoryDto, ErrorDto, LeadDecisionDto, LeadDto, NewLeadDto, DEFAULT_AGENCY};
+use crate::error::ApiError;
+
+/// Take up a candidate as a lead. The pair may be taken up once (in either
+/// order); asking again answers 200 with the lead on file.
+#[utoipa::path(
+    post,
+    path = "/v1/leads",
+    tag = "traces",
+    request_body = NewLeadDto,
+    responses(
+        (status = 201, description = "Lead stored", body = LeadDto),
+        (status = 200, description = "The pair was already a lead", body = LeadDto),
+        (status = 400, description = "Bad JSON, or a casing paired with itself", body = ErrorDto),
+        (status = 404, description = "No such casing", body = ErrorDto),
+    )
+)]
+pub async fn create_lead(
+    state: web::Data<AppState>,
+    body: web::Json<NewLeadDto>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let agency = body.agency.as_deref().unwrap_or(DEFAULT_AGENCY);
+    let (lead, created) = state
+        .engine
+        .mark_lead(
+            agency,
+            (&body.query.agency, &body.query.casing_id),
+            (&body.candidate.agency, &body.candidate.casing_id),
+            SUBMITTED_BY,
+            body.comment.as_deref(),
+        )
+        .await?;
+    let dto = LeadDto::from(lead);
+    if created {
+        Ok(HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/v1/leads/{}", dto.id)))
+            .json(dto))
+    } else {
+        Ok(HttpResponse::Ok().json(dto))
+    }
+}
+
+/// A lead on file.
+#[utoipa::path(
+    get,
+    path = "/v1/leads/{id}",
+    tag = "traces",
+    params(("id" = i64, Path, description = "The lead's id")),
+    responses(
+        (status = 200, description = "The lead", body = LeadDto),
+        (status = 404, description = "No such lead", body = ErrorDto),
+    )
+)]
+pub async fn get_lead(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<web::Json<LeadDto>, ApiError> {
+    Ok(web::Json(state.engine.lead(*id).await?.into()))
+}
+
+/// Confirm a lead (a hit: same firearm) or exclude it. A hit links the
+/// two casings' cases, and a test fire's firearm to both.
+#[utoipa::path(
+    post,
+    path = "/v1/leads/{id}/decision",
+    tag = "traces",
+    params(("id" = i64, Path, description = "The lead's id")),
+    request_body = LeadDecisionDto,
+    responses(
+        (status = 200, description = "The decided lead", body = LeadDto),
+        (status = 400, description = "Bad JSON", body = ErrorDto),
+        (status = 404, description = "No such lead", body = ErrorDto),
+    )
+)]
+pub async fn decide_lead(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: web::Json<LeadDecisionDto>,
+) -> Result<web::Json<LeadDto>, ApiError> {
+    let body = body.into_inner();
+    let lead = state
+        .engine
+        .decide_lead(
+            *id,
+            body.decision.into(),
+            SUBMITTED_BY,
+            body.comment.as_deref(),
+        )
+        .await?;
+    Ok(web::Json(lead.into()))
+}
+
+/// Everything known about a case: its casings, their leads and hits, the
+/// cases they link to and the firearms those lead to.
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{case_number}/history",
+    tag = "traces",
+    params(("case_number" = String, Path, description = "The case number")),
+    responses(
+        (status = 200, description = "The case's history", body = CaseHistoryDto),
+        (status = 404, description = "No casing has this case number", body = ErrorDto),
+    )
+)]
+pub async fn case_history(
+    state: web::Data<AppState>,
+    case_number: web::Path<String>,
+) -> Result<web::Json<CaseHistoryDto>, ApiError> {
+    Ok(web::Json(
+        state.engine.case_history(&case_number).await?.into(),
+    ))
+}
+
+pub fn config_leads(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/leads").route(web::post().to(create_lead)))
+        .service(resource("/v1/leads/{id}").route(web::get().to(get_lead)))
+        .service(resource("/v1/leads/{id}/decision").route(web::post().to(decide_lead)))
+        .service(resource("/v1/cases/{case_number}/history").route(web::get().to(case_history)));
+}

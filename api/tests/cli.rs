@@ -246,3 +246,74 @@ async fn relative_manifest_paths_resolve_against_the_manifest_folder() {
     }
     t.close().await;
 }
+
+/// Trace files, serial search, leads and histories from the command line:
+/// the same JSON shapes as the REST API, and failures named on stderr.
+#[test]
+fn traces_leads_and_histories_from_the_command_line() {
+    for backend in backends() {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let t = rt.block_on(TestEngine::open(&backend));
+        let dir = t.dir.path();
+        // Two casings of one gun on file to take up as a lead.
+        let manifest = dir.join("casings.csv");
+        let mut csv = String::from("file,casing_id,kind,case_number\n");
+        csv += &format!("{WELLER_DIR}TW01-01.x3p,TF-1,test_fire,LAB-1\n");
+        csv += &format!("{WELLER_DIR}TW01-03.x3p,EV-1,evidence,CASE-9\n");
+        std::fs::write(&manifest, csv).expect("write manifest");
+        let o = casetrace(&t, &["import", manifest.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+
+        let traces = dir.join("traces.csv");
+        std::fs::write(
+            &traces,
+            "trace_number,serial,date,event,make,licensee_id,casing_id\n\
+             T-1,RX 1234,2023-05-01,recovery,Ruger,,\n\
+             T-2,RX-1234,2020-01-02,dealer_sale,Ruger,FFL-7,\n\
+             T-3,RX-1234,2023-05-03,test_fire,Ruger,,TF-1\n\
+             T-4,RX-1234,2023-05-03,test_fire,Ruger,,NO-SUCH\n",
+        )
+        .expect("write traces");
+        let o = casetrace(&t, &["traces", "import", traces.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let report: Value = serde_json::from_slice(&o.stdout).expect("report JSON");
+        assert_eq!(report["recorded"], 3, "{report:#}");
+        assert_eq!(report["firearms_created"], 1, "{report:#}");
+        assert!(
+            stderr(&o).contains("row 5 (T-4)") && stderr(&o).contains("NO-SUCH"),
+            "{}",
+            stderr(&o)
+        );
+
+        let o = casetrace(&t, &["firearms", "search", "RX?23?"]);
+        let found = json_lines(&o);
+        assert_eq!(found.len(), 1, "{}", stdout(&o));
+        assert_eq!(found[0]["firearm"]["serial_normalised"], "RX1234");
+        let gun = found[0]["firearm"]["id"].as_i64().unwrap().to_string();
+
+        let o = casetrace(&t, &["leads", "mark", "EV-1", "TF-1", "--comment", "top"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let lead: Value = serde_json::from_slice(&o.stdout).expect("lead JSON");
+        assert_eq!(lead["marked_by"], "cli:local-admin");
+        let id = lead["id"].as_i64().unwrap().to_string();
+        let o = casetrace(&t, &["leads", "decide", &id, "hit"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+
+        let o = casetrace(&t, &["firearms", "history", &gun]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let history: Value = serde_json::from_slice(&o.stdout).expect("history JSON");
+        assert_eq!(
+            history["linked_cases"],
+            serde_json::json!(["CASE-9", "LAB-1"])
+        );
+        assert_eq!(history["time_to_crime"][0]["days"], 1215);
+        let o = casetrace(&t, &["case", "CASE-9"]);
+        let case: Value = serde_json::from_slice(&o.stdout).expect("case JSON");
+        assert_eq!(case["firearms"][0]["id"].to_string(), gun);
+
+        let o = casetrace(&t, &["case", "NO-SUCH-CASE"]);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("NO-SUCH-CASE"), "{}", stderr(&o));
+        rt.block_on(t.close());
+    }
+}

@@ -421,6 +421,17 @@ async fn openapi_document_lists_every_route() {
         "/v1/openapi.json",
         "/v1/imports",
         "/v1/imports/{id}",
+        "/v1/traces",
+        "/v1/traces/imports",
+        "/v1/firearms",
+        "/v1/firearms/{id}",
+        "/v1/firearms/{id}/history",
+        "/v1/firearms/{id}/events",
+        "/v1/serials/{serial}/history",
+        "/v1/leads",
+        "/v1/leads/{id}",
+        "/v1/leads/{id}/decision",
+        "/v1/cases/{case_number}/history",
     ] {
         assert!(
             paths.contains_key(path),
@@ -437,6 +448,11 @@ async fn openapi_document_lists_every_route() {
         "SubmitResponseDto",
         "ErrorDto",
         "HealthDto",
+        "TraceRequestDto",
+        "FirearmHistoryDto",
+        "CaseHistoryDto",
+        "LeadDto",
+        "SerialSearchDto",
     ] {
         assert!(schemas.contains_key(schema), "{schema} missing");
     }

@@ -47,7 +47,7 @@ pub async fn run(mut cfg: EngineConfig, args: ImportArgs) -> anyhow::Result<Exit
     let source = ImportSource::open(&args.manifest).map_err(|e| anyhow::anyhow!("{e}"))?;
     let engine = open_engine(cfg).await?;
     let prepared = engine
-        .prepare_import(source, &label, "cli:local-admin")
+        .prepare_import(source, &label, super::CLI_ACTOR)
         .await
         .map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
     let job_id = prepared.job.id.clone();
@@ -172,6 +172,6 @@ pub fn submission_from_row(row: &ManifestRow) -> Result<Submission, String> {
         calibre: extra.get("calibre").cloned(),
         metadata: serde_json::Value::Object(metadata),
         um_per_px,
-        submitted_by: "cli:local-admin".into(),
+        submitted_by: super::CLI_ACTOR.into(),
     })
 }

@@ -6,12 +6,15 @@ mod audit;
 mod candidates;
 mod check;
 mod eval;
+mod firearms;
 mod import;
+mod leads;
 mod manifest;
 mod polar;
 mod search;
 mod serve;
 mod synth;
+mod traces;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +75,14 @@ pub enum Command {
     Audit(audit::AuditArgs),
     /// Prove that descriptors, index, evidence files and database agree.
     Check(check::CheckArgs),
+    /// Record trace requests, one or a file of them.
+    Traces(traces::TracesArgs),
+    /// Search firearms by serial, print their histories, record events.
+    Firearms(firearms::FirearmsArgs),
+    /// Mark, confirm or exclude leads.
+    Leads(leads::LeadsArgs),
+    /// Print a case's history: casings, leads, linked cases and firearms.
+    Case(leads::CasesArgs),
 }
 
 /// Run one command; the exit code says whether everything succeeded.
@@ -87,6 +98,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Polar(args) => polar::run(cfg, args),
         Command::Audit(args) => audit::run(cfg, args).await,
         Command::Check(args) => check::run(cfg, args).await,
+        Command::Traces(args) => traces::run(cfg, args).await,
+        Command::Firearms(args) => firearms::run(cfg, args).await,
+        Command::Leads(args) => leads::run(cfg, args).await,
+        Command::Case(args) => leads::run_cases(cfg, args).await,
     }
 }
 
@@ -104,6 +119,39 @@ pub fn engine_config(cli: &Cli, data_dir: PathBuf) -> EngineConfig {
         cfg.threads = t.max(1);
     }
     cfg
+}
+
+/// Who the command line records as the author of what it writes: the
+/// operator of the machine, acting as its local administrator.
+const CLI_ACTOR: &str = "cli:local-admin";
+
+/// Print one value as pretty JSON on stdout.
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    std::io::Write::write_all(&mut out, b"\n")?;
+    Ok(())
+}
+
+/// A file's bytes (`-` is stdin), refused past `limit` bytes.
+fn read_limited(path: &std::path::Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let reader: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
+        )
+    };
+    let mut bytes = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut bytes)?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= limit,
+        "{}: larger than the limit of {limit} bytes",
+        path.display()
+    );
+    Ok(bytes)
 }
 
 async fn open_engine(cfg: EngineConfig) -> anyhow::Result<Engine> {

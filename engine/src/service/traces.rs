@@ -129,7 +129,7 @@ impl Engine {
             .await?;
         let target = match self.firearm_on_file(&sub.firearm).await? {
             Some(id) => TraceFirearm::OnFile(id),
-            None => TraceFirearm::New(sub.firearm),
+            None => TraceFirearm::New(Box::new(sub.firearm)),
         };
         let created_firearm = matches!(target, TraceFirearm::New(_));
         let (firearm, event) = db.insert_trace(&target, &event).await?;

@@ -243,7 +243,7 @@ pub enum TraceFirearm {
     /// One on file.
     OnFile(i64),
     /// A new one, stored in the same transaction as the event.
-    New(NewFirearm),
+    New(Box<NewFirearm>),
 }
 
 /// Insert one event inside the open transaction `$tx`, giving its row.
@@ -432,21 +432,24 @@ mod tests {
         );
         bad.casing_pk = Some(999);
         let err = db
-            .insert_trace(&TraceFirearm::New(gun("AB123")), &bad)
+            .insert_trace(&TraceFirearm::New(Box::new(gun("AB123"))), &bad)
             .await
             .unwrap_err();
         assert!(matches!(err, EngineError::CasingNotFound(_)), "{err}");
         let mut half = recovery(None);
         half.latitude = Some(12.0);
         let err = db
-            .insert_trace(&TraceFirearm::New(gun("AB123")), &half)
+            .insert_trace(&TraceFirearm::New(Box::new(gun("AB123"))), &half)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("latitude and longitude"), "{err}");
         assert_eq!(db.count_firearms().await.unwrap(), 0);
 
         let (firearm, event) = db
-            .insert_trace(&TraceFirearm::New(gun("AB123")), &recovery(Some("T-1")))
+            .insert_trace(
+                &TraceFirearm::New(Box::new(gun("AB123"))),
+                &recovery(Some("T-1")),
+            )
             .await
             .unwrap();
         assert_eq!(event.firearm_id, firearm.id);

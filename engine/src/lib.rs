@@ -8,6 +8,7 @@
 //! original evidence files stored content-addressed ([`store`]).
 //! [`Engine`] ties the stages together.
 
+pub mod access;
 pub mod audit;
 pub mod bulk;
 pub mod calibration;

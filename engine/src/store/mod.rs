@@ -6,6 +6,7 @@
 //! index is rebuilt from it ([`Database::all_descriptors`]). Evidence files
 //! are named by their SHA-256, which every casing row records.
 
+mod access;
 mod audit;
 mod blobs;
 mod cases;
@@ -18,6 +19,7 @@ mod leads;
 pub(crate) mod test_support;
 mod trace_events;
 
+pub use access::{AgencyRecord, AgreementRecord, ApiKeyRecord};
 pub use audit::{AuditQuery, AUDIT_PAGE, AUDIT_QUERY_MAX};
 pub use blobs::{sha256_hex, BlobPut, BlobStore};
 pub use casings::{CasingFeatures, CasingKind, CasingRecord, CasingRef, InsertOutcome, NewCasing};

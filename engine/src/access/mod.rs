@@ -1,0 +1,43 @@
+//! Who may do what: agencies, their API keys and roles, and the sharing
+//! agreements between agencies. The rules live here; the rows in
+//! [`crate::store`]; the REST layer only asks.
+//!
+//! A key is `ct_<id>_<secret>`: the id is public (it names the key in the
+//! audit log and in revocations), the secret is 256 random bits of which
+//! only the SHA-256 is stored.
+
+mod key;
+mod role;
+
+pub use key::{generate_key, hash_secret, parse_key, same_digest, GeneratedKey, KEY_PREFIX};
+pub use role::{Role, Scope};
+
+use serde::{Deserialize, Serialize};
+
+/// An authenticated caller: an agency's key, its holder and its roles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub agency: String,
+    /// The person or system the key was issued to.
+    pub holder: String,
+    /// `None` for the local command line, which needs no key.
+    pub key_id: Option<String>,
+    pub roles: Vec<Role>,
+}
+
+impl Principal {
+    /// The operator at the machine's command line: the local agency's
+    /// administrator, holding every role.
+    pub fn local_admin(agency: &str) -> Principal {
+        Principal {
+            agency: agency.to_string(),
+            holder: "cli:local-admin".into(),
+            key_id: None,
+            roles: Role::ALL.to_vec(),
+        }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}

@@ -72,6 +72,13 @@ pub enum EngineError {
     /// The engine's configuration is wrong.
     #[error("configuration: {0}")]
     Config(String),
+    /// No key, a malformed or unknown key, or one expired or revoked. The
+    /// reason is kept general on purpose: it must not tell a guesser which.
+    #[error("authentication required: {0}")]
+    Unauthenticated(String),
+    /// The caller is known but may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
 }
 
 impl EngineError {

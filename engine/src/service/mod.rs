@@ -2,6 +2,7 @@
 //! files, the descriptor model, the index and the fine comparer, and runs
 //! every CPU-heavy stage on blocking threads so async callers never stall.
 
+mod access;
 mod analysis;
 mod candidates;
 mod check;
@@ -14,6 +15,7 @@ mod traces;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+pub use access::{IssuedKey, MAX_KEY_DAYS};
 pub use analysis::{analyse, Analysis, AnalysisTimings};
 pub use candidates::{Candidate, CandidateList, QueryTimings};
 pub use check::CheckReport;

@@ -12,6 +12,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use casetrace_engine::Engine;
 
+use crate::audit_trail;
 use crate::error::ApiError;
 use crate::routes;
 
@@ -64,7 +65,25 @@ pub fn create_app(
         .configure(routes::config_firearms)
         .configure(routes::config_traces)
         .configure(routes::config_leads)
+        .configure(routes::config_access)
         .default_service(web::to(route_not_found))
+        .wrap_fn(|req, srv| {
+            // Inside the logging below, so the log line shows the status
+            // the client got, including a 500 for an unwritable record.
+            let audited = audit_trail::is_audited(req.path());
+            if audited {
+                audit_trail::tag_request(&req);
+            }
+            let call = srv.call(req);
+            async move {
+                let res = call.await?;
+                if audited {
+                    audit_trail::record(res).await
+                } else {
+                    Ok(res.map_into_boxed_body())
+                }
+            }
+        })
         .wrap_fn(|req, srv| {
             // One structured line per request, after the response is known.
             let started = Instant::now();

@@ -43,6 +43,10 @@ pub enum ApiError {
     /// No route matches the path.
     #[error("no route for {method} {path}")]
     RouteNotFound { method: String, path: String },
+    /// A record the caller may not know exists: answered exactly like a
+    /// missing one (404), and audited as denied.
+    #[error("{0} not found")]
+    Hidden(String),
     /// The path exists but not with this method.
     #[error("{path} does not accept {method}")]
     MethodNotAllowed { method: String, path: String },
@@ -71,6 +75,12 @@ impl ApiError {
         Self::bad_request("invalid_query", message)
     }
 
+    /// Whether this answer hides a record from the caller (audited as a
+    /// denial although the client sees a 404).
+    pub fn is_hidden(&self) -> bool {
+        matches!(self, ApiError::Hidden(_))
+    }
+
     /// Status and stable code. The engine half is one exhaustive match
     /// with no `_` arm: a new engine error must be given a status here
     /// before the crate compiles again, instead of silently becoming a 500.
@@ -94,6 +104,8 @@ impl ApiError {
                 EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                 EngineError::ImportNotFound(_) => (StatusCode::NOT_FOUND, "import_not_found"),
                 EngineError::ImportRunning { .. } => (StatusCode::CONFLICT, "import_running"),
+                EngineError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+                EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
                 EngineError::Model(_)
                 | EngineError::Index(_)
                 | EngineError::Database(_)
@@ -109,6 +121,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found"),
+            ApiError::Hidden(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
@@ -158,6 +171,9 @@ impl ResponseError for ApiError {
             });
         }
         tracing::debug!(code, error = %self, "request rejected");
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
         response.json(ErrorDto {
             code: code.to_string(),
             message: self.to_string(),

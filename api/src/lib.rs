@@ -5,6 +5,8 @@
 //! respond; engine errors become HTTP statuses in one place ([`error`]).
 
 pub mod app;
+pub mod audit_trail;
+pub mod auth;
 pub mod cli;
 pub mod dto;
 pub mod error;

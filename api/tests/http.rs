@@ -275,6 +275,7 @@ async fn bad_submissions_are_refused_with_json_and_leave_nothing() {
         // Not multipart at all.
         let req = TestRequest::post()
             .uri("/v1/casings")
+            .insert_header(crate::common::auth())
             .insert_header((header::CONTENT_TYPE, "application/json"))
             .set_payload(r#"{"casing_id": "B-1"}"#)
             .to_request();
@@ -391,7 +392,10 @@ async fn unknown_casings_routes_and_methods_answer_json() {
         .assert_error(StatusCode::NOT_FOUND, "route_not_found");
     send(
         &app,
-        TestRequest::delete().uri("/v1/casings/NOPE-1").to_request(),
+        TestRequest::delete()
+            .uri("/v1/casings/NOPE-1")
+            .insert_header(crate::common::auth())
+            .to_request(),
     )
     .await
     .assert_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");

@@ -139,8 +139,14 @@ macro_rules! poll_until_finished {
     ($app:expr, $location:expr) => {{
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let res =
-                test::call_service($app, TestRequest::get().uri($location).to_request()).await;
+            let res = test::call_service(
+                $app,
+                TestRequest::get()
+                    .uri($location)
+                    .insert_header(crate::common::auth())
+                    .to_request(),
+            )
+            .await;
             assert_eq!(res.status(), StatusCode::OK);
             let job: Value = test::read_body_json(res).await;
             if job["state"] != "running" && job["state"] != "queued" {
@@ -168,6 +174,7 @@ async fn bad_rows_are_reported_by_row_over_http() {
         for round in 0..2 {
             let req = TestRequest::post()
                 .uri("/v1/imports")
+                .insert_header(crate::common::auth())
                 .insert_header((header::CONTENT_TYPE, content_type.clone()))
                 .set_payload(body.clone())
                 .to_request();
@@ -208,6 +215,7 @@ async fn bad_rows_are_reported_by_row_over_http() {
             &app,
             TestRequest::get()
                 .uri("/v1/imports/no-such-job")
+                .insert_header(crate::common::auth())
                 .to_request(),
         )
         .await;
@@ -216,6 +224,7 @@ async fn bad_rows_are_reported_by_row_over_http() {
         // A server-side path is refused unless under an allowed root.
         let req = TestRequest::post()
             .uri("/v1/imports")
+            .insert_header(crate::common::auth())
             .set_json(serde_json::json!({"path": archive}))
             .to_request();
         let res = test::call_service(&app, req).await;

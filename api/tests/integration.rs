@@ -1,6 +1,7 @@
 //! The api crate's one integration-test binary (one binary links once).
 //! Each module is a group of tests; `common` holds their fixtures.
 
+mod access;
 mod audit;
 mod cli;
 mod common;

@@ -24,6 +24,7 @@ fn casing(casing_id: &str, kind: &str, case: &str) -> TestRequest {
     ]);
     TestRequest::post()
         .uri("/v1/casings?limit=0")
+        .insert_header(crate::common::auth())
         .insert_header((header::CONTENT_TYPE, content_type))
         .set_payload(body)
 }
@@ -127,7 +128,7 @@ async fn a_recovered_pistols_test_fire_links_two_crime_scenes_to_its_history() {
             .await;
             assert_eq!(r.status, StatusCode::OK, "{:#}", r.json);
             assert_eq!(r.json["status"], "hit");
-            assert_eq!(r.json["decided_by"], "api");
+            assert_eq!(r.json["decided_by"], "local-tester");
             assert_eq!(r.json["candidate"]["casing_id"], "TW01-01");
         }
 
@@ -250,6 +251,7 @@ async fn trace_files_load_row_by_row_and_refuse_what_they_cannot_read() {
         let post = |body: &str, content_type: &str| {
             TestRequest::post()
                 .uri("/v1/traces/imports")
+                .insert_header(crate::common::auth())
                 .insert_header((header::CONTENT_TYPE, content_type.to_string()))
                 .set_payload(body.to_string())
                 .to_request()

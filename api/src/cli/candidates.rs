@@ -39,7 +39,9 @@ pub async fn run(cfg: EngineConfig, args: CandidatesArgs) -> anyhow::Result<Exit
     };
     let mut out = std::io::stdout().lock();
     for id in ids {
-        let list = engine.candidates(&args.agency, &id, args.limit).await?;
+        let list = engine
+            .candidates(&args.agency, &id, args.limit, None)
+            .await?;
         print_list(&mut out, Some(&id), &list, args.json)?;
     }
     Ok(ExitCode::SUCCESS)

@@ -47,7 +47,7 @@ pub async fn run(mut cfg: EngineConfig, args: ImportArgs) -> anyhow::Result<Exit
     let source = ImportSource::open(&args.manifest).map_err(|e| anyhow::anyhow!("{e}"))?;
     let engine = open_engine(cfg).await?;
     let prepared = engine
-        .prepare_import(source, &label, super::CLI_ACTOR)
+        .prepare_import(source, &label, super::CLI_ACTOR, None)
         .await
         .map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
     let job_id = prepared.job.id.clone();

@@ -28,7 +28,7 @@ pub async fn run(cfg: EngineConfig, args: SearchArgs) -> anyhow::Result<ExitCode
     let engine = open_engine(cfg).await?;
     let name = args.file.display().to_string();
     let list = engine
-        .search(bytes, name, args.um_per_px, args.limit)
+        .search(bytes, name, args.um_per_px, args.limit, None)
         .await?;
     print_list(&mut std::io::stdout().lock(), None, &list, args.json)?;
     Ok(ExitCode::SUCCESS)

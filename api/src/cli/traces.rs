@@ -52,7 +52,7 @@ pub async fn run(cfg: EngineConfig, args: TracesArgs) -> anyhow::Result<ExitCode
             let engine = open_engine(cfg).await?;
             let name = file.display().to_string();
             let report = engine
-                .import_traces(&name, &bytes, format, &agency, CLI_ACTOR)
+                .import_traces(&name, &bytes, format, &agency, CLI_ACTOR, None)
                 .await?;
             for failure in &report.failed {
                 eprintln!(

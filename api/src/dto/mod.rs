@@ -3,6 +3,7 @@
 //! other. Each is converted from its engine type with `From`, and carries a
 //! `utoipa::ToSchema` derive for the OpenAPI document.
 
+mod access;
 mod candidate;
 mod casing;
 mod error;
@@ -14,6 +15,9 @@ mod query;
 mod submission;
 mod trace;
 
+pub use access::{
+    AgreementDto, AuditQueryDto, AuditRecordDto, IssuedKeyDto, KeyDto, NewAgreementDto, NewKeyDto,
+};
 pub use candidate::{CandidateDto, CandidateListDto, CellDto, RegistrationDto};
 pub use casing::{CasingDto, CasingKindDto};
 pub use error::ErrorDto;

@@ -5,13 +5,16 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::upload::{parse_metadata, read_upload};
-use super::{resolve_limit, resource, SUBMITTED_BY};
+use super::{resolve_limit, resource};
 use crate::app::AppState;
+use crate::audit_trail::AuditEvidence;
+use crate::auth::Caller;
 use crate::dto::{
     CandidateDto, CandidateListDto, CandidatesQuery, CasingDto, CasingQuery, ErrorDto,
-    SubmissionMetadataDto, SubmitForm, SubmitQuery, SubmitResponseDto, DEFAULT_AGENCY,
+    SubmissionMetadataDto, SubmitForm, SubmitQuery, SubmitResponseDto,
 };
 use crate::error::ApiError;
+use casetrace_engine::access::{Role, Scope};
 
 /// Submit a casing: an `image` file part and a `metadata` JSON part.
 ///
@@ -38,10 +41,12 @@ use crate::error::ApiError;
 )]
 pub async fn submit_casing(
     state: web::Data<AppState>,
+    caller: Caller,
     query: web::Query<SubmitQuery>,
     req: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Examiner])?;
     // Checked first so a bad query costs no upload.
     let limit = resolve_limit(query.limit, 0)?;
     let upload = read_upload(&req, payload, state.max_upload_bytes).await?;
@@ -51,8 +56,9 @@ pub async fn submit_casing(
     let metadata = upload
         .metadata
         .ok_or_else(|| ApiError::missing_part("metadata"))?;
-    let metadata: SubmissionMetadataDto = parse_metadata(&metadata)?;
-    let submission = metadata.into_submission(image.file_name, image.bytes, SUBMITTED_BY);
+    let mut metadata: SubmissionMetadataDto = parse_metadata(&metadata)?;
+    metadata.agency = Some(caller.own_agency(metadata.agency.as_deref())?);
+    let submission = metadata.into_submission(image.file_name, image.bytes, caller.holder());
     let outcome = state.engine.submit(submission).await?;
     let casing = outcome.casing;
     // The casing is stored by now: if ranking fails the client gets the
@@ -60,9 +66,10 @@ pub async fn submit_casing(
     let candidates: Vec<CandidateDto> = if limit == 0 {
         Vec::new()
     } else {
+        let within = caller.visible(&state, Scope::Correlate).await?;
         let list = state
             .engine
-            .candidates(&casing.agency, &casing.casing_id, limit)
+            .candidates(&casing.agency, &casing.casing_id, limit, Some(&within))
             .await?;
         list.candidates
             .into_iter()
@@ -70,6 +77,7 @@ pub async fn submit_casing(
             .collect()
     };
     tracing::info!(casing = %casing.casing_id, agency = %casing.agency, created = outcome.created, candidates = candidates.len(), "submission answered");
+    let evidence = AuditEvidence(casing.sha256.clone());
     let body = SubmitResponseDto {
         created: outcome.created,
         casing: casing.into(),
@@ -77,11 +85,15 @@ pub async fn submit_casing(
     };
     if body.created {
         let location = format!("/v1/casings/{}", body.casing.casing_id);
-        Ok(HttpResponse::Created()
+        let mut res = HttpResponse::Created()
             .insert_header((header::LOCATION, location))
-            .json(body))
+            .json(body);
+        res.extensions_mut().insert(evidence);
+        Ok(res)
     } else {
-        Ok(HttpResponse::Ok().json(body))
+        let mut res = HttpResponse::Ok().json(body);
+        res.extensions_mut().insert(evidence);
+        Ok(res)
     }
 }
 
@@ -98,17 +110,46 @@ pub async fn submit_casing(
 )]
 pub async fn get_casing(
     state: web::Data<AppState>,
+    caller: Caller,
     casing_id: web::Path<String>,
     query: web::Query<CasingQuery>,
-) -> Result<web::Json<CasingDto>, ApiError> {
-    let agency = query.agency.as_deref().unwrap_or(DEFAULT_AGENCY);
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Examiner, Role::Investigator])?;
+    let agency = viewable_agency(&state, &caller, query.agency.as_deref(), &casing_id).await?;
     let record = state
         .engine
         .database()
-        .casing_by_casing_id(agency, &casing_id)
+        .casing_by_casing_id(&agency, &casing_id)
         .await?
         .ok_or_else(|| casetrace_engine::EngineError::CasingNotFound(casing_id.into_inner()))?;
-    Ok(web::Json(record.into()))
+    let evidence = AuditEvidence(record.sha256.clone());
+    let mut res = HttpResponse::Ok().json(CasingDto::from(record));
+    res.extensions_mut().insert(evidence);
+    Ok(res)
+}
+
+/// The agency whose casing the caller asks about (its own by default),
+/// if the caller may view that agency's casings. Otherwise the casing is
+/// answered as missing: whether another agency holds a casing id is
+/// itself not the caller's to know.
+async fn viewable_agency(
+    state: &AppState,
+    caller: &Caller,
+    named: Option<&str>,
+    casing_id: &str,
+) -> Result<String, ApiError> {
+    let agency = named.unwrap_or(caller.agency());
+    if agency == caller.agency()
+        || caller
+            .visible(state, Scope::View)
+            .await?
+            .iter()
+            .any(|a| a == agency)
+    {
+        Ok(agency.to_string())
+    } else {
+        Err(ApiError::Hidden(format!("casing {casing_id}")))
+    }
 }
 
 /// Candidates for a casing on file, best first, never the casing itself.
@@ -125,12 +166,18 @@ pub async fn get_casing(
 )]
 pub async fn get_candidates(
     state: web::Data<AppState>,
+    caller: Caller,
     casing_id: web::Path<String>,
     query: web::Query<CandidatesQuery>,
 ) -> Result<web::Json<CandidateListDto>, ApiError> {
+    caller.require(&[Role::Examiner])?;
     let limit = resolve_limit(query.limit, 1)?;
-    let agency = query.agency.as_deref().unwrap_or(DEFAULT_AGENCY);
-    let list = state.engine.candidates(agency, &casing_id, limit).await?;
+    let agency = viewable_agency(&state, &caller, query.agency.as_deref(), &casing_id).await?;
+    let within = caller.visible(&state, Scope::Correlate).await?;
+    let list = state
+        .engine
+        .candidates(&agency, &casing_id, limit, Some(&within))
+        .await?;
     Ok(web::Json(CandidateListDto::new(
         Some(casing_id.into_inner()),
         list,

@@ -5,13 +5,16 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use casetrace_engine::store::{SerialFilters, SerialQuery};
 
-use super::{resource, SUBMITTED_BY};
+use super::resource;
+use super::visibility::sight_of;
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::dto::{
     ErrorDto, FirearmDto, FirearmHistoryDto, NewFirearmDto, NewTraceEventDto, SerialModeDto,
     SerialSearchDto, SerialSearchQuery, TraceEventDto,
 };
 use crate::error::ApiError;
+use casetrace_engine::access::Role;
 
 /// Register a firearm with no event yet.
 #[utoipa::path(
@@ -26,9 +29,13 @@ use crate::error::ApiError;
 )]
 pub async fn create_firearm(
     state: web::Data<AppState>,
+    caller: Caller,
     body: web::Json<NewFirearmDto>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = body.into_inner().into_new(SUBMITTED_BY);
+    caller.require(&[Role::Investigator])?;
+    let mut body = body.into_inner();
+    body.agency = Some(caller.own_agency(body.agency.as_deref())?);
+    let new = body.into_new(caller.holder());
     let firearm = state.engine.register_firearm(&new).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/firearms/{}", firearm.id)))
@@ -50,8 +57,11 @@ pub async fn create_firearm(
 )]
 pub async fn search_firearms(
     state: web::Data<AppState>,
+    caller: Caller,
     query: web::Query<SerialSearchQuery>,
 ) -> Result<web::Json<SerialSearchDto>, ApiError> {
+    caller.require(&[Role::Investigator])?;
+    let sight = sight_of(&state, &caller).await?;
     let q = query.into_inner();
     let mode = q.mode.unwrap_or(if q.serial.contains(['?', '*']) {
         SerialModeDto::Pattern
@@ -93,7 +103,11 @@ pub async fn search_firearms(
     Ok(web::Json(SerialSearchDto {
         mode: name.into(),
         query: q.serial,
-        matches: matches.into_iter().map(Into::into).collect(),
+        matches: matches
+            .into_iter()
+            .filter(|m| sight.sees_traces_of(&m.firearm.agency))
+            .map(Into::into)
+            .collect(),
     }))
 }
 
@@ -110,9 +124,18 @@ pub async fn search_firearms(
 )]
 pub async fn get_firearm(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> Result<web::Json<FirearmDto>, ApiError> {
-    Ok(web::Json(state.engine.firearm(*id).await?.into()))
+    caller.require(&[Role::Investigator])?;
+    let firearm = state.engine.firearm(*id).await?;
+    if !sight_of(&state, &caller)
+        .await?
+        .sees_traces_of(&firearm.agency)
+    {
+        return Err(ApiError::Hidden(format!("firearm {id}")));
+    }
+    Ok(web::Json(firearm.into()))
 }
 
 /// Everything known about a firearm: its events in time order, time-to-
@@ -130,9 +153,16 @@ pub async fn get_firearm(
 )]
 pub async fn firearm_history(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> Result<web::Json<FirearmHistoryDto>, ApiError> {
-    Ok(web::Json(state.engine.firearm_history(*id).await?.into()))
+    caller.require(&[Role::Investigator])?;
+    let history = state.engine.firearm_history(*id).await?;
+    let history = sight_of(&state, &caller)
+        .await?
+        .firearm_history(history)
+        .ok_or_else(|| ApiError::Hidden(format!("firearm {id}")))?;
+    Ok(web::Json(history.into()))
 }
 
 /// Record something that happened to a firearm: a sale, a theft, a
@@ -151,10 +181,22 @@ pub async fn firearm_history(
 )]
 pub async fn add_event(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<NewTraceEventDto>,
 ) -> Result<HttpResponse, ApiError> {
-    let (event, casing) = body.into_inner().into_new(SUBMITTED_BY);
+    // Labs record their test fires; investigators the rest of a history.
+    caller.require(&[Role::Investigator, Role::Examiner])?;
+    let firearm = state.engine.firearm(*id).await?;
+    if !sight_of(&state, &caller)
+        .await?
+        .sees_traces_of(&firearm.agency)
+    {
+        return Err(ApiError::Hidden(format!("firearm {id}")));
+    }
+    let mut body = body.into_inner();
+    body.agency = Some(caller.own_agency(body.agency.as_deref())?);
+    let (event, casing) = body.into_new(caller.holder());
     let event = state
         .engine
         .add_trace_event(*id, event, casing.as_deref())
@@ -176,10 +218,23 @@ pub async fn add_event(
 )]
 pub async fn serial_history(
     state: web::Data<AppState>,
+    caller: Caller,
     serial: web::Path<String>,
 ) -> Result<web::Json<Vec<FirearmHistoryDto>>, ApiError> {
-    let histories = state.engine.serial_history(&serial).await?;
-    Ok(web::Json(histories.into_iter().map(Into::into).collect()))
+    caller.require(&[Role::Investigator])?;
+    let sight = sight_of(&state, &caller).await?;
+    let histories: Vec<FirearmHistoryDto> = state
+        .engine
+        .serial_history(&serial)
+        .await?
+        .into_iter()
+        .filter_map(|h| sight.firearm_history(h))
+        .map(Into::into)
+        .collect();
+    if histories.is_empty() {
+        return Err(ApiError::Hidden(format!("firearm with serial {serial:?}")));
+    }
+    Ok(web::Json(histories))
 }
 
 pub fn config_firearms(cfg: &mut web::ServiceConfig) {

@@ -16,10 +16,12 @@ use casetrace_engine::bulk::ImportSource;
 use casetrace_engine::Engine;
 use futures_util::StreamExt;
 
-use super::{resource, SUBMITTED_BY};
+use super::resource;
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::dto::{ErrorDto, ImportForm, ImportJobDto, ImportPathDto};
 use crate::error::ApiError;
+use casetrace_engine::access::Role;
 
 /// Where uploads are spooled, inside the data directory.
 const SPOOL_DIR: &str = "imports-incoming";
@@ -50,9 +52,11 @@ const SPOOL_DIR: &str = "imports-incoming";
 )]
 pub async fn start_import(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Importer])?;
     let engine = state.engine.clone();
     let content_type = req
         .headers()
@@ -75,7 +79,9 @@ pub async fn start_import(
             "send multipart/form-data with an \"archive\" part, or JSON {\"path\": ...}".into(),
         ));
     };
-    let prepared = engine.prepare_import(source, &label, SUBMITTED_BY).await?;
+    let prepared = engine
+        .prepare_import(source, &label, caller.holder(), Some(caller.agency()))
+        .await?;
     let id = prepared.job.id.clone();
     let runner = engine.clone();
     actix_web::rt::spawn(async move {
@@ -105,8 +111,10 @@ pub async fn start_import(
 )]
 pub async fn get_import(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Importer])?;
     let status = state.engine.import_status(&id).await?;
     Ok(HttpResponse::Ok().json(ImportJobDto::from(status)))
 }

@@ -3,10 +3,13 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
-use super::{resource, SUBMITTED_BY};
+use super::resource;
+use super::visibility::sight_of;
 use crate::app::AppState;
-use crate::dto::{CaseHistoryDto, ErrorDto, LeadDecisionDto, LeadDto, NewLeadDto, DEFAULT_AGENCY};
+use crate::auth::Caller;
+use crate::dto::{CaseHistoryDto, ErrorDto, LeadDecisionDto, LeadDto, NewLeadDto};
 use crate::error::ApiError;
+use casetrace_engine::access::Role;
 
 /// Take up a candidate as a lead. The pair may be taken up once (in either
 /// order); asking again answers 200 with the lead on file.
@@ -24,17 +27,30 @@ use crate::error::ApiError;
 )]
 pub async fn create_lead(
     state: web::Data<AppState>,
+    caller: Caller,
     body: web::Json<NewLeadDto>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Examiner])?;
     let body = body.into_inner();
-    let agency = body.agency.as_deref().unwrap_or(DEFAULT_AGENCY);
+    let agency = caller.own_agency(body.agency.as_deref())?;
+    // The casing searched with must be one the examiner may view; the
+    // candidate one its searches may return.
+    let sight = sight_of(&state, &caller).await?;
+    for (casing, allowed) in [
+        (&body.query, &sight.view),
+        (&body.candidate, &sight.correlate),
+    ] {
+        if !allowed.contains(&casing.agency) {
+            return Err(ApiError::Hidden(format!("casing {}", casing.casing_id)));
+        }
+    }
     let (lead, created) = state
         .engine
         .mark_lead(
-            agency,
+            &agency,
             (&body.query.agency, &body.query.casing_id),
             (&body.candidate.agency, &body.candidate.casing_id),
-            SUBMITTED_BY,
+            caller.holder(),
             body.comment.as_deref(),
         )
         .await?;
@@ -61,9 +77,15 @@ pub async fn create_lead(
 )]
 pub async fn get_lead(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> Result<web::Json<LeadDto>, ApiError> {
-    Ok(web::Json(state.engine.lead(*id).await?.into()))
+    caller.require(&[Role::Examiner, Role::Investigator])?;
+    let lead = state.engine.lead(*id).await?;
+    if !sight_of(&state, &caller).await?.views(&lead.agency) {
+        return Err(ApiError::Hidden(format!("lead {id}")));
+    }
+    Ok(web::Json(lead.into()))
 }
 
 /// Confirm a lead (a hit: same firearm) or exclude it. A hit links the
@@ -82,16 +104,23 @@ pub async fn get_lead(
 )]
 pub async fn decide_lead(
     state: web::Data<AppState>,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<LeadDecisionDto>,
 ) -> Result<web::Json<LeadDto>, ApiError> {
+    caller.require(&[Role::Examiner])?;
+    // Only the agency that took up the lead decides it.
+    let lead = state.engine.lead(*id).await?;
+    if lead.agency != caller.agency() {
+        return Err(ApiError::Hidden(format!("lead {id}")));
+    }
     let body = body.into_inner();
     let lead = state
         .engine
         .decide_lead(
             *id,
             body.decision.into(),
-            SUBMITTED_BY,
+            caller.holder(),
             body.comment.as_deref(),
         )
         .await?;
@@ -112,11 +141,16 @@ pub async fn decide_lead(
 )]
 pub async fn case_history(
     state: web::Data<AppState>,
+    caller: Caller,
     case_number: web::Path<String>,
 ) -> Result<web::Json<CaseHistoryDto>, ApiError> {
-    Ok(web::Json(
-        state.engine.case_history(&case_number).await?.into(),
-    ))
+    caller.require(&[Role::Investigator, Role::Examiner])?;
+    let history = state.engine.case_history(&case_number).await?;
+    let history = sight_of(&state, &caller)
+        .await?
+        .case_history(history)
+        .ok_or_else(|| ApiError::Hidden(format!("case {case_number:?}")))?;
+    Ok(web::Json(history.into()))
 }
 
 pub fn config_leads(cfg: &mut web::ServiceConfig) {

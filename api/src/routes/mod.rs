@@ -2,6 +2,7 @@
 //! engine, converts the result into a wire type and responds; each file
 //! ends with a `config_*` function registering its routes.
 
+pub mod access;
 pub mod casings;
 pub mod firearms;
 pub mod health;
@@ -11,7 +12,9 @@ pub mod openapi;
 pub mod search;
 pub mod traces;
 mod upload;
+mod visibility;
 
+pub use access::config_access;
 pub use casings::config_casings;
 pub use firearms::config_firearms;
 pub use health::config_health;
@@ -25,9 +28,6 @@ use actix_web::{web, HttpRequest, HttpResponse, Resource};
 
 use crate::dto::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::error::ApiError;
-
-/// Who writes are recorded as until authentication names the caller.
-pub(crate) const SUBMITTED_BY: &str = "api";
 
 /// A resource whose wrong-method requests get a JSON 405 like every other
 /// error, instead of actix's empty one.

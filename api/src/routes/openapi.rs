@@ -5,7 +5,7 @@
 use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
-use super::{casings, firearms, health, imports, leads, resource, search, traces};
+use super::{access, casings, firearms, health, imports, leads, resource, search, traces};
 
 /// Every route of the API. A handler missing from `paths` is caught by the
 /// integration test that lists the document's paths.
@@ -33,16 +33,46 @@ use super::{casings, firearms, health, imports, leads, resource, search, traces}
         leads::get_lead,
         leads::decide_lead,
         leads::case_history,
+        access::issue_key,
+        access::list_keys,
+        access::revoke_key,
+        access::grant,
+        access::revoke_agreement,
+        access::list_agreements,
+        access::audit_records,
     ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
     tags(
         (name = "casings", description = "Casings on file and their candidates"),
         (name = "search", description = "Candidates for an image not on file"),
         (name = "health", description = "Liveness"),
         (name = "imports", description = "Bulk import jobs"),
+        (name = "access", description = "API keys, sharing agreements and the audit log of the caller's agency"),
         (name = "traces", description = "Firearms, trace requests, serial search, leads and histories"),
     )
 )]
 pub struct ApiDoc;
+
+/// Every route but `/healthz` and this document needs
+/// `Authorization: Bearer ct_...`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An agency's API key, ct_<id>_<secret>"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// This document.
 #[utoipa::path(

@@ -6,8 +6,10 @@ use actix_web::{web, HttpRequest};
 use super::upload::{parse_metadata, read_upload};
 use super::{resolve_limit, resource};
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::dto::{CandidateListDto, ErrorDto, SearchForm, SearchMetadataDto, SearchQuery};
 use crate::error::ApiError;
+use casetrace_engine::access::{Role, Scope};
 
 /// Rank the casings on file against an uploaded image (an `image` part and
 /// an optional `metadata` part with `um_per_px`). Nothing is stored.
@@ -27,11 +29,14 @@ use crate::error::ApiError;
 )]
 pub async fn search(
     state: web::Data<AppState>,
+    caller: Caller,
     query: web::Query<SearchQuery>,
     req: HttpRequest,
     payload: Multipart,
 ) -> Result<web::Json<CandidateListDto>, ApiError> {
+    caller.require(&[Role::Examiner])?;
     let limit = resolve_limit(query.limit, 1)?;
+    let within = caller.visible(&state, Scope::Correlate).await?;
     let upload = read_upload(&req, payload, state.max_upload_bytes).await?;
     let image = upload
         .image
@@ -42,7 +47,13 @@ pub async fn search(
     };
     let list = state
         .engine
-        .search(image.bytes, image.file_name, metadata.um_per_px, limit)
+        .search(
+            image.bytes,
+            image.file_name,
+            metadata.um_per_px,
+            limit,
+            Some(&within),
+        )
         .await?;
     Ok(web::Json(CandidateListDto::new(None, list)))
 }

@@ -6,10 +6,12 @@ use casetrace_engine::bulk::table::MAX_TABLE_BYTES;
 use casetrace_engine::bulk::TableFormat;
 use futures_util::StreamExt;
 
-use super::{resource, SUBMITTED_BY};
+use super::resource;
 use crate::app::AppState;
-use crate::dto::{ErrorDto, TraceImportDto, TraceOutcomeDto, TraceRequestDto, DEFAULT_AGENCY};
+use crate::auth::Caller;
+use crate::dto::{ErrorDto, TraceImportDto, TraceOutcomeDto, TraceRequestDto};
 use crate::error::ApiError;
+use casetrace_engine::access::Role;
 
 /// Submit a trace request for a recovered firearm: the firearm (matched by
 /// serial and make to one on file, or recorded new) and its recovery, in
@@ -27,9 +29,13 @@ use crate::error::ApiError;
 )]
 pub async fn submit_trace(
     state: web::Data<AppState>,
+    caller: Caller,
     body: web::Json<TraceRequestDto>,
 ) -> Result<HttpResponse, ApiError> {
-    let submission = body.into_inner().into_submission(SUBMITTED_BY);
+    caller.require(&[Role::Investigator])?;
+    let mut body = body.into_inner();
+    body.agency = Some(caller.own_agency(body.agency.as_deref())?);
+    let submission = body.into_submission(caller.holder());
     let outcome = state.engine.submit_trace(submission).await?;
     let location = format!("/v1/firearms/{}/history", outcome.firearm.id);
     let body = TraceOutcomeDto::from(outcome);
@@ -63,10 +69,13 @@ pub async fn submit_trace(
 )]
 pub async fn import_traces(
     state: web::Data<AppState>,
+    caller: Caller,
     req: HttpRequest,
     query: web::Query<ImportTracesQuery>,
     mut payload: web::Payload,
 ) -> Result<web::Json<TraceImportDto>, ApiError> {
+    caller.require(&[Role::Importer])?;
+    let agency = caller.own_agency(query.agency.as_deref())?;
     let format = table_format(&req)?;
     let limit = MAX_TABLE_BYTES as usize;
     let mut bytes = Vec::new();
@@ -82,10 +91,16 @@ pub async fn import_traces(
         }
         bytes.extend_from_slice(&chunk);
     }
-    let agency = query.agency.as_deref().unwrap_or(DEFAULT_AGENCY);
     let report = state
         .engine
-        .import_traces("request body", &bytes, format, agency, SUBMITTED_BY)
+        .import_traces(
+            "request body",
+            &bytes,
+            format,
+            &agency,
+            caller.holder(),
+            Some(caller.agency()),
+        )
         .await?;
     Ok(web::Json(report.into()))
 }

@@ -120,6 +120,7 @@ impl TestEngine {
         let engine = Engine::open(cfg)
             .await
             .unwrap_or_else(|e| panic!("open the engine on {name}: {e}"));
+        register_test_agency(&engine, "local", TEST_KEY).await;
         TestEngine {
             engine: Arc::new(engine),
             dir,
@@ -291,6 +292,44 @@ pub fn casetrace(t: &TestEngine, args: &[&str]) -> std::process::Output {
         .expect("run casetrace")
 }
 
+/// The key every helper request sends: the `local` agency's, with every
+/// role. Tests of access rules issue keys of their own.
+pub const TEST_KEY: &str =
+    "ct_00000000000000a1_1111111111111111111111111111111111111111111111111111111111111111";
+
+/// Register `agency` (country ZZ) and a key with every role whose text is
+/// `key` (a well-formed `ct_<id>_<secret>`).
+pub async fn register_test_agency(engine: &Engine, agency: &str, key: &str) {
+    use casetrace_engine::access::{hash_secret, parse_key, Role};
+    use casetrace_engine::store::{AgencyRecord, ApiKeyRecord};
+    let db = engine.database();
+    db.insert_agency(&AgencyRecord {
+        id: agency.into(),
+        name: format!("{agency} test agency"),
+        country: "ZZ".into(),
+        identifier: None,
+    })
+    .await
+    .expect("register the test agency");
+    let (id, secret) = parse_key(key).expect("a well-formed test key");
+    db.insert_api_key(&ApiKeyRecord {
+        id: id.into(),
+        agency: agency.into(),
+        holder: format!("{agency}-tester"),
+        roles: Role::ALL.to_vec(),
+        secret_sha256: hash_secret(secret),
+        expires_at: "2099-01-01T00:00:00.000Z".into(),
+        revoked_at: None,
+    })
+    .await
+    .expect("store the test key");
+}
+
+/// `Authorization` for [`TEST_KEY`].
+pub fn auth() -> (header::HeaderName, String) {
+    (header::AUTHORIZATION, format!("Bearer {TEST_KEY}"))
+}
+
 /// A response, its body parsed as JSON.
 #[derive(Debug)]
 pub struct Reply {
@@ -344,15 +383,19 @@ pub fn post_multipart(uri: &str, parts: &[Part]) -> TestRequest {
     let (content_type, body) = multipart(parts);
     TestRequest::post()
         .uri(uri)
+        .insert_header(auth())
         .insert_header((header::CONTENT_TYPE, content_type))
         .set_payload(body)
 }
 
 pub fn get(uri: &str) -> TestRequest {
-    TestRequest::get().uri(uri)
+    TestRequest::get().uri(uri).insert_header(auth())
 }
 
 /// A JSON request to `uri`.
 pub fn post_json(uri: &str, body: &Value) -> TestRequest {
-    TestRequest::post().uri(uri).set_json(body)
+    TestRequest::post()
+        .uri(uri)
+        .insert_header(auth())
+        .set_json(body)
 }

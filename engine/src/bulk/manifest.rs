@@ -30,6 +30,8 @@ pub struct ManifestRow {
     pub file: String,
     pub casing_id: String,
     pub agency: String,
+    /// The row named its agency (otherwise `agency` is the default).
+    pub agency_named: bool,
     pub kind: CasingKind,
     pub case_number: Option<String>,
     pub calibre: Option<String>,
@@ -63,6 +65,7 @@ fn broken_row(row_number: u64, problem: String) -> ManifestRow {
         file: String::new(),
         casing_id: String::new(),
         agency: DEFAULT_AGENCY.into(),
+        agency_named: false,
         kind: CasingKind::Evidence,
         case_number: None,
         calibre: None,
@@ -84,6 +87,7 @@ fn row_from_cells(row_number: u64, mut cells: BTreeMap<String, serde_json::Value
     row.casing_id = text(&mut cells, "casing_id").unwrap_or_default();
     if let Some(agency) = text(&mut cells, "agency") {
         row.agency = agency;
+        row.agency_named = true;
     }
     let kind = text(&mut cells, "kind");
     row.case_number = text(&mut cells, "case_number");

@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use faiss::index::IndexImpl;
+use faiss::index::SearchWithParamsMut;
+use faiss::search_params::SearchParameters;
 use faiss::selector::IdSelector;
 use faiss::{index_factory, read_index, write_index, Idx, Index, MetricType};
 use serde::{Deserialize, Serialize};
@@ -77,6 +79,18 @@ impl VectorIndex {
 
     /// The `k` most similar ids with their inner products, best first.
     pub fn search(&mut self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>> {
+        self.search_among(query, k, None)
+    }
+
+    /// As [`VectorIndex::search`], but only among `allowed` ids when given:
+    /// faiss skips every other vector during the search itself, so the
+    /// caller never pays for, or hears of, what it may not see.
+    pub fn search_among(
+        &mut self,
+        query: &[f32],
+        k: usize,
+        allowed: Option<&[i64]>,
+    ) -> Result<Vec<(i64, f32)>> {
         if query.len() != self.dim {
             return Err(EngineError::Index(format!(
                 "query of dimension {} against an index of {}",
@@ -88,10 +102,19 @@ impl VectorIndex {
             return Ok(Vec::new());
         }
         let k = k.min(self.len() as usize);
-        let found = self
-            .inner
-            .search(query, k)
-            .map_err(|e| EngineError::Index(format!("searching: {e}")))?;
+        let found = match allowed {
+            None => self.inner.search(query, k),
+            Some([]) => return Ok(Vec::new()),
+            Some(ids) => {
+                let ids: Vec<Idx> = ids.iter().map(|id| Idx::new(*id as u64)).collect();
+                let selector =
+                    IdSelector::batch(&ids).map_err(|e| EngineError::Index(e.to_string()))?;
+                let params = SearchParameters::new(selector)
+                    .map_err(|e| EngineError::Index(e.to_string()))?;
+                self.inner.search_with_params(query, k, &params)
+            }
+        }
+        .map_err(|e| EngineError::Index(format!("searching: {e}")))?;
         Ok(found
             .labels
             .iter()
@@ -177,6 +200,16 @@ mod tests {
         index.save(&path, &stamp).unwrap();
         let mut loaded = VectorIndex::load_if_current(&path, &stamp).expect("current");
         assert_eq!(loaded.search(&unit(&[0.0, 1.0, 0.1]), 1).unwrap()[0].0, 20);
+        // Restricted to other ids, the best match is skipped, not filtered
+        // out of a list that then comes back short.
+        let among = loaded
+            .search_among(&unit(&[0.0, 1.0, 0.1]), 5, Some(&[10]))
+            .unwrap();
+        assert_eq!(among.iter().map(|r| r.0).collect::<Vec<_>>(), [10]);
+        assert!(loaded
+            .search_among(&unit(&[0.0, 1.0, 0.1]), 5, Some(&[]))
+            .unwrap()
+            .is_empty());
         let stale = IndexStamp { count: 4, ..stamp };
         assert!(VectorIndex::load_if_current(&path, &stale).is_none());
     }

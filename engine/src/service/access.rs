@@ -100,6 +100,8 @@ impl Engine {
 
     /// The agencies whose records `caller` may use under `scope`.
     pub async fn visible_agencies(&self, caller: &Principal, scope: Scope) -> Result<Vec<String>> {
-        self.database().visible_agencies(&caller.agency, scope).await
+        self.database()
+            .visible_agencies(&caller.agency, scope)
+            .await
     }
 }

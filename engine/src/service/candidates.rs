@@ -43,12 +43,14 @@ pub struct QueryTimings {
 }
 
 impl Engine {
-    /// Candidates for a casing on file (never itself).
+    /// Candidates for a casing on file (never itself), among the casings
+    /// of the `within` agencies when given (all when `None`).
     pub async fn candidates(
         &self,
         agency: &str,
         casing_id: &str,
         limit: usize,
+        within: Option<&[String]>,
     ) -> Result<CandidateList> {
         let record = self
             .db
@@ -65,7 +67,7 @@ impl Engine {
             })?
             .1;
         let canvas = decode_canvas(&features.comparison_surface)?;
-        self.rank(canvas, features.descriptor, Some(record.id), limit)
+        self.rank(canvas, features.descriptor, Some(record.id), limit, within)
             .await
     }
 
@@ -76,12 +78,13 @@ impl Engine {
         source_name: String,
         um_per_px: Option<f64>,
         limit: usize,
+        within: Option<&[String]>,
     ) -> Result<CandidateList> {
         let (model, limits, pre) = (self.model.clone(), self.cfg.limits, self.cfg.preprocess);
         let analysis =
             blocking(move || analyse(&bytes, &source_name, um_per_px, &limits, &pre, &model))
                 .await?;
-        self.rank(analysis.canvas, analysis.descriptor, None, limit)
+        self.rank(analysis.canvas, analysis.descriptor, None, limit, within)
             .await
     }
 
@@ -91,15 +94,22 @@ impl Engine {
         descriptor: Vec<f32>,
         exclude: Option<i64>,
         limit: usize,
+        within: Option<&[String]>,
     ) -> Result<CandidateList> {
         let t0 = Instant::now();
         let k = self.cfg.shortlist.max(limit) + usize::from(exclude.is_some());
+        // The agencies' casings are selected before the index is searched,
+        // so what a caller may not see never takes a shortlist place.
+        let allowed = match within {
+            Some(agencies) => Some(self.db.casing_pks_of_agencies(agencies).await?),
+            None => None,
+        };
         let index = self.index.clone();
         let shortlist: Vec<(i64, f32)> = blocking(move || {
             let mut index = index
                 .lock()
                 .map_err(|_| EngineError::Index("index lock poisoned".into()))?;
-            index.search(&descriptor, k)
+            index.search_among(&descriptor, k, allowed.as_deref())
         })
         .await?
         .into_iter()

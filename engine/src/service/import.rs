@@ -103,13 +103,16 @@ impl Engine {
     /// Read and parse the source's manifest; resume the unfinished job of
     /// the same manifest whose process is gone, or create a new job.
     /// `label` names the source for people (a path, an upload's name).
+    /// With `agency`, rows that name no agency load into it and rows that
+    /// name another fail: an importer loads its own agency's casings only.
     pub async fn prepare_import(
         &self,
         source: ImportSource,
         label: &str,
         submitted_by: &str,
+        agency: Option<&str>,
     ) -> Result<PreparedImport> {
-        let (manifest, rows) = {
+        let (manifest, mut rows) = {
             let source = source.clone();
             blocking(move || {
                 let manifest = source.read_manifest()?;
@@ -118,6 +121,18 @@ impl Engine {
             })
             .await?
         };
+        if let Some(own) = agency {
+            for row in rows.iter_mut().filter(|r| r.problem.is_none()) {
+                if !row.agency_named {
+                    row.agency = own.to_string();
+                } else if row.agency != own {
+                    row.problem = Some(format!(
+                        "agency {:?} is not the importer's agency {own:?}",
+                        row.agency
+                    ));
+                }
+            }
+        }
         let manifest_sha256 = sha256_hex(&manifest.bytes);
         let mut base = manifest.base.clone();
         if source.kind == SourceKind::Manifest {

@@ -66,7 +66,8 @@ impl Engine {
     /// its own transaction: a bad row is reported and recorded nothing, the
     /// rows around it still load, and a re-run records only what is new
     /// (rows are keyed by the agency's trace number). A file that cannot be
-    /// read as a whole is refused before any row is written.
+    /// read as a whole is refused before any row is written. With
+    /// `only_agency`, a row naming another agency fails.
     pub async fn import_traces(
         &self,
         name: &str,
@@ -74,6 +75,7 @@ impl Engine {
         format: TableFormat,
         default_agency: &str,
         submitted_by: &str,
+        only_agency: Option<&str>,
     ) -> Result<TraceImportReport> {
         let rows = parse_trace_rows(name, bytes, format, default_agency, submitted_by)?;
         let mut report = TraceImportReport {
@@ -83,6 +85,11 @@ impl Engine {
         for row in rows {
             let reason = match row.submission {
                 Err(problem) => problem,
+                Ok(sub) if only_agency.is_some_and(|a| a != sub.event.agency) => format!(
+                    "agency {:?} is not the importer's agency {:?}",
+                    sub.event.agency,
+                    only_agency.unwrap_or_default()
+                ),
                 Ok(sub) => match self.submit_trace(sub).await {
                     Ok(o) => {
                         report.recorded += usize::from(o.created);

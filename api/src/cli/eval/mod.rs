@@ -141,6 +141,7 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
                 row.extra.get("agency").map_or("local", String::as_str),
                 &row.casing_id,
                 rows.len(),
+                None,
             )
             .await?;
         *per_query.entry("search").or_default() += list.timings.search_s;

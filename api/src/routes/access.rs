@@ -1,0 +1,206 @@
+//! `/v1/keys`, `/v1/agreements` and `/v1/audit`: an agency administrator's
+//! keys and sharing agreements, and its auditor's view of the audit log.
+//! Agencies themselves are registered by the operator (`casetrace
+//! agencies add`), not over the API.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use casetrace_engine::access::Role;
+use casetrace_engine::store::{AgreementRecord, AuditQuery};
+
+use super::resource;
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::dto::{
+    AgreementDto, AuditQueryDto, AuditRecordDto, ErrorDto, IssuedKeyDto, KeyDto, NewAgreementDto,
+    NewKeyDto,
+};
+use crate::error::ApiError;
+
+/// Issue a key for the caller's agency. The key is in this answer only.
+#[utoipa::path(
+    post, path = "/v1/keys", tag = "access", request_body = NewKeyDto,
+    responses(
+        (status = 201, description = "Key issued; shown once", body = IssuedKeyDto),
+        (status = 400, description = "Bad roles or lifetime", body = ErrorDto),
+        (status = 403, description = "Not an admin", body = ErrorDto),
+    )
+)]
+pub async fn issue_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewKeyDto>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let roles = body.roles()?;
+    let issued = state
+        .engine
+        .issue_key(
+            caller.agency(),
+            &body.holder,
+            roles,
+            body.days.unwrap_or(365),
+        )
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(IssuedKeyDto::from(issued)))
+}
+
+/// The caller's agency's keys (never their secrets).
+#[utoipa::path(
+    get, path = "/v1/keys", tag = "access",
+    responses((status = 200, description = "Keys", body = [KeyDto]), (status = 403, description = "Not an admin", body = ErrorDto))
+)]
+pub async fn list_keys(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<Vec<KeyDto>>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let keys = state
+        .engine
+        .database()
+        .api_keys(Some(caller.agency()))
+        .await?;
+    Ok(web::Json(keys.into_iter().map(Into::into).collect()))
+}
+
+/// Revoke one of the caller's agency's keys, from now on.
+#[utoipa::path(
+    delete, path = "/v1/keys/{id}", tag = "access",
+    params(("id" = String, Path, description = "The key's id")),
+    responses(
+        (status = 200, description = "The revoked key", body = KeyDto),
+        (status = 403, description = "Not an admin", body = ErrorDto),
+        (status = 404, description = "No such key in the agency", body = ErrorDto),
+    )
+)]
+pub async fn revoke_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<web::Json<KeyDto>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    match state.engine.database().api_key(&id).await? {
+        Some(key) if key.agency == caller.agency() => {}
+        _ => return Err(ApiError::Hidden(format!("key {id:?}"))),
+    }
+    Ok(web::Json(state.engine.revoke_key(&id).await?.into()))
+}
+
+/// Let another agency use the caller's agency's records.
+#[utoipa::path(
+    post, path = "/v1/agreements", tag = "access", request_body = NewAgreementDto,
+    responses(
+        (status = 201, description = "Agreement in force", body = AgreementDto),
+        (status = 400, description = "Bad scope", body = ErrorDto),
+        (status = 403, description = "Not an admin", body = ErrorDto),
+        (status = 404, description = "No such agency", body = ErrorDto),
+    )
+)]
+pub async fn grant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewAgreementDto>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let agreement = AgreementRecord {
+        owner: caller.agency().to_string(),
+        grantee: body.grantee.clone(),
+        scope: body.scope()?,
+    };
+    state
+        .engine
+        .database()
+        .grant(&agreement, caller.holder())
+        .await?;
+    Ok(HttpResponse::Created().json(AgreementDto::from(agreement)))
+}
+
+/// End an agreement the caller's agency granted.
+#[utoipa::path(
+    delete, path = "/v1/agreements/{grantee}/{scope}", tag = "access",
+    params(("grantee" = String, Path), ("scope" = String, Path)),
+    responses(
+        (status = 200, description = "Ended", body = AgreementDto),
+        (status = 404, description = "No such agreement", body = ErrorDto),
+    )
+)]
+pub async fn revoke_agreement(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<web::Json<AgreementDto>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let (grantee, scope) = path.into_inner();
+    let agreement = AgreementRecord {
+        owner: caller.agency().to_string(),
+        grantee,
+        scope: scope.parse()?,
+    };
+    if !state.engine.database().revoke_agreement(&agreement).await? {
+        return Err(ApiError::Hidden("agreement".into()));
+    }
+    Ok(web::Json(agreement.into()))
+}
+
+/// Agreements the caller's agency is party to, either way.
+#[utoipa::path(
+    get, path = "/v1/agreements", tag = "access",
+    responses((status = 200, description = "Agreements", body = [AgreementDto]))
+)]
+pub async fn list_agreements(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<Vec<AgreementDto>>, ApiError> {
+    caller.require(&[Role::Admin, Role::Auditor])?;
+    let all = state.engine.database().agreements(caller.agency()).await?;
+    Ok(web::Json(all.into_iter().map(Into::into).collect()))
+}
+
+/// The audit records of the caller's agency, oldest first.
+#[utoipa::path(
+    get, path = "/v1/audit", tag = "access", params(AuditQueryDto),
+    responses(
+        (status = 200, description = "Records", body = [AuditRecordDto]),
+        (status = 403, description = "Not an auditor", body = ErrorDto),
+    )
+)]
+pub async fn audit_records(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<AuditQueryDto>,
+) -> Result<web::Json<Vec<AuditRecordDto>>, ApiError> {
+    caller.require(&[Role::Auditor])?;
+    let q = query.into_inner();
+    let records = state
+        .engine
+        .database()
+        .audit_records(&AuditQuery {
+            agency: Some(caller.agency().to_string()),
+            resource: q.resource,
+            action: q.action,
+            from: q.from,
+            to: q.to,
+            after_seq: q.after,
+            limit: q.limit.unwrap_or(100),
+        })
+        .await?;
+    Ok(web::Json(records.into_iter().map(Into::into).collect()))
+}
+
+pub fn config_access(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/v1/keys")
+            .route(web::post().to(issue_key))
+            .route(web::get().to(list_keys)),
+    )
+    .service(resource("/v1/keys/{id}").route(web::delete().to(revoke_key)))
+    .service(
+        resource("/v1/agreements")
+            .route(web::post().to(grant))
+            .route(web::get().to(list_agreements)),
+    )
+    .service(resource("/v1/agreements/{grantee}/{scope}").route(web::delete().to(revoke_agreement)))
+    .service(resource("/v1/audit").route(web::get().to(audit_records)));
+}

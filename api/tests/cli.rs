@@ -317,3 +317,113 @@ fn traces_leads_and_histories_from_the_command_line() {
         rt.block_on(t.close());
     }
 }
+
+/// The operator's tenant administration from the command line: an agency,
+/// a key that then works over HTTP, an agreement; and every command that
+/// touches records leaves an audit record as the local administrator.
+#[test]
+fn operators_register_agencies_and_keys_and_commands_are_audited() {
+    use actix_web::test as atest;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for backend in backends() {
+        let t = rt.block_on(TestEngine::open(&backend));
+        let o = casetrace(
+            &t,
+            &[
+                "agencies",
+                "add",
+                "nl-nfi",
+                "--name",
+                "NFI",
+                "--country",
+                "NL",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = casetrace(
+            &t,
+            &[
+                "agencies",
+                "add",
+                "nl-nfi",
+                "--name",
+                "Other",
+                "--country",
+                "NL",
+            ],
+        );
+        assert!(
+            !o.status.success(),
+            "re-registering with other details must fail"
+        );
+        let o = casetrace(
+            &t,
+            &[
+                "keys",
+                "issue",
+                "--agency",
+                "nl-nfi",
+                "--holder",
+                "lab 3",
+                "--roles",
+                "examiner,auditor",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let issued: Value = serde_json::from_slice(&o.stdout).expect("key JSON");
+        let key = issued["key"].as_str().expect("the key").to_string();
+        assert_eq!(issued["roles"], serde_json::json!(["examiner", "auditor"]));
+        let o = casetrace(
+            &t,
+            &[
+                "keys", "issue", "--agency", "nl-nfi", "--holder", "x", "--roles", "god",
+            ],
+        );
+        assert!(
+            stderr(&o).contains("\"god\" is not a role"),
+            "{}",
+            stderr(&o)
+        );
+        let o = casetrace(&t, &["agreements", "grant", "local", "nl-nfi", "view"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+
+        // The issued key works over HTTP as the NFI.
+        rt.block_on(async {
+            let app = atest::init_service(casetrace_api::app::create_app(t.state())).await;
+            let req = atest::TestRequest::get()
+                .uri("/v1/agreements")
+                .insert_header(("authorization", format!("Bearer {key}")))
+                .to_request();
+            let body: Value = atest::call_and_read_body_json(&app, req).await;
+            assert_eq!(body[0]["owner"], "local", "{body}");
+        });
+        let o = casetrace(&t, &["keys", "revoke", issued["id"].as_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+
+        let o = casetrace(&t, &["audit", "list", "--agency", "local"]);
+        let actions: Vec<String> = json_lines(&o)
+            .iter()
+            .filter(|r| r["actor"] == "cli:local-admin")
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["action"].as_str().unwrap(),
+                    r["outcome"].as_str().unwrap()
+                )
+            })
+            .collect();
+        for expected in [
+            "cli agencies ok",
+            "cli agencies failed",
+            "cli keys ok",
+            "cli keys failed",
+            "cli agreements ok",
+        ] {
+            assert!(
+                actions.iter().any(|a| a == expected),
+                "{expected} not in {actions:?}"
+            );
+        }
+        rt.block_on(t.close());
+    }
+}

@@ -2,6 +2,7 @@
 //! `search`, `eval` and `serve` is relied on by other tools: change it only
 //! compatibly.
 
+mod access;
 mod audit;
 mod candidates;
 mod check;
@@ -83,12 +84,94 @@ pub enum Command {
     Leads(leads::LeadsArgs),
     /// Print a case's history: casings, leads, linked cases and firearms.
     Case(leads::CasesArgs),
+    /// Register and list agencies (tenants).
+    Agencies(access::AgenciesArgs),
+    /// Issue, revoke and list API keys.
+    Keys(access::KeysArgs),
+    /// Grant, revoke and list sharing agreements between agencies.
+    Agreements(access::AgreementsArgs),
 }
 
 /// Run one command; the exit code says whether everything succeeded.
+/// Commands that touch records are audited as the local administrator.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cfg = engine_config(&cli, cli.data_dir.clone());
-    match cli.command {
+    let action = cli_action(&cli.command);
+    let outcome = run_command(cfg.clone(), cli.command).await;
+    if let Some(action) = action {
+        let ok = matches!(&outcome, Ok(code) if *code == ExitCode::SUCCESS);
+        if let Err(e) = record_cli(&cfg, action, ok).await {
+            // A command that already failed reports its own error, which
+            // is likelier the cause (e.g. an unreachable database).
+            if outcome.is_ok() {
+                return Err(e.context("writing the audit record"));
+            }
+            tracing::warn!(error = %e, "audit record of a failed command not written");
+        }
+    }
+    outcome
+}
+
+/// The audit action of a command, or `None` for commands that touch no
+/// records (they work on scratch directories or files, or are the server,
+/// whose calls are audited one by one).
+fn cli_action(command: &Command) -> Option<&'static str> {
+    Some(match command {
+        Command::Import(_) => "cli import",
+        Command::Candidates(_) => "cli candidates",
+        Command::Search(_) => "cli search",
+        Command::Audit(_) => "cli audit",
+        Command::Check(_) => "cli check",
+        Command::Traces(_) => "cli traces",
+        Command::Firearms(_) => "cli firearms",
+        Command::Leads(_) => "cli leads",
+        Command::Case(_) => "cli case",
+        Command::Agencies(_) => "cli agencies",
+        Command::Keys(_) => "cli keys",
+        Command::Agreements(_) => "cli agreements",
+        Command::Eval(_) | Command::Serve(_) | Command::Synth(_) | Command::Polar(_) => {
+            return None
+        }
+    })
+}
+
+/// Append the command's audit record: the operator as `cli:local-admin`
+/// of agency `local`, the command line (without a database URL, which may
+/// hold a password) as the resource.
+async fn record_cli(cfg: &EngineConfig, action: &str, ok: bool) -> anyhow::Result<()> {
+    use casetrace_engine::audit::{AuditEvent, AuditOutcome};
+    let mut args: Vec<String> = Vec::new();
+    let mut skip = false;
+    for a in std::env::args().skip(1) {
+        if skip {
+            skip = false;
+        } else if a == "--database-url" {
+            skip = true;
+        } else if !a.starts_with("--database-url=") {
+            args.push(a);
+        }
+    }
+    let mut resource = args.join(" ");
+    resource.truncate(resource.floor_char_boundary(1024));
+    let outcome = if ok {
+        AuditOutcome::Ok
+    } else {
+        AuditOutcome::Failed
+    };
+    let db = match &cfg.database_url {
+        Some(url) => casetrace_engine::store::Database::connect(url).await,
+        None => casetrace_engine::store::Database::open_default(&cfg.data_dir).await,
+    }?;
+    db.append_audit(&AuditEvent::new(
+        "local", CLI_ACTOR, action, resource, outcome,
+    ))
+    .await?;
+    db.close().await;
+    Ok(())
+}
+
+async fn run_command(cfg: EngineConfig, command: Command) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Import(args) => import::run(cfg, args).await,
         Command::Candidates(args) => candidates::run(cfg, args).await,
         Command::Search(args) => search::run(cfg, args).await,
@@ -102,6 +185,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Firearms(args) => firearms::run(cfg, args).await,
         Command::Leads(args) => leads::run(cfg, args).await,
         Command::Case(args) => leads::run_cases(cfg, args).await,
+        Command::Agencies(args) => access::run_agencies(cfg, args).await,
+        Command::Keys(args) => access::run_keys(cfg, args).await,
+        Command::Agreements(args) => access::run_agreements(cfg, args).await,
     }
 }
 

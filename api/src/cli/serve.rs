@@ -8,6 +8,9 @@ use casetrace_engine::EngineConfig;
 
 use super::open_engine;
 use crate::app::{serve, AppState};
+use casetrace_engine::access::Role;
+use casetrace_engine::store::AgencyRecord;
+use casetrace_engine::Engine;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -31,6 +34,7 @@ pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitC
         cfg.imports.max_upload_bytes = n;
     }
     let engine = open_engine(cfg).await?;
+    bootstrap(&engine).await?;
     let state = web::Data::new(AppState {
         engine: Arc::new(engine),
         max_upload_bytes: args.max_upload_bytes,
@@ -38,4 +42,36 @@ pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitC
     eprintln!("casetrace listening on http://{}", args.listen);
     serve(state, &args.listen).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The agency a fresh data directory starts with.
+const FIRST_AGENCY: &str = "local";
+
+/// On a database with no API key at all, register the `local` agency and
+/// issue it one administrator key with every role, printed here once (only
+/// its hash is kept). Without it nobody could call the API, since every
+/// route but `/healthz` needs a key. Later keys are issued with
+/// `casetrace keys issue` or `POST /v1/keys`.
+async fn bootstrap(engine: &Engine) -> anyhow::Result<()> {
+    let db = engine.database();
+    if !db.api_keys(None).await?.is_empty() {
+        return Ok(());
+    }
+    if db.agency(FIRST_AGENCY).await?.is_none() {
+        db.insert_agency(&AgencyRecord {
+            id: FIRST_AGENCY.into(),
+            name: "Local agency".into(),
+            country: "ZZ".into(),
+            identifier: None,
+        })
+        .await?;
+    }
+    let issued = engine
+        .issue_key(FIRST_AGENCY, "bootstrap-admin", Role::ALL.to_vec(), 365)
+        .await?;
+    eprintln!(
+        "first start: agency {FIRST_AGENCY:?} has one API key with every role, shown this once:\n\n    {}\n\nsend it as `Authorization: Bearer <key>`; issue others with `casetrace keys issue` or POST /v1/keys",
+        issued.key
+    );
+    Ok(())
 }

@@ -6,9 +6,11 @@
 //! audit log and in revocations), the secret is 256 random bits of which
 //! only the SHA-256 is stored.
 
+mod issue;
 mod key;
 mod role;
 
+pub use issue::{new_key, IssuedKey, MAX_KEY_DAYS};
 pub use key::{generate_key, hash_secret, parse_key, same_digest, GeneratedKey, KEY_PREFIX};
 pub use role::{Role, Scope};
 

@@ -1,22 +1,14 @@
 //! Keys and who may see what, through the engine.
 
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{SecondsFormat, Utc};
 
-use crate::access::{generate_key, hash_secret, parse_key, same_digest, Principal, Role, Scope};
+use crate::access::{
+    hash_secret, new_key, parse_key, same_digest, IssuedKey, Principal, Role, Scope,
+};
 use crate::error::{EngineError, Result};
 use crate::store::ApiKeyRecord;
 
 use super::Engine;
-
-/// Longest a key may live: keys are rotated at least yearly-ish.
-pub const MAX_KEY_DAYS: i64 = 730;
-
-/// A key just issued: `key` is shown this once and never stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IssuedKey {
-    pub key: String,
-    pub record: ApiKeyRecord,
-}
 
 fn now_text() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -63,34 +55,9 @@ impl Engine {
         roles: Vec<Role>,
         days: i64,
     ) -> Result<IssuedKey> {
-        if !(1..=MAX_KEY_DAYS).contains(&days) {
-            return Err(EngineError::InvalidMetadata {
-                field: "days".into(),
-                reason: format!("a key lives 1-{MAX_KEY_DAYS} days, not {days}"),
-            });
-        }
-        if roles.is_empty() {
-            return Err(EngineError::InvalidMetadata {
-                field: "roles".into(),
-                reason: "a key needs at least one role".into(),
-            });
-        }
-        let generated = generate_key();
-        let record = ApiKeyRecord {
-            id: generated.id,
-            agency: agency.to_string(),
-            holder: holder.trim().to_string(),
-            roles,
-            secret_sha256: generated.secret_sha256,
-            expires_at: (Utc::now() + Duration::days(days))
-                .to_rfc3339_opts(SecondsFormat::Millis, true),
-            revoked_at: None,
-        };
-        self.database().insert_api_key(&record).await?;
-        Ok(IssuedKey {
-            key: generated.key,
-            record,
-        })
+        let issued = new_key(agency, holder, roles, days)?;
+        self.database().insert_api_key(&issued.record).await?;
+        Ok(issued)
     }
 
     /// Revoke a key from now on.

@@ -15,7 +15,6 @@ mod traces;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-pub use access::{IssuedKey, MAX_KEY_DAYS};
 pub use analysis::{analyse, Analysis, AnalysisTimings};
 pub use candidates::{Candidate, CandidateList, QueryTimings};
 pub use check::CheckReport;

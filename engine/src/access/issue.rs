@@ -1,0 +1,48 @@
+//! Making a key record: the checks and the expiry, shared by the engine
+//! (REST admins) and the operator's command line.
+
+use chrono::{Duration, SecondsFormat, Utc};
+
+use super::{generate_key, Role};
+use crate::error::{EngineError, Result};
+use crate::store::ApiKeyRecord;
+
+/// Longest a key may live: keys are rotated at least every two years.
+pub const MAX_KEY_DAYS: i64 = 730;
+
+/// A key just made: `key` is shown once and never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedKey {
+    pub key: String,
+    pub record: ApiKeyRecord,
+}
+
+/// A new key for `agency`, valid `days` days from now.
+pub fn new_key(agency: &str, holder: &str, roles: Vec<Role>, days: i64) -> Result<IssuedKey> {
+    if !(1..=MAX_KEY_DAYS).contains(&days) {
+        return Err(EngineError::InvalidMetadata {
+            field: "days".into(),
+            reason: format!("a key lives 1-{MAX_KEY_DAYS} days, not {days}"),
+        });
+    }
+    if roles.is_empty() {
+        return Err(EngineError::InvalidMetadata {
+            field: "roles".into(),
+            reason: "a key needs at least one role".into(),
+        });
+    }
+    let generated = generate_key();
+    Ok(IssuedKey {
+        key: generated.key,
+        record: ApiKeyRecord {
+            id: generated.id,
+            agency: agency.to_string(),
+            holder: holder.trim().to_string(),
+            roles,
+            secret_sha256: generated.secret_sha256,
+            expires_at: (Utc::now() + Duration::days(days))
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
+            revoked_at: None,
+        },
+    })
+}

@@ -178,7 +178,7 @@ impl From<TraceEventRecord> for TraceEventDto {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFirearmDto {
-    /// Owning agency (default `local` until agencies come with auth).
+    /// Owning agency: the key's own (the default); naming another is refused.
     pub agency: Option<String>,
     #[schema(example = "RP-001234")]
     pub serial: String,
@@ -218,7 +218,7 @@ impl NewFirearmDto {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTraceEventDto {
-    /// The recording agency (default `local`); a test fire's casing is
+    /// The recording agency (the key's own, the default); a test fire's casing is
     /// looked up in it.
     pub agency: Option<String>,
     pub kind: TraceEventKindDto,

@@ -34,7 +34,7 @@ impl From<LeadStatus> for LeadStatusDto {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLeadDto {
-    /// The examiner's agency (default `local`).
+    /// The examiner's agency: the key's own (the default).
     pub agency: Option<String>,
     /// The casing searched with.
     pub query: CasingRefDto,

@@ -16,7 +16,7 @@ pub const MAX_LIMIT: usize = 100;
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CasingQuery {
-    /// Agency owning the casing (default `local`).
+    /// Agency owning the casing (default: the key's own).
     pub agency: Option<String>,
 }
 
@@ -26,7 +26,7 @@ pub struct CasingQuery {
 pub struct CandidatesQuery {
     /// Longest list, 1-100 (default 10).
     pub limit: Option<usize>,
-    /// Agency owning the casing (default `local`).
+    /// Agency owning the casing (default: the key's own).
     pub agency: Option<String>,
 }
 

@@ -15,7 +15,7 @@ pub struct SubmissionMetadataDto {
     /// 1-128 characters of A-Z, a-z, 0-9, `-`, `_`, `.`, `:`.
     #[schema(example = "TW01-01")]
     pub casing_id: String,
-    /// Owning agency (default `local` until agencies come with auth).
+    /// Owning agency: the key's own (the default); naming another is refused.
     #[serde(default)]
     pub agency: Option<String>,
     /// `evidence` (default) or `test_fire`.

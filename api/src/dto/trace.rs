@@ -15,7 +15,7 @@ use super::{FirearmDto, TraceEventDto, DEFAULT_AGENCY};
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraceRequestDto {
-    /// The requesting agency (default `local`).
+    /// The requesting agency: the key's own (the default).
     pub agency: Option<String>,
     /// The agency's number for this request; a second request with the
     /// same number records nothing and answers with the first (200).

@@ -104,12 +104,18 @@ pub fn create_app(
         })
 }
 
-/// Serve the API on `listen` (e.g. `127.0.0.1:8080`) until stopped.
-pub async fn serve(state: web::Data<AppState>, listen: &str) -> std::io::Result<()> {
-    HttpServer::new(move || create_app(state.clone()))
-        .bind(listen)?
-        .run()
-        .await
+/// Serve the API on `listen` (e.g. `127.0.0.1:8080`) until stopped, over
+/// TLS when a configuration is given.
+pub async fn serve(
+    state: web::Data<AppState>,
+    listen: &str,
+    tls: Option<rustls::ServerConfig>,
+) -> std::io::Result<()> {
+    let server = HttpServer::new(move || create_app(state.clone()));
+    match tls {
+        Some(config) => server.bind_rustls_0_23(listen, config)?.run().await,
+        None => server.bind(listen)?.run().await,
+    }
 }
 
 async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

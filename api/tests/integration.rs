@@ -7,4 +7,5 @@ mod cli;
 mod common;
 mod http;
 mod imports;
+mod tls;
 mod traces;

@@ -1,9 +1,11 @@
 //! `casetrace serve`: the REST server on the embedded default or PostgreSQL.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use actix_web::web;
+use anyhow::Context;
 use casetrace_engine::EngineConfig;
 
 use super::open_engine;
@@ -26,6 +28,12 @@ pub struct ServeArgs {
     /// Largest uploaded import archive, bytes.
     #[arg(long)]
     pub max_import_bytes: Option<u64>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first).
+    #[arg(long, requires = "tls_key", env = "CASETRACE_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert", env = "CASETRACE_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -33,14 +41,20 @@ pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitC
     if let Some(n) = args.max_import_bytes {
         cfg.imports.max_upload_bytes = n;
     }
+    // Read before the engine starts, so a bad certificate fails fast.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
+        _ => None,
+    };
     let engine = open_engine(cfg).await?;
     bootstrap(&engine).await?;
     let state = web::Data::new(AppState {
         engine: Arc::new(engine),
         max_upload_bytes: args.max_upload_bytes,
     });
-    eprintln!("casetrace listening on http://{}", args.listen);
-    serve(state, &args.listen).await?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("casetrace listening on {scheme}://{}", args.listen);
+    serve(state, &args.listen, tls).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -74,4 +88,33 @@ async fn bootstrap(engine: &Engine) -> anyhow::Result<()> {
         issued.key
     );
     Ok(())
+}
+
+/// A TLS server configuration (TLS 1.2 and 1.3, ring's safe defaults) for
+/// one certificate chain and its key, each named in errors.
+fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("reading the certificate chain {}", cert.display()))?;
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "{}: no PEM certificate in it",
+        cert.display()
+    );
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("reading the private key {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .with_context(|| {
+            format!(
+                "the key {} does not fit the certificate {}",
+                key.display(),
+                cert.display()
+            )
+        })
 }

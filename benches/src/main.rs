@@ -7,6 +7,7 @@ mod bulk;
 mod compare;
 mod index;
 mod ingest;
+mod load;
 mod report;
 mod scan;
 mod serials;
@@ -36,6 +37,8 @@ enum Workload {
     Serials(serials::SerialsArgs),
     /// Bulk loading a zip of synthetic casings vs descriptor inference alone.
     Bulk(bulk::BulkArgs),
+    /// A served casetrace under mixed load from client threads on loopback.
+    Load(load::LoadArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +49,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Ingest(args) => ingest::run(args, cli.json)?,
         Workload::Serials(args) => serials::run(args, cli.json)?,
         Workload::Bulk(args) => bulk::run(args, cli.json)?,
+        Workload::Load(args) => load::run(args, cli.json)?,
     };
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);

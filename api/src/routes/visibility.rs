@@ -67,6 +67,8 @@ impl Sight {
             self.views(&l.query_casing.agency) && self.views(&l.candidate_casing.agency)
         });
         h.firearms.retain(|f| self.sees_traces_of(&f.agency));
+        h.linked_casings.retain(|c| self.views(&c.agency));
+        h.linked_cases = case_numbers(&h.linked_casings);
         Some(h)
     }
 }

@@ -54,6 +54,9 @@ pub struct CaseHistory {
     pub leads: Vec<LeadRecord>,
     /// Other cases in the linked-case group, sorted.
     pub linked_cases: Vec<String>,
+    /// The casings of the group outside this case (what `linked_cases`
+    /// is made of), so a caller can be shown only those it may see.
+    pub linked_casings: Vec<CasingRecord>,
     /// Firearms the group links to through test fires.
     pub firearms: Vec<FirearmRecord>,
 }
@@ -137,11 +140,13 @@ pub async fn case_history(db: &Database, case_number: &str) -> Result<CaseHistor
     let leads = db.leads_of_casings(&pks).await?;
     let (group, _) = linked_group(db, &pks).await?;
     let group: Vec<i64> = group.into_iter().collect();
-    let group_casings = db.casings_by_pks(&group).await?;
-    let linked_cases = case_numbers(&group_casings)
+    let linked_casings: Vec<CasingRecord> = db
+        .casings_by_pks(&group)
+        .await?
         .into_iter()
-        .filter(|c| c != case_number)
+        .filter(|c| c.case_number.as_deref() != Some(case_number))
         .collect();
+    let linked_cases = case_numbers(&linked_casings);
     let mut firearm_ids = BTreeSet::new();
     for pk in &group {
         for event in db.test_fires_of_casing(*pk).await? {
@@ -157,6 +162,7 @@ pub async fn case_history(db: &Database, case_number: &str) -> Result<CaseHistor
         casings,
         leads,
         linked_cases,
+        linked_casings,
         firearms,
     })
 }

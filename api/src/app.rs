@@ -1,5 +1,5 @@
 //! The actix-web application: shared state, error handling for the
-//! extractors, request logging and every route. [`create_app`] is used by
+//! extractors, panics answered as 500s, request logging and every route. [`create_app`] is used by
 //! both [`serve`] and the integration tests, so the tests exercise exactly
 //! what runs in production.
 
@@ -13,7 +13,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use casetrace_engine::Engine;
 
 use crate::error::ApiError;
-use crate::routes;
+use crate::{panics, routes};
 
 /// Default largest accepted image upload: 256 MiB, room for the largest
 /// X3P scans in use.
@@ -65,6 +65,8 @@ pub fn create_app(
         .configure(routes::config_traces)
         .configure(routes::config_leads)
         .default_service(web::to(route_not_found))
+        // Inside the request log, so a panic is logged as the 500 it became.
+        .wrap_fn(panics::catch_panics)
         .wrap_fn(|req, srv| {
             // One structured line per request, after the response is known.
             let started = Instant::now();
@@ -72,15 +74,21 @@ pub fn create_app(
             let path = req.path().to_string();
             let call = srv.call(req);
             async move {
-                let res = call.await?;
+                let res = call.await;
+                // An error here (a panic, see `panics`) is answered by
+                // actix's dispatcher with its error_response.
+                let status = match &res {
+                    Ok(res) => res.status(),
+                    Err(e) => e.as_response_error().status_code(),
+                };
                 tracing::info!(
                     %method,
                     %path,
-                    status = res.status().as_u16(),
+                    status = status.as_u16(),
                     ms = started.elapsed().as_secs_f64() * 1e3,
                     "request"
                 );
-                Ok(res)
+                res
             }
         })
 }

@@ -46,6 +46,13 @@ pub enum ApiError {
     /// The path exists but not with this method.
     #[error("{path} does not accept {method}")]
     MethodNotAllowed { method: String, path: String },
+    /// A handler panicked: a bug, answered as a 500 (see `crate::panics`).
+    #[error("the handler for {method} {path} panicked: {message}")]
+    Panicked {
+        method: String,
+        path: String,
+        message: String,
+    },
 }
 
 impl ApiError {
@@ -112,6 +119,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
+            ApiError::Panicked { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }

@@ -8,4 +8,5 @@ pub mod app;
 pub mod cli;
 pub mod dto;
 pub mod error;
+pub mod panics;
 pub mod routes;

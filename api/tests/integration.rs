@@ -6,4 +6,5 @@ mod cli;
 mod common;
 mod http;
 mod imports;
+mod panics;
 mod traces;

@@ -1,5 +1,5 @@
 //! The actix-web application: shared state, error handling for the
-//! extractors, request logging and every route. [`create_app`] is used by
+//! extractors, panics answered as 500s, request logging and every route. [`create_app`] is used by
 //! both [`serve`] and the integration tests, so the tests exercise exactly
 //! what runs in production.
 
@@ -14,7 +14,7 @@ use casetrace_engine::Engine;
 
 use crate::audit_trail;
 use crate::error::ApiError;
-use crate::routes;
+use crate::{panics, routes};
 
 /// Default largest accepted image upload: 256 MiB, room for the largest
 /// X3P scans in use.
@@ -67,6 +67,8 @@ pub fn create_app(
         .configure(routes::config_leads)
         .configure(routes::config_access)
         .default_service(web::to(route_not_found))
+        // Inside the request log, so a panic is logged as the 500 it became.
+        .wrap_fn(panics::catch_panics)
         .wrap_fn(|req, srv| {
             // Inside the logging below, so the log line shows the status
             // the client got, including a 500 for an unwritable record.
@@ -91,15 +93,21 @@ pub fn create_app(
             let path = req.path().to_string();
             let call = srv.call(req);
             async move {
-                let res = call.await?;
+                let res = call.await;
+                // An error here (a panic, see `panics`) is answered by
+                // actix's dispatcher with its error_response.
+                let status = match &res {
+                    Ok(res) => res.status(),
+                    Err(e) => e.as_response_error().status_code(),
+                };
                 tracing::info!(
                     %method,
                     %path,
-                    status = res.status().as_u16(),
+                    status = status.as_u16(),
                     ms = started.elapsed().as_secs_f64() * 1e3,
                     "request"
                 );
-                Ok(res)
+                res
             }
         })
 }

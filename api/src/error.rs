@@ -50,6 +50,13 @@ pub enum ApiError {
     /// The path exists but not with this method.
     #[error("{path} does not accept {method}")]
     MethodNotAllowed { method: String, path: String },
+    /// A handler panicked: a bug, answered as a 500 (see `crate::panics`).
+    #[error("the handler for {method} {path} panicked: {message}")]
+    Panicked {
+        method: String,
+        path: String,
+        message: String,
+    },
 }
 
 impl ApiError {
@@ -125,6 +132,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
+            ApiError::Panicked { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }

@@ -10,4 +10,5 @@ pub mod auth;
 pub mod cli;
 pub mod dto;
 pub mod error;
+pub mod panics;
 pub mod routes;

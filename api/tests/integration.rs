@@ -7,5 +7,6 @@ mod cli;
 mod common;
 mod http;
 mod imports;
+mod panics;
 mod tls;
 mod traces;

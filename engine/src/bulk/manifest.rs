@@ -144,6 +144,7 @@ pub fn confined_path(base: &str, file: &str) -> std::result::Result<String, Stri
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
         .collect();
+    let folder_parts = parts.len();
     for part in file.split('/') {
         match part {
             "" | "." => {}
@@ -151,7 +152,9 @@ pub fn confined_path(base: &str, file: &str) -> std::result::Result<String, Stri
             p => parts.push(p),
         }
     }
-    if parts.is_empty() {
+    // Checked on the file's own parts: with a base folder, `.` would
+    // otherwise name that folder rather than a file (found by fuzzing).
+    if parts.len() == folder_parts {
         return Err(format!("path {file:?} names no file"));
     }
     Ok(parts.join("/"))
@@ -221,6 +224,18 @@ mod tests {
             "a\\..\\b",
         ] {
             assert!(confined_path("set", bad).is_err(), "{bad}");
+        }
+    }
+
+    /// Fuzzing (fuzz/ manifest) found `.` resolving to the manifest's own
+    /// folder when it had one, and to "names no file" when it had none.
+    #[test]
+    fn a_file_naming_no_file_is_refused_in_a_folder_too() {
+        for base in ["", "set", "set/sub/"] {
+            for file in ["", ".", "./", "././/."] {
+                let err = confined_path(base, file).unwrap_err();
+                assert!(err.contains("names no file"), "{base:?} {file:?}: {err}");
+            }
         }
     }
 

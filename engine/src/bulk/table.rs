@@ -124,13 +124,14 @@ fn read_csv(
             ));
         }
     }
+    let mut lines = LineCounter::new(bytes);
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
             EngineError::invalid(name, &format!("line {line}"), format!("malformed CSV: {e}"))
         })?;
-        let row_number = record.position().map_or(0, |p| p.line());
+        let row_number = record.position().map_or(0, |p| lines.line_at(p.byte()));
         let cells = headers
             .iter()
             .zip(record.iter())
@@ -146,6 +147,46 @@ fn read_csv(
         }
     }
     Ok(rows)
+}
+
+/// Line numbers of byte offsets, counting `\n`, `\r\n` and a lone `\r`
+/// as one line break each, as the csv reader does when it splits records.
+/// Its own `Position::line` counts `\n` only, so records ended by a lone
+/// `\r` (old Mac exports) shared one number; row numbers key an import's
+/// rows, so they must differ (found by fuzzing).
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        LineCounter {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the first byte at or after `offset` that is not a line
+    /// break: csv reports a record's position before the breaks that end
+    /// the previous one. Offsets must come in rising order, which keeps the
+    /// whole walk linear in the file.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let end = usize::try_from(offset).map_or(self.bytes.len(), |o| o.min(self.bytes.len()));
+        while self.offset < self.bytes.len()
+            && (self.offset < end || matches!(self.bytes[self.offset], b'\r' | b'\n'))
+        {
+            match self.bytes[self.offset] {
+                b'\n' => self.line += 1,
+                b'\r' if self.bytes.get(self.offset + 1) != Some(&b'\n') => self.line += 1,
+                _ => {}
+            }
+            self.offset += 1;
+        }
+        self.line
+    }
 }
 
 fn read_json_lines(name: &str, bytes: &[u8]) -> Result<Vec<TableRow>> {
@@ -200,6 +241,33 @@ pub fn take_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzzing (fuzz/ manifest) found two rows with one row number: csv
+    /// splits records at a lone `\r` but counts lines at `\n` only.
+    #[test]
+    fn csv_rows_ended_by_a_lone_cr_get_their_own_row_numbers() {
+        let rows = read_table(
+            "t.csv",
+            b"a,b\r1,2\r\n3,4\n\r5,6\r",
+            TableFormat::Csv,
+            &["a"],
+            None,
+        )
+        .unwrap();
+        let numbers: Vec<u64> = rows.iter().map(|r| r.row_number).collect();
+        assert_eq!(numbers, [2, 3, 5]);
+
+        let found = include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../testdata/fuzz-regressions/manifest-lone-cr-row-numbers.csv"
+        ));
+        let rows = read_table("fuzz.csv", found, TableFormat::Csv, &[], None).unwrap();
+        assert!(rows.len() >= 2, "{rows:?}");
+        assert!(
+            rows.windows(2).all(|w| w[0].row_number < w[1].row_number),
+            "{rows:?}"
+        );
+    }
 
     #[test]
     fn csv_names_every_missing_required_column() {

@@ -520,7 +520,7 @@ impl Database {
             SerialQuery::Fuzzy { serial, max_edits } => {
                 let normalised = checked_serial("serial", serial)?;
                 let grams = serial_grams(&normalised);
-                let min_shared = min_shared_grams(normalised.chars().count(), *max_edits);
+                let min_shared = min_shared_grams(grams.len(), *max_edits);
                 if min_shared <= 0 || grams.is_empty() {
                     return Err(EngineError::InvalidMetadata {
                         field: "max_edits".into(),
@@ -581,7 +581,7 @@ mod tests {
             .insert_firearm(&gun("AB-1O5 739", "Glock"))
             .await
             .unwrap();
-        for s in ["A8105740", "XB105739", "A81057", "Q7770000"] {
+        for s in ["A8105740", "XB105739", "A81057", "Q7770000", "10000000"] {
             db.insert_firearm(&gun(s, "Smith")).await.unwrap();
         }
         let none = SerialFilters::default();
@@ -628,6 +628,23 @@ mod tests {
         assert_eq!(ranked[0], ("A8105739".into(), 0));
         assert_eq!(ranked.len(), 2, "{ranked:?}");
         assert!(ranked[1..].iter().all(|(_, d)| *d == 1));
+
+        // A serial repeating a trigram has few distinct ones: its fuzzy
+        // search finds it within what they can bound, and is refused past
+        // that, never answered without it (while the gram bound counted
+        // positions, both searches silently missed it; found by fuzzing).
+        let repetitive = |max_edits| SerialQuery::Fuzzy {
+            serial: "10000000".into(),
+            max_edits,
+        };
+        let found = db.search_serials(&repetitive(0), &none).await.unwrap();
+        let ranked: Vec<(&str, usize)> = found
+            .iter()
+            .map(|m| (m.firearm.serial_normalised.as_str(), m.distance))
+            .collect();
+        assert_eq!(ranked, [("10000000", 0)]);
+        let err = db.search_serials(&repetitive(1), &none).await.unwrap_err();
+        assert!(err.to_string().contains("max_edits"), "{err}");
 
         let glock = SerialFilters {
             make: Some("glock".into()),

@@ -204,11 +204,18 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// How many of a query's n-grams a serial within `max_edits` edits still
-/// shares with it: each edit destroys at most [`GRAM_LEN`] grams. Zero or
-/// less means the gram filter cannot prune and the search must not use it.
-pub fn min_shared_grams(query_len: usize, max_edits: usize) -> i64 {
-    (query_len as i64 - GRAM_LEN as i64 + 1) - (GRAM_LEN * max_edits) as i64
+/// How many of a query's distinct n-grams (`distinct_grams`, the length of
+/// its [`serial_grams`]) a serial within `max_edits` edits still shares
+/// with it. Each edit touches at most [`GRAM_LEN`] gram positions of the
+/// query, and a distinct gram is lost only when every one of its positions
+/// is touched, so each edit costs at most [`GRAM_LEN`] distinct grams.
+/// The bound must count distinct grams, as the index does: counted by
+/// position (`len - GRAM_LEN + 1`), a repetitive serial such as `0000000`
+/// needed more shared grams than it has, and fuzzy search missed even the
+/// exact match (found by fuzzing). Zero or less means the gram filter
+/// cannot prune and the search must not use it.
+pub fn min_shared_grams(distinct_grams: usize, max_edits: usize) -> i64 {
+    distinct_grams as i64 - (GRAM_LEN * max_edits) as i64
 }
 
 #[cfg(test)]
@@ -265,7 +272,33 @@ mod tests {
         );
         assert_eq!(edit_distance("KX10234", "KX1234"), 1);
         assert_eq!(edit_distance("KX10234", "KY10243"), 3);
-        assert_eq!(min_shared_grams(8, 1), 3);
-        assert!(min_shared_grams(5, 1) <= 0);
+        assert_eq!(min_shared_grams(serial_grams("KX102345").len(), 1), 3);
+        assert!(min_shared_grams(serial_grams("KX102").len(), 1) <= 0);
+    }
+
+    /// Fuzzing (fuzz/ serial_pattern) found that a serial repeating a
+    /// trigram could not share enough trigrams even with itself.
+    #[test]
+    fn fuzzy_bound_counts_distinct_grams_of_repetitive_serials() {
+        for (query, stored, max_edits) in [
+            ("0000000", "0000000", 1),
+            ("10000000", "10000000", 1),
+            ("10000000", "1000000", 1),
+            ("12121212", "12121312", 1),
+            ("A0A0A0A0A0", "A0A0A0A0A0", 2),
+        ] {
+            assert!(edit_distance(query, stored) <= max_edits);
+            let query_grams = serial_grams(query);
+            let stored_grams = serial_grams(stored);
+            let shared = query_grams
+                .iter()
+                .filter(|g| stored_grams.contains(g))
+                .count() as i64;
+            let need = min_shared_grams(query_grams.len(), max_edits);
+            assert!(
+                need <= 0 || shared >= need,
+                "{stored} is {max_edits} edits from {query}: shares {shared}, bound {need}"
+            );
+        }
     }
 }

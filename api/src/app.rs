@@ -72,17 +72,15 @@ pub fn create_app(
         .wrap_fn(|req, srv| {
             // Inside the logging below, so the log line shows the status
             // the client got, including a 500 for an unwritable record.
-            let audited = audit_trail::is_audited(req.path());
-            if audited {
-                audit_trail::tag_request(&req);
-            }
+            let facts = audit_trail::is_audited(req.path()).then(|| audit_trail::tag_request(&req));
+            let state = req.app_data::<web::Data<AppState>>().cloned();
             let call = srv.call(req);
             async move {
-                let res = call.await?;
-                if audited {
-                    audit_trail::record(res).await
-                } else {
-                    Ok(res.map_into_boxed_body())
+                match (call.await, facts) {
+                    (Ok(res), Some(facts)) => audit_trail::record(facts, res).await,
+                    (Ok(res), None) => Ok(res.map_into_boxed_body()),
+                    (Err(e), Some(facts)) => audit_trail::record_error(state, facts, e).await,
+                    (Err(e), None) => Err(e),
                 }
             }
         })

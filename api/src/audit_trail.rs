@@ -8,6 +8,8 @@
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use std::sync::{Arc, Mutex};
+
 use actix_web::{web, HttpMessage};
 use casetrace_engine::access::Principal;
 use casetrace_engine::audit::{AuditEvent, AuditOutcome};
@@ -27,19 +29,102 @@ pub fn is_audited(path: &str) -> bool {
     path.starts_with("/v1/") && path != "/v1/openapi.json"
 }
 
-/// A fresh request id, given to the request before its handler runs.
+/// What the audit record of a call needs from its request, taken before
+/// the handler runs: a call that ends in a service error (a panic) has no
+/// response to read it from, and the request itself cannot be kept across
+/// the call (actix's router needs its only reference; see `panics`).
 #[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+pub struct CallFacts {
+    request_id: String,
+    method: String,
+    path: String,
+    query: String,
+    /// Filled by the `Caller` extractor once the key checks out.
+    caller: CallerSlot,
+}
 
-pub fn tag_request(req: &ServiceRequest) {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    req.extensions_mut().insert(RequestId(id));
+/// Where the `Caller` extractor leaves the principal for the audit record.
+#[derive(Debug, Clone, Default)]
+pub struct CallerSlot(Arc<Mutex<Option<Principal>>>);
+
+impl CallerSlot {
+    pub fn fill(&self, principal: &Principal) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(principal.clone());
+        }
+    }
+
+    fn get(&self) -> Option<Principal> {
+        self.0.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+/// Give the request its id and a caller slot; returns what the record
+/// will need.
+pub fn tag_request(req: &ServiceRequest) -> CallFacts {
+    let facts = CallFacts {
+        request_id: uuid::Uuid::new_v4().simple().to_string(),
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        query: req.query_string().to_string(),
+        caller: CallerSlot::default(),
+    };
+    req.extensions_mut().insert(facts.caller.clone());
+    facts
+}
+
+/// Append the record of a call that failed inside the service (a panic
+/// turned into an error by `panics`); the error is passed on unchanged.
+pub async fn record_error(
+    state: Option<web::Data<AppState>>,
+    facts: CallFacts,
+    error: actix_web::Error,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Some(state) = state {
+        let status = error.as_response_error().status_code();
+        let event = event_of(
+            &facts,
+            format!("{} {}", facts.method, facts.path),
+            AuditOutcome::Failed,
+            status.as_u16(),
+            None,
+        );
+        if let Err(e) = state.engine.database().append_audit(&event).await {
+            tracing::error!(request_id = %facts.request_id, error = %e, "audit record not written");
+        }
+    }
+    Err(error)
+}
+
+fn event_of(
+    facts: &CallFacts,
+    action: String,
+    outcome: AuditOutcome,
+    status: u16,
+    evidence: Option<String>,
+) -> AuditEvent {
+    let (agency, holder, key_id) = match facts.caller.get() {
+        Some(p) => (p.agency, p.holder, p.key_id),
+        None => ("-".to_string(), "anonymous".to_string(), None),
+    };
+    let mut event = AuditEvent::new(agency, holder, action, facts.path.clone(), outcome);
+    event.key_id = key_id;
+    event.request_id = Some(facts.request_id.clone());
+    event.evidence_sha256 = evidence;
+    event.detail.insert("status".into(), status.into());
+    if !facts.query.is_empty() {
+        event
+            .detail
+            .insert("query".into(), facts.query.clone().into());
+    }
+    event
 }
 
 /// Append the call's record, and give the response its request id. A
 /// record that cannot be written turns the answer into a 500: an action
 /// that cannot be attributed must not look like it succeeded quietly.
 pub async fn record<B: MessageBody + 'static>(
+    facts: CallFacts,
     res: ServiceResponse<B>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let req = res.request().clone();
@@ -48,14 +133,10 @@ pub async fn record<B: MessageBody + 'static>(
     };
     let status = res.status();
     // A 5xx already carries the id its error body quotes; keep that one.
-    let request_id = match res.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
-        Some(id) => id.to_string(),
-        None => req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
-    };
+    let mut facts = facts;
+    if let Some(id) = res.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
+        facts.request_id = id.to_string();
+    }
     let hidden = res
         .response()
         .error()
@@ -68,32 +149,20 @@ pub async fn record<B: MessageBody + 'static>(
     } else {
         AuditOutcome::Failed
     };
-    let principal = req.extensions().get::<Principal>().cloned();
-    let (agency, holder, key_id) = match principal {
-        Some(p) => (p.agency, p.holder, p.key_id),
-        None => ("-".to_string(), "anonymous".to_string(), None),
-    };
     let pattern = req.match_pattern().unwrap_or_else(|| "unrouted".into());
-    let mut event = AuditEvent::new(
-        agency,
-        holder,
-        format!("{} {pattern}", req.method()),
-        req.path(),
-        outcome,
-    );
-    event.key_id = key_id;
-    event.request_id = Some(request_id.clone());
-    event.evidence_sha256 = res
+    let evidence = res
         .response()
         .extensions()
         .get::<AuditEvidence>()
         .map(|e| e.0.clone());
-    event.detail.insert("status".into(), status.as_u16().into());
-    if !req.query_string().is_empty() {
-        event
-            .detail
-            .insert("query".into(), req.query_string().to_string().into());
-    }
+    let event = event_of(
+        &facts,
+        format!("{} {pattern}", facts.method),
+        outcome,
+        status.as_u16(),
+        evidence,
+    );
+    let request_id = facts.request_id.clone();
     if let Err(e) = state.engine.database().append_audit(&event).await {
         tracing::error!(%request_id, error = %e, status = status.as_u16(), "audit record not written");
         return Err(ApiError::from(e).into());

@@ -14,6 +14,7 @@ use casetrace_engine::access::{Principal, Role, Scope};
 use casetrace_engine::EngineError;
 
 use crate::app::AppState;
+use crate::audit_trail::CallerSlot;
 use crate::error::ApiError;
 
 /// The authenticated caller of a request.
@@ -96,7 +97,9 @@ impl FromRequest for Caller {
             })?;
             let principal = state.engine.authenticate(&key).await?;
             // The audit layer reads who called from here.
-            req.extensions_mut().insert(principal.clone());
+            if let Some(slot) = req.extensions().get::<CallerSlot>() {
+                slot.fill(&principal);
+            }
             Ok(Caller(principal))
         })
     }

@@ -17,10 +17,19 @@ async fn panics() -> HttpResponse {
     panic!("a handler bug, on purpose")
 }
 
+/// An authenticated API route with the same bug: its call must still be
+/// in the audit log, under the key that made it.
+async fn panics_authenticated(_caller: casetrace_api::auth::Caller) -> HttpResponse {
+    panic!("an API handler bug, on purpose")
+}
+
 /// One HTTP/1.1 GET on a fresh connection: status, headers (lower-cased
 /// text) and body.
 async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        crate::common::TEST_KEY
+    );
     let raw = tokio::task::spawn_blocking(move || {
         let mut stream = TcpStream::connect(addr).expect("connect");
         stream.write_all(request.as_bytes()).expect("send");
@@ -40,7 +49,9 @@ async fn a_panicking_handler_answers_500_with_a_request_id_and_the_server_keeps_
     let t = TestEngine::open(&Backend::Sqlite).await;
     let state = t.state();
     let server = HttpServer::new(move || {
-        create_app(state.clone()).route("/test/panic", web::get().to(panics))
+        create_app(state.clone())
+            .route("/test/panic", web::get().to(panics))
+            .route("/v1/test-panic", web::get().to(panics_authenticated))
     })
     .workers(1)
     .bind("127.0.0.1:0")
@@ -72,6 +83,24 @@ async fn a_panicking_handler_answers_500_with_a_request_id_and_the_server_keeps_
     let (status, again, _) = get(addr, "/test/panic").await;
     assert_eq!(status, 500);
     assert!(!again.contains(&header), "request ids are fresh");
+
+    // A panic in an API call is audited as failed, attributed to its key.
+    let (status, _, _) = get(addr, "/v1/test-panic").await;
+    assert_eq!(status, 500);
+    let records = t
+        .engine
+        .database()
+        .audit_records(&casetrace_engine::store::AuditQuery {
+            resource: Some("/v1/test-panic".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].outcome, "failed");
+    assert_eq!(records[0].actor, "local-tester");
+    assert!(records[0].detail.contains("500"), "{:?}", records[0].detail);
 
     handle.stop(true).await;
     t.close().await;

@@ -92,11 +92,9 @@ enum AgreementsCommand {
 }
 
 async fn open_db(cfg: &EngineConfig) -> anyhow::Result<Database> {
-    match &cfg.database_url {
-        Some(url) => Database::connect(url).await,
-        None => Database::open_default(&cfg.data_dir).await,
-    }
-    .with_context(|| format!("opening the database of {}", cfg.data_dir.display()))
+    cfg.open_database()
+        .await
+        .with_context(|| format!("opening the database of {}", cfg.data_dir.display()))
 }
 
 pub async fn run_agencies(cfg: EngineConfig, args: AgenciesArgs) -> anyhow::Result<ExitCode> {

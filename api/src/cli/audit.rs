@@ -47,11 +47,10 @@ pub struct ListArgs {
 }
 
 pub async fn run(cfg: EngineConfig, args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let db = match &cfg.database_url {
-        Some(url) => Database::connect(url).await,
-        None => Database::open_default(&cfg.data_dir).await,
-    }
-    .with_context(|| format!("opening the database of {}", cfg.data_dir.display()))?;
+    let db = cfg
+        .open_database()
+        .await
+        .with_context(|| format!("opening the database of {}", cfg.data_dir.display()))?;
     let outcome = match args.command {
         AuditCommand::Verify => verify(&db).await,
         AuditCommand::List(list) => print_records(&db, list).await,

@@ -158,10 +158,7 @@ async fn record_cli(cfg: &EngineConfig, action: &str, ok: bool) -> anyhow::Resul
     } else {
         AuditOutcome::Failed
     };
-    let db = match &cfg.database_url {
-        Some(url) => casetrace_engine::store::Database::connect(url).await,
-        None => casetrace_engine::store::Database::open_default(&cfg.data_dir).await,
-    }?;
+    let db = cfg.open_database().await?;
     db.append_audit(&AuditEvent::new(
         "local", CLI_ACTOR, action, resource, outcome,
     ))

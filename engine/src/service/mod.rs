@@ -49,10 +49,7 @@ impl Engine {
     /// database when it is missing or stale.
     pub async fn open(cfg: EngineConfig) -> Result<Engine> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| EngineError::io(&cfg.data_dir, e))?;
-        let db = match &cfg.database_url {
-            Some(url) => Database::connect(url).await?,
-            None => Database::open_default(&cfg.data_dir).await?,
-        };
+        let db = cfg.open_database().await?;
         let blobs = BlobStore::new(cfg.data_dir.join("evidence"));
         let model = DescriptorModel::load(&cfg.model, &cfg.runtime_library, 1)?;
         let spec = model.spec();

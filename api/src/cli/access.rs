@@ -4,10 +4,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use casetrace_engine::access::{new_key, Role};
+use casetrace_engine::access::{key_time, new_key, Role};
 use casetrace_engine::store::{AgencyRecord, AgreementRecord, Database};
 use casetrace_engine::EngineConfig;
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 
 use super::print_json;
 use crate::dto::{AgreementDto, IssuedKeyDto, KeyDto};
@@ -135,8 +135,8 @@ pub async fn run_keys(cfg: EngineConfig, args: KeysArgs) -> anyhow::Result<ExitC
             print_json(&IssuedKeyDto::from(issued))?;
         }
         KeysCommand::Revoke { id } => {
-            let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-            print_json(&KeyDto::from(db.revoke_api_key(&id, &now).await?))?;
+            let revoked = db.revoke_api_key(&id, &key_time(Utc::now())).await?;
+            print_json(&KeyDto::from(revoked))?;
         }
         KeysCommand::List { agency } => {
             let keys: Vec<KeyDto> = db

@@ -1,7 +1,7 @@
 //! Making a key record: the checks and the expiry, shared by the engine
 //! (REST admins) and the operator's command line.
 
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
 use super::{generate_key, Role};
 use crate::error::{EngineError, Result};
@@ -15,6 +15,12 @@ pub const MAX_KEY_DAYS: i64 = 730;
 pub struct IssuedKey {
     pub key: String,
     pub record: ApiKeyRecord,
+}
+
+/// A key's expiry or revocation time as stored: RFC 3339 UTC with
+/// milliseconds and `Z`, so that comparing the text compares the times.
+pub fn key_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A new key for `agency`, valid `days` days from now.
@@ -40,8 +46,7 @@ pub fn new_key(agency: &str, holder: &str, roles: Vec<Role>, days: i64) -> Resul
             holder: holder.trim().to_string(),
             roles,
             secret_sha256: generated.secret_sha256,
-            expires_at: (Utc::now() + Duration::days(days))
-                .to_rfc3339_opts(SecondsFormat::Millis, true),
+            expires_at: key_time(Utc::now() + Duration::days(days)),
             revoked_at: None,
         },
     })

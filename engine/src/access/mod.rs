@@ -10,7 +10,7 @@ mod issue;
 mod key;
 mod role;
 
-pub use issue::{new_key, IssuedKey, MAX_KEY_DAYS};
+pub use issue::{key_time, new_key, IssuedKey, MAX_KEY_DAYS};
 pub use key::{generate_key, hash_secret, parse_key, same_digest, GeneratedKey, KEY_PREFIX};
 pub use role::{Role, Scope};
 
@@ -22,23 +22,11 @@ pub struct Principal {
     pub agency: String,
     /// The person or system the key was issued to.
     pub holder: String,
-    /// `None` for the local command line, which needs no key.
     pub key_id: Option<String>,
     pub roles: Vec<Role>,
 }
 
 impl Principal {
-    /// The operator at the machine's command line: the local agency's
-    /// administrator, holding every role.
-    pub fn local_admin(agency: &str) -> Principal {
-        Principal {
-            agency: agency.to_string(),
-            holder: "cli:local-admin".into(),
-            key_id: None,
-            roles: Role::ALL.to_vec(),
-        }
-    }
-
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }

@@ -1,18 +1,14 @@
 //! Keys and who may see what, through the engine.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 
 use crate::access::{
-    hash_secret, new_key, parse_key, same_digest, IssuedKey, Principal, Role, Scope,
+    hash_secret, key_time, new_key, parse_key, same_digest, IssuedKey, Principal, Role, Scope,
 };
 use crate::error::{EngineError, Result};
 use crate::store::ApiKeyRecord;
 
 use super::Engine;
-
-fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-}
 
 impl Engine {
     /// The caller a presented key stands for. Every failure is the same
@@ -36,7 +32,7 @@ impl Engine {
         }
         // Both are RFC 3339 UTC with milliseconds and `Z`, so text order
         // is time order.
-        if key.expires_at <= now_text() {
+        if key.expires_at <= key_time(Utc::now()) {
             return Err(refuse("expired"));
         }
         Ok(Principal {
@@ -62,7 +58,9 @@ impl Engine {
 
     /// Revoke a key from now on.
     pub async fn revoke_key(&self, id: &str) -> Result<ApiKeyRecord> {
-        self.database().revoke_api_key(id, &now_text()).await
+        self.database()
+            .revoke_api_key(id, &key_time(Utc::now()))
+            .await
     }
 
     /// The agencies whose records `caller` may use under `scope`.

@@ -76,19 +76,29 @@ pub struct AgreementsArgs {
 #[derive(Debug, clap::Subcommand)]
 enum AgreementsCommand {
     /// Let GRANTEE use OWNER's records: correlate, view or traces.
-    Grant {
-        owner: String,
-        grantee: String,
-        scope: String,
-    },
+    Grant(AgreementArgs),
     /// End an agreement.
-    Revoke {
-        owner: String,
-        grantee: String,
-        scope: String,
-    },
+    Revoke(AgreementArgs),
     /// Agreements an agency is party to.
     List { agency: String },
+}
+
+/// One agreement on the command line: OWNER GRANTEE SCOPE.
+#[derive(Debug, clap::Args)]
+struct AgreementArgs {
+    owner: String,
+    grantee: String,
+    scope: String,
+}
+
+impl AgreementArgs {
+    fn record(self) -> anyhow::Result<AgreementRecord> {
+        Ok(AgreementRecord {
+            owner: self.owner,
+            grantee: self.grantee,
+            scope: self.scope.parse()?,
+        })
+    }
 }
 
 async fn open_db(cfg: &EngineConfig) -> anyhow::Result<Database> {
@@ -155,29 +165,13 @@ pub async fn run_keys(cfg: EngineConfig, args: KeysArgs) -> anyhow::Result<ExitC
 pub async fn run_agreements(cfg: EngineConfig, args: AgreementsArgs) -> anyhow::Result<ExitCode> {
     let db = open_db(&cfg).await?;
     match args.command {
-        AgreementsCommand::Grant {
-            owner,
-            grantee,
-            scope,
-        } => {
-            let a = AgreementRecord {
-                owner,
-                grantee,
-                scope: scope.parse()?,
-            };
+        AgreementsCommand::Grant(args) => {
+            let a = args.record()?;
             db.grant(&a, super::CLI_ACTOR).await?;
             print_json(&AgreementDto::from(a))?;
         }
-        AgreementsCommand::Revoke {
-            owner,
-            grantee,
-            scope,
-        } => {
-            let a = AgreementRecord {
-                owner,
-                grantee,
-                scope: scope.parse()?,
-            };
+        AgreementsCommand::Revoke(args) => {
+            let a = args.record()?;
             anyhow::ensure!(db.revoke_agreement(&a).await?, "no such agreement");
             print_json(&AgreementDto::from(a))?;
         }

@@ -73,15 +73,19 @@ impl Sight {
     }
 }
 
-/// What `caller` sees, from the agreements on file.
+/// What `caller` sees, from the agreements on file (read once for all
+/// three scopes).
 pub async fn sight_of(
     state: &crate::app::AppState,
     caller: &crate::auth::Caller,
 ) -> Result<Sight, crate::error::ApiError> {
     use casetrace_engine::access::Scope;
+    use casetrace_engine::store::visible_to;
+    let agency = caller.agency();
+    let agreements = state.engine.database().agreements(agency).await?;
     Ok(Sight {
-        traces: caller.visible(state, Scope::Traces).await?,
-        view: caller.visible(state, Scope::View).await?,
-        correlate: caller.visible(state, Scope::Correlate).await?,
+        traces: visible_to(agency, &agreements, Scope::Traces),
+        view: visible_to(agency, &agreements, Scope::View),
+        correlate: visible_to(agency, &agreements, Scope::Correlate),
     })
 }

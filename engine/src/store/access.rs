@@ -262,26 +262,23 @@ impl Database {
     /// The agencies whose records `grantee` may use under `scope`: itself
     /// and every owner that granted it, sorted.
     pub async fn visible_agencies(&self, grantee: &str, scope: Scope) -> Result<Vec<String>> {
-        let scopes = scope.granted_by();
-        let list = (0..scopes.len())
-            .map(|i| format!("${}", i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT DISTINCT owner FROM sharing_agreements WHERE grantee = $1 AND scope IN ({list})"
-        );
-        let mut owners: Vec<String> = on_pool!(self, pool => {
-            let mut q = sqlx::query_scalar(AssertSqlSafe(sql.clone())).bind(grantee);
-            for s in scopes {
-                q = q.bind(s.as_str());
-            }
-            q.fetch_all(pool).await?
-        });
-        owners.push(grantee.to_string());
-        owners.sort();
-        owners.dedup();
-        Ok(owners)
+        Ok(visible_to(grantee, &self.agreements(grantee).await?, scope))
     }
+}
+
+/// The agencies whose records `grantee` may use under `scope`, from the
+/// agreements it is party to: itself and every owner whose grant includes
+/// the scope, sorted. One rule for one scope or for several at once.
+pub fn visible_to(grantee: &str, agreements: &[AgreementRecord], scope: Scope) -> Vec<String> {
+    let mut owners: Vec<String> = agreements
+        .iter()
+        .filter(|a| a.grantee == grantee && scope.granted_by().contains(&a.scope))
+        .map(|a| a.owner.clone())
+        .collect();
+    owners.push(grantee.to_string());
+    owners.sort();
+    owners.dedup();
+    owners
 }
 
 #[cfg(test)]

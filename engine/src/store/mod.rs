@@ -19,7 +19,7 @@ mod leads;
 pub(crate) mod test_support;
 mod trace_events;
 
-pub use access::{AgencyRecord, AgreementRecord, ApiKeyRecord};
+pub use access::{visible_to, AgencyRecord, AgreementRecord, ApiKeyRecord};
 pub use audit::{AuditQuery, AUDIT_PAGE, AUDIT_QUERY_MAX};
 pub use blobs::{sha256_hex, BlobPut, BlobStore};
 pub use casings::{CasingFeatures, CasingKind, CasingRecord, CasingRef, InsertOutcome, NewCasing};

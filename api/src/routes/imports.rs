@@ -17,6 +17,7 @@ use casetrace_engine::Engine;
 use futures_util::StreamExt;
 
 use super::resource;
+use super::upload::read_body;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{ErrorDto, ImportForm, ImportJobDto, ImportPathDto};
@@ -122,18 +123,8 @@ pub async fn get_import(
 /// Largest JSON body of a path request.
 const MAX_JSON_BYTES: usize = 16 * 1024;
 
-async fn read_json_body(mut payload: web::Payload) -> Result<ImportPathDto, ApiError> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
-        if bytes.len() + chunk.len() > MAX_JSON_BYTES {
-            return Err(ApiError::PayloadTooLarge {
-                what: "the JSON body".into(),
-                limit: MAX_JSON_BYTES,
-            });
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+async fn read_json_body(payload: web::Payload) -> Result<ImportPathDto, ApiError> {
+    let bytes = read_body(payload, "the JSON body", MAX_JSON_BYTES).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::bad_request("invalid_json", format!("the JSON body is not valid: {e}"))
     })

@@ -4,9 +4,9 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use casetrace_engine::bulk::table::MAX_TABLE_BYTES;
 use casetrace_engine::bulk::TableFormat;
-use futures_util::StreamExt;
 
 use super::resource;
+use super::upload::read_body;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{ErrorDto, TraceImportDto, TraceOutcomeDto, TraceRequestDto};
@@ -72,25 +72,12 @@ pub async fn import_traces(
     caller: Caller,
     req: HttpRequest,
     query: web::Query<ImportTracesQuery>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<web::Json<TraceImportDto>, ApiError> {
     caller.require(&[Role::Importer])?;
     let agency = caller.own_agency(query.agency.as_deref())?;
     let format = table_format(&req)?;
-    let limit = MAX_TABLE_BYTES as usize;
-    let mut bytes = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("invalid_body", format!("reading the body failed: {e}"))
-        })?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge {
-                what: "the trace file".into(),
-                limit,
-            });
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let bytes = read_body(payload, "the trace file", MAX_TABLE_BYTES as usize).await?;
     let report = state
         .engine
         .import_traces(

@@ -93,6 +93,29 @@ pub fn parse_metadata<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> 
         .map_err(|e| ApiError::invalid_metadata(format!("the metadata part is not valid: {e}")))
 }
 
+/// A whole request body, refused with 413 as soon as it passes `limit`
+/// bytes (`what` names it in the error), never buffered past that.
+pub async fn read_body(
+    mut payload: actix_web::web::Payload,
+    what: &str,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("invalid_body", format!("reading the body failed: {e}"))
+        })?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge {
+                what: what.into(),
+                limit,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 async fn read_part(field: &mut Field, what: &str, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut bytes = Vec::new();
     while let Some(chunk) = field.next().await {

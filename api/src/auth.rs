@@ -22,10 +22,6 @@ use crate::error::ApiError;
 pub struct Caller(pub Principal);
 
 impl Caller {
-    pub fn principal(&self) -> &Principal {
-        &self.0
-    }
-
     pub fn agency(&self) -> &str {
         &self.0.agency
     }

@@ -99,7 +99,7 @@ fn row_to_trace(
     let date = text("date");
     let event = text("event");
     let agency = text("agency").unwrap_or_else(|| default_agency.to_string());
-    let firearm = NewFirearm {
+    let mut firearm = NewFirearm {
         agency: agency.clone(),
         make: text("make"),
         model: text("model"),
@@ -122,7 +122,6 @@ fn row_to_trace(
     let possessor = text("possessor");
     let comment = text("comment");
     let casing = text(CASING_COLUMN);
-    let mut firearm = firearm;
     for key in cells.keys() {
         problems.push(format!(
             "unknown column {key:.40}; trace rows have: {}, {CASING_COLUMN}",

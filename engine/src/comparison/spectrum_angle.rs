@@ -11,10 +11,12 @@
 //! surface with little directional structure has a nearly round spectrum
 //! and no clear angle.
 
+use std::sync::{Arc, OnceLock};
+
 use rustfft::num_complex::Complex32;
+use rustfft::{Fft, FftPlanner};
 
 use super::fft2::Fft2;
-use super::scoring::dot;
 use crate::surface::Surface;
 
 /// Angular bins over half a turn (1° each).
@@ -22,11 +24,13 @@ pub const ANGLE_BINS: usize = 180;
 
 /// A casing's power spectrum in polar coordinates over a band of
 /// wavelengths: `rings` × [`ANGLE_BINS`], log power with each ring's mean
-/// removed and scaled to unit energy, so every ring counts alike.
+/// removed and scaled to unit energy, so every ring counts alike. Kept as
+/// each ring's Fourier transform along the angle, so that correlating two
+/// at every turn costs one product per ring and bin and one inverse FFT.
 #[derive(Debug, Clone)]
 pub struct PolarSpectrum {
     rings: usize,
-    values: Vec<f32>,
+    angular: Vec<Complex32>,
 }
 
 impl PolarSpectrum {
@@ -64,7 +68,9 @@ impl PolarSpectrum {
                 // Angle of the wave vector, counter-clockwise with y up.
                 let theta = (t as f64 + 0.5).to_radians();
                 let (fx, fy) = (k * theta.cos(), -k * theta.sin());
-                *v = sample_periodic(&power, n, fx, fy);
+                // The forward transform leaves the spectrum transposed
+                // (index kx·n + ky), hence the swapped coordinates.
+                *v = sample_periodic(&power, n, fy, fx);
             }
             let m = row.iter().sum::<f32>() / ANGLE_BINS as f32;
             row.iter_mut().for_each(|v| *v -= m);
@@ -73,7 +79,11 @@ impl PolarSpectrum {
                 row.iter_mut().for_each(|v| *v /= energy);
             }
         }
-        PolarSpectrum { rings, values }
+        let mut angular: Vec<Complex32> = values.iter().map(|v| Complex32::new(*v, 0.0)).collect();
+        if rings > 0 {
+            plans().0.process(&mut angular);
+        }
+        PolarSpectrum { rings, angular }
     }
 
     /// The correlation of the two spectra for each turn of `b` relative to
@@ -85,23 +95,33 @@ impl PolarSpectrum {
         if rings == 0 {
             return None;
         }
-        let scores = (0..ANGLE_BINS)
-            .map(|phi| {
-                let mut sum = 0.0_f32;
-                for r in 0..rings {
-                    let ra = &self.values[r * ANGLE_BINS..(r + 1) * ANGLE_BINS];
-                    let rb = &b.values[r * ANGLE_BINS..(r + 1) * ANGLE_BINS];
-                    // b, turned counter-clockwise by phi relative to a,
-                    // holds a's angle t at t + phi.
-                    let (head, tail) = rb.split_at(phi);
-                    let n = ANGLE_BINS - phi;
-                    sum += dot(&ra[..n], tail) + dot(&ra[n..], head);
-                }
-                f64::from(sum) / rings as f64
-            })
-            .collect();
+        // Circular cross-correlation along the angle, summed over rings:
+        // score(φ) = Σ_r Σ_t a_r(t)·b_r(t + φ), by the correlation theorem.
+        let mut sum = vec![Complex32::default(); ANGLE_BINS];
+        for r in 0..rings {
+            let ra = &self.angular[r * ANGLE_BINS..(r + 1) * ANGLE_BINS];
+            let rb = &b.angular[r * ANGLE_BINS..(r + 1) * ANGLE_BINS];
+            for ((s, x), y) in sum.iter_mut().zip(ra).zip(rb) {
+                *s += x.conj() * y;
+            }
+        }
+        plans().1.process(&mut sum);
+        let scale = 1.0 / (ANGLE_BINS * rings) as f64;
+        let scores = sum.iter().map(|c| f64::from(c.re) * scale).collect();
         Some(scores)
     }
+}
+
+/// Forward and inverse plans along the angle, made once per process.
+fn plans() -> &'static (Arc<dyn Fft<f32>>, Arc<dyn Fft<f32>>) {
+    static PLANS: OnceLock<(Arc<dyn Fft<f32>>, Arc<dyn Fft<f32>>)> = OnceLock::new();
+    PLANS.get_or_init(|| {
+        let mut planner = FftPlanner::new();
+        (
+            planner.plan_fft_forward(ANGLE_BINS),
+            planner.plan_fft_inverse(ANGLE_BINS),
+        )
+    })
 }
 
 /// Bilinear read of a periodic n × n array at frequency (fx, fy), which

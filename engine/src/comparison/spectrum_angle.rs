@@ -112,9 +112,12 @@ impl PolarSpectrum {
     }
 }
 
+/// A plan for transforms along the angle.
+type AnglePlan = Arc<dyn Fft<f32>>;
+
 /// Forward and inverse plans along the angle, made once per process.
-fn plans() -> &'static (Arc<dyn Fft<f32>>, Arc<dyn Fft<f32>>) {
-    static PLANS: OnceLock<(Arc<dyn Fft<f32>>, Arc<dyn Fft<f32>>)> = OnceLock::new();
+fn plans() -> &'static (AnglePlan, AnglePlan) {
+    static PLANS: OnceLock<(AnglePlan, AnglePlan)> = OnceLock::new();
     PLANS.get_or_init(|| {
         let mut planner = FftPlanner::new();
         (

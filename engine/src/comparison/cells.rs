@@ -93,6 +93,7 @@ struct Padded {
     stride: usize,
     pad: usize,
     values: Vec<f32>,
+    squares: Vec<f32>,
     mask: Vec<f32>,
 }
 
@@ -101,6 +102,7 @@ impl Padded {
         let stride = s.width + 2 * pad;
         let rows = s.height + 2 * pad;
         let mut values = vec![0.0; stride * rows];
+        let mut squares = vec![0.0; stride * rows];
         let mut mask = vec![0.0; stride * rows];
         for y in 0..s.height {
             for x in 0..s.width {
@@ -108,6 +110,7 @@ impl Padded {
                 if s.valid[i] {
                     let j = (y + pad) * stride + x + pad;
                     values[j] = s.values[i];
+                    squares[j] = s.values[i] * s.values[i];
                     mask[j] = 1.0;
                 }
             }
@@ -116,6 +119,7 @@ impl Padded {
             stride,
             pad,
             values,
+            squares,
             mask,
         }
     }
@@ -231,8 +235,16 @@ fn overlap_at(
     n
 }
 
+/// Widest translation window per axis the cell search handles (2·8 + 1).
+const MAX_WINDOW: usize = 17;
+
 /// The best (ccf, rotation offset, extra shift x, y) of one cell over the
 /// rotation grid and the translation window.
+///
+/// For each row shift, the sums of every column shift are accumulated
+/// side by side (one lane per shift): the inner loop then runs over
+/// independent sums, which the compiler vectorises, where one running sum
+/// per shift could not be reordered.
 #[allow(clippy::too_many_arguments)]
 fn best_in_window(
     av: &[f32],
@@ -246,43 +258,51 @@ fn best_in_window(
     cfg: &CellConfig,
     min_count: f64,
 ) -> Option<(f64, f64, i64, i64)> {
-    let s = cfg.search_px as i64;
+    let s = cfg.search_px.min((MAX_WINDOW - 1) / 2) as i64;
+    let w = 2 * s as usize + 1;
     let mut best: Option<(f64, f64, i64, i64)> = None;
     for (offset, t) in turned {
         for sy in -s..=s {
-            for sx in -s..=s {
-                let ox = (left + t.pad) as i64 + dx + sx;
-                let oy = (top + t.pad) as i64 + dy + sy;
-                let (mut sab, mut sa, mut sb, mut saa, mut sbb, mut n) =
-                    (0f32, 0f32, 0f32, 0f32, 0f32, 0f32);
-                for y in 0..cell {
-                    let start = (oy as usize + y) * t.stride + ox as usize;
-                    let bv = &t.values[start..start + cell];
-                    let bm = &t.mask[start..start + cell];
-                    let a_row = &av[y * cell..(y + 1) * cell];
-                    let m_row = &am[y * cell..(y + 1) * cell];
-                    for x in 0..cell {
-                        let (a, ma, b, mb) = (a_row[x], m_row[x], bv[x], bm[x]);
-                        sab += a * b;
-                        sa += a * mb;
-                        sb += b * ma;
-                        saa += a * a * mb;
-                        sbb += b * b * ma;
-                        n += ma * mb;
+            let mut sums = [[0f32; MAX_WINDOW]; 6];
+            let ox = ((left + t.pad) as i64 + dx - s) as usize;
+            for y in 0..cell {
+                let oy = ((top + t.pad) as i64 + dy + sy) as usize + y;
+                let start = oy * t.stride + ox;
+                let bv = &t.values[start..start + cell + w - 1];
+                let b2 = &t.squares[start..start + cell + w - 1];
+                let bm = &t.mask[start..start + cell + w - 1];
+                for x in 0..cell {
+                    let ma = am[y * cell + x];
+                    if ma == 0.0 {
+                        continue;
+                    }
+                    let a = av[y * cell + x];
+                    let (bv, b2, bm) = (&bv[x..x + w], &b2[x..x + w], &bm[x..x + w]);
+                    let [sab, sa, sb, saa, sbb, n] = &mut sums;
+                    for k in 0..w {
+                        sab[k] += a * bv[k];
+                        sa[k] += a * bm[k];
+                        sb[k] += bv[k];
+                        saa[k] += a * a * bm[k];
+                        sbb[k] += b2[k];
+                        n[k] += bm[k];
                     }
                 }
+            }
+            let [sab, sa, sb, saa, sbb, n] = &sums;
+            for k in 0..w {
                 let ncc = super::masked_ncc(
-                    f64::from(sab),
-                    f64::from(sa),
-                    f64::from(sb),
-                    f64::from(saa),
-                    f64::from(sbb),
-                    f64::from(n),
+                    f64::from(sab[k]),
+                    f64::from(sa[k]),
+                    f64::from(sb[k]),
+                    f64::from(saa[k]),
+                    f64::from(sbb[k]),
+                    f64::from(n[k]),
                     min_count,
                 );
                 if let Some(ncc) = ncc {
                     if best.is_none_or(|(b, ..)| ncc > b) {
-                        best = Some((ncc, *offset, sx, sy));
+                        best = Some((ncc, *offset, k as i64 - s, sy));
                     }
                 }
             }

@@ -55,3 +55,31 @@ impl Fft2 {
         }
     }
 }
+
+/// The smallest size ≥ `min` whose only prime factors are 2, 3 and 5.
+pub fn smooth_size(min: usize) -> usize {
+    (min.max(1)..)
+        .find(|&n| {
+            let mut m = n;
+            for p in [2, 3, 5] {
+                while m % p == 0 {
+                    m /= p;
+                }
+            }
+            m == 1
+        })
+        .expect("smooth numbers are unbounded")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smooth_size;
+
+    #[test]
+    fn smooth_sizes_have_only_small_factors() {
+        assert_eq!(smooth_size(176), 180);
+        assert_eq!(smooth_size(88), 90);
+        assert_eq!(smooth_size(64), 64);
+        assert_eq!(smooth_size(0), 1);
+    }
+}

@@ -2,24 +2,31 @@
 //! translation that best align their breech-face marks and score the
 //! alignment by masked normalised cross-correlation.
 //!
-//! Two steps keep it fast: a sweep over every rotation on a coarse copy of
-//! both canvases (4x fewer pixels a side, so each trial is a small 2D FFT),
-//! then, for the few best rotations, a search around them at full
-//! resolution. The sweep works on the planar surfaces rather than a polar
-//! unwrap because casings are never centred to the pixel: a polar search
-//! assumes a shared centre and misses mates whose centres differ by a few
-//! tens of µm (the Weller scans do, by up to ~100 µm).
+//! Three resolutions keep it fast. A sweep over every rotation on coarse
+//! copies of both canvases (4x fewer pixels a side, correlated directly in
+//! space against the query's turned copies, which are made once per query)
+//! ranks the rotations; the best few are registered by masked NCC on
+//! medium copies (2x fewer a side) and climbed to half a degree there; the
+//! full-resolution canvases are registered once, at that angle. The sweep
+//! works on the planar surfaces rather than a polar unwrap because casings
+//! are never centred to the pixel: a polar search assumes a shared centre
+//! and misses mates whose centres differ by a few tens of µm (the Weller
+//! scans do, by up to ~100 µm).
 
 mod cells;
 mod codec;
 mod fft2;
 mod scoring;
+mod sweep;
 mod translation;
+
+use std::sync::OnceLock;
 
 pub use cells::{analyse_cells, CellAnalysis, CellConfig, CellResult};
 pub use codec::{decode_canvas, encode_canvas};
 use fft2::Fft2;
 pub use scoring::{best_shifts, masked_ncc};
+use sweep::{SweepStack, SweepTarget};
 pub use translation::{best_shift, rotate, PlanarSpectra, ShiftMatch};
 
 use crate::preprocessing::resample;
@@ -34,8 +41,10 @@ pub struct CompareConfig {
     pub coarse_step_deg: f64,
     /// How many distinct coarse rotations are refined.
     pub refine_peaks: usize,
-    /// Angles tried around each coarse rotation, in degrees.
-    pub refine_offsets_deg: Vec<f64>,
+    /// How much coarser the angle refinement's canvas is (per side).
+    pub medium_factor: usize,
+    /// Steps of the angle refinement's hill climb, degrees, coarsest first.
+    pub refine_steps_deg: Vec<f64>,
     /// Largest translation searched, in full-resolution canvas pixels.
     pub max_shift_px: usize,
     /// Least overlap, as a fraction of the smaller valid area.
@@ -50,7 +59,8 @@ impl Default for CompareConfig {
             coarse_factor: 4,
             coarse_step_deg: 2.0,
             refine_peaks: 3,
-            refine_offsets_deg: vec![-1.0, 0.0, 1.0],
+            medium_factor: 2,
+            refine_steps_deg: vec![1.0, 0.5],
             max_shift_px: 8,
             min_overlap_fraction: 0.3,
             cells: CellConfig::default(),
@@ -87,32 +97,61 @@ struct Registration {
     overlap_fraction: f64,
 }
 
-/// One casing made ready for comparison: its canonical canvas, a coarse
-/// copy, and the spectra of both (computed once, used against many).
-#[derive(Debug, Clone)]
+/// One casing made ready for comparison: its canonical canvas, the coarser
+/// copies the sweep and the angle refinement read, and the coarse copy
+/// laid out for the sweep. What only the query side needs (its spectra and
+/// its turned coarse copies) is made the first time the input is compared
+/// as the query, then reused for every candidate.
+#[derive(Debug)]
 pub struct ComparisonInput {
     pub canvas: Surface,
-    planar: PlanarSpectra,
+    medium: Surface,
     coarse: Surface,
-    coarse_planar: PlanarSpectra,
+    sweep_target: SweepTarget,
+    as_query: OnceLock<QuerySide>,
+}
+
+/// The query side's precomputed parts.
+#[derive(Debug)]
+struct QuerySide {
+    planar: PlanarSpectra,
+    medium_planar: PlanarSpectra,
+    sweep: SweepStack,
+}
+
+/// One resolution at which a masked-NCC registration runs.
+#[derive(Debug, Clone)]
+struct Level {
+    fft: Fft2,
+    max_shift_px: usize,
+}
+
+impl Level {
+    /// Padded so that shifts up to `max_shift_px` do not wrap data around,
+    /// then rounded up to a size whose only factors are 2, 3 and 5 (FFTs of
+    /// such sizes are several times faster than of sizes with a factor 11).
+    fn new(canvas_px: usize, max_shift_px: usize) -> Self {
+        Level {
+            fft: Fft2::new(fft2::smooth_size(canvas_px + 2 * max_shift_px)),
+            max_shift_px,
+        }
+    }
 }
 
 /// Compares canonical canvases; holds FFT plans so they are made once.
 #[derive(Debug, Clone)]
 pub struct FineComparer {
     cfg: CompareConfig,
-    fft: Fft2,
-    coarse_fft: Fft2,
+    full: Level,
+    medium: Level,
 }
 
 impl FineComparer {
     pub fn new(cfg: CompareConfig, canvas_px: usize) -> Self {
-        // Pad so that shifts up to max_shift do not wrap data around.
-        let n = canvas_px + 2 * cfg.max_shift_px;
-        let coarse_n = canvas_px / cfg.coarse_factor + 2 * cfg.coarse_shift_px();
+        let factor = cfg.medium_factor.max(1);
         FineComparer {
-            fft: Fft2::new(n),
-            coarse_fft: Fft2::new(coarse_n),
+            full: Level::new(canvas_px, cfg.max_shift_px),
+            medium: Level::new(canvas_px / factor, cfg.max_shift_px.div_ceil(factor)),
             cfg,
         }
     }
@@ -122,46 +161,66 @@ impl FineComparer {
     }
 
     pub fn input(&self, canvas: Surface) -> ComparisonInput {
-        let coarse = resample(&canvas, canvas.um_per_px * self.cfg.coarse_factor as f64);
+        let um = canvas.um_per_px;
+        let coarse = resample(&canvas, um * self.cfg.coarse_factor as f64);
         ComparisonInput {
-            planar: PlanarSpectra::new(&canvas, &self.fft),
-            coarse_planar: PlanarSpectra::new(&coarse, &self.coarse_fft),
+            medium: resample(&canvas, um * self.cfg.medium_factor.max(1) as f64),
+            sweep_target: SweepTarget::new(&coarse, self.cfg.coarse_shift_px()),
             coarse,
             canvas,
+            as_query: OnceLock::new(),
         }
     }
 
-    /// Register `b` onto `a` and score the alignment.
+    fn query_side<'a>(&self, a: &'a ComparisonInput) -> &'a QuerySide {
+        a.as_query.get_or_init(|| QuerySide {
+            planar: PlanarSpectra::new(&a.canvas, &self.full.fft),
+            medium_planar: PlanarSpectra::new(&a.medium, &self.medium.fft),
+            sweep: SweepStack::new(&a.coarse, self.cfg.coarse_step_deg),
+        })
+    }
+
+    /// Register `b` onto `a` and score the alignment, coarse to fine: the
+    /// sweep ranks every rotation on the coarse canvases; the best few are
+    /// registered on the medium canvases and the best of those climbed to
+    /// the finest angle step there; the full-resolution canvases are then
+    /// registered once, at that angle, and their cells analysed.
     pub fn compare(&self, a: &ComparisonInput, b: &ComparisonInput) -> Option<Comparison> {
-        let step = self.cfg.coarse_step_deg;
-        let trials = (360.0 / step).round() as usize;
-        let frac = self.cfg.min_overlap_fraction;
-        let coarse_min = frac * a.coarse_planar.valid_count.min(b.coarse.valid_count()) as f64;
-        let sweep: Vec<Option<f64>> = (0..trials)
-            .map(|i| {
-                let turned = rotate(&b.coarse, i as f64 * step);
-                let spectra = PlanarSpectra::new(&turned, &self.coarse_fft);
-                best_shift(
-                    &a.coarse_planar,
-                    &spectra,
-                    &self.coarse_fft,
-                    self.cfg.coarse_shift_px(),
-                    coarse_min,
-                )
-                .map(|m| m.ncc)
-            })
-            .collect();
+        let query = self.query_side(a);
+        let sweep = query.sweep.scores(&b.sweep_target);
+        let step = query.sweep.step_deg();
         // Distinct peaks: at least 10 degrees apart.
         let separation = (10.0 / step).ceil() as usize;
-        let angles = best_shifts(&sweep, self.cfg.refine_peaks, separation)
-            .into_iter()
-            .flat_map(|(i, _)| {
-                self.cfg
-                    .refine_offsets_deg
-                    .iter()
-                    .map(move |o| i as f64 * step + o)
-            });
-        self.best_of(a, b, angles)
+        let peaks = best_shifts(&sweep, self.cfg.refine_peaks, separation);
+        let medium = |angle: f64| {
+            register(
+                &query.medium_planar,
+                &b.medium,
+                &self.medium,
+                angle,
+                self.cfg.min_overlap_fraction,
+            )
+        };
+        let mut best = peaks
+            .iter()
+            .filter_map(|(i, _)| medium(*i as f64 * step))
+            .max_by(|x, y| x.ncc.total_cmp(&y.ncc))?;
+        // The sweep's grid steps over the true angle by up to half a step:
+        // climb towards it, each step size until neither side improves.
+        for &climb in &self.cfg.refine_steps_deg {
+            for _ in 0..4 {
+                let Some(better) = [best.rotation_deg - climb, best.rotation_deg + climb]
+                    .into_iter()
+                    .filter_map(medium)
+                    .filter(|r| r.ncc > best.ncc)
+                    .max_by(|x, y| x.ncc.total_cmp(&y.ncc))
+                else {
+                    break;
+                };
+                best = better;
+            }
+        }
+        self.best_of(a, b, std::iter::once(best.rotation_deg))
     }
 
     /// Registration by trying every rotation `step_deg` apart at full
@@ -184,33 +243,12 @@ impl FineComparer {
         b: &ComparisonInput,
         angles: impl Iterator<Item = f64>,
     ) -> Option<Comparison> {
-        let min_overlap =
-            self.cfg.min_overlap_fraction * a.planar.valid_count.min(b.canvas.valid_count()) as f64;
-        let mut best: Option<Registration> = None;
-        for angle in angles {
-            let angle = angle.rem_euclid(360.0);
-            let turned = rotate(&b.canvas, angle);
-            let spectra_b = PlanarSpectra::new(&turned, &self.fft);
-            let Some(m) = best_shift(
-                &a.planar,
-                &spectra_b,
-                &self.fft,
-                self.cfg.max_shift_px,
-                min_overlap,
-            ) else {
-                continue;
-            };
-            if best.is_none_or(|c| m.ncc > c.ncc) {
-                best = Some(Registration {
-                    ncc: m.ncc,
-                    rotation_deg: angle,
-                    dx: m.dx,
-                    dy: m.dy,
-                    overlap_fraction: m.overlap / a.planar.valid_count.max(1) as f64,
-                });
-            }
-        }
-        best.map(|r| self.with_cells(a, b, r))
+        let planar = &self.query_side(a).planar;
+        let frac = self.cfg.min_overlap_fraction;
+        angles
+            .filter_map(|angle| register(planar, &b.canvas, &self.full, angle, frac))
+            .max_by(|x, y| x.ncc.total_cmp(&y.ncc))
+            .map(|r| self.with_cells(a, b, r))
     }
 
     /// Score the consensus registration with the congruent matching cells.
@@ -234,6 +272,29 @@ impl FineComparer {
             cells,
         }
     }
+}
+
+/// `b` turned by `angle` and registered onto `a` (whose spectra are given)
+/// by the best shift at `level`; `None` when they overlap too little.
+fn register(
+    a: &PlanarSpectra,
+    b: &Surface,
+    level: &Level,
+    angle: f64,
+    min_overlap_fraction: f64,
+) -> Option<Registration> {
+    let angle = angle.rem_euclid(360.0);
+    let min_overlap = min_overlap_fraction * a.valid_count.min(b.valid_count()) as f64;
+    let turned = rotate(b, angle);
+    let spectra = PlanarSpectra::new(&turned, &level.fft);
+    let m = best_shift(a, &spectra, &level.fft, level.max_shift_px, min_overlap)?;
+    Some(Registration {
+        ncc: m.ncc,
+        rotation_deg: angle,
+        dx: m.dx,
+        dy: m.dy,
+        overlap_fraction: m.overlap / a.valid_count.max(1) as f64,
+    })
 }
 
 /// The final score: the whole surface's correlation says how alike the two

@@ -29,28 +29,47 @@ impl Fft2 {
         }
     }
 
+    /// Forward transform, left *transposed* (frequency (kx, ky) at index
+    /// kx·n + ky): rows, one transpose, rows again. Spectra are only ever
+    /// multiplied element by element and transformed back, and
+    /// [`Fft2::inverse`] expects this layout, so transposing back would be
+    /// wasted work.
     pub fn forward(&self, data: &mut [Complex32]) {
-        self.run(data, &self.forward);
+        self.rows_then_transpose(data, &self.forward);
+        self.rows(data, &self.forward);
     }
 
-    /// Inverse transform, scaled by 1/n² so that it undoes `forward`.
+    /// Inverse of [`Fft2::forward`] (takes the transposed layout, returns the
+    /// normal one), scaled by 1/n² so that it undoes it.
     pub fn inverse(&self, data: &mut [Complex32]) {
-        self.run(data, &self.inverse);
+        self.rows_then_transpose(data, &self.inverse);
+        self.rows(data, &self.inverse);
         let scale = 1.0 / (self.n * self.n) as f32;
         data.iter_mut().for_each(|v| *v *= scale);
     }
 
-    fn run(&self, data: &mut [Complex32], plan: &Arc<dyn Fft<f32>>) {
-        let n = self.n;
+    fn rows(&self, data: &mut [Complex32], plan: &Arc<dyn Fft<f32>>) {
+        // rustfft transforms every consecutive run of n values.
         plan.process(data);
-        let mut column = vec![Complex32::default(); n];
-        for x in 0..n {
-            for y in 0..n {
-                column[y] = data[y * n + x];
-            }
-            plan.process(&mut column);
-            for y in 0..n {
-                data[y * n + x] = column[y];
+    }
+
+    fn rows_then_transpose(&self, data: &mut [Complex32], plan: &Arc<dyn Fft<f32>>) {
+        self.rows(data, plan);
+        transpose_in_place(data, self.n);
+    }
+}
+
+/// Transpose a square n × n array in place, in tiles so both the rows read
+/// and the rows written stay in cache.
+fn transpose_in_place(data: &mut [Complex32], n: usize) {
+    const TILE: usize = 16;
+    for by in (0..n).step_by(TILE) {
+        for bx in (by..n).step_by(TILE) {
+            for y in by..(by + TILE).min(n) {
+                let start = if bx == by { y + 1 } else { bx };
+                for x in start..(bx + TILE).min(n) {
+                    data.swap(y * n + x, x * n + y);
+                }
             }
         }
     }
@@ -73,7 +92,38 @@ pub fn smooth_size(min: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::smooth_size;
+    use super::*;
+
+    #[test]
+    fn inverse_undoes_forward_and_a_correlation_peaks_at_the_shift() {
+        let n = 12;
+        let fft = Fft2::new(n);
+        let signal: Vec<Complex32> = (0..n * n)
+            .map(|i| Complex32::new(((i * 7 + i / n * 3) % 11) as f32 - 5.0, 0.0))
+            .collect();
+        let mut round_trip = signal.clone();
+        fft.forward(&mut round_trip);
+        fft.inverse(&mut round_trip);
+        for (a, b) in signal.iter().zip(&round_trip) {
+            assert!((a - b).norm() < 1e-3, "{a} vs {b}");
+        }
+        // b is a shifted by (dx, dy) = (3, 2): the correlation peaks there.
+        let mut shifted = vec![Complex32::default(); n * n];
+        for y in 0..n {
+            for x in 0..n {
+                shifted[((y + 2) % n) * n + (x + 3) % n] = signal[y * n + x];
+            }
+        }
+        let (mut fa, mut fb) = (signal.clone(), shifted);
+        fft.forward(&mut fa);
+        fft.forward(&mut fb);
+        let mut corr: Vec<Complex32> = fa.iter().zip(&fb).map(|(a, b)| a.conj() * b).collect();
+        fft.inverse(&mut corr);
+        let peak = (0..n * n)
+            .max_by(|i, j| corr[*i].re.total_cmp(&corr[*j].re))
+            .expect("values");
+        assert_eq!((peak % n, peak / n), (3, 2));
+    }
 
     #[test]
     fn smooth_sizes_have_only_small_factors() {

@@ -17,6 +17,7 @@ mod cells;
 mod codec;
 mod fft2;
 mod scoring;
+mod spectrum_angle;
 mod sweep;
 mod translation;
 
@@ -26,6 +27,7 @@ pub use cells::{analyse_cells, CellAnalysis, CellConfig, CellResult};
 pub use codec::{decode_canvas, encode_canvas};
 use fft2::Fft2;
 pub use scoring::{best_shifts, masked_ncc};
+use spectrum_angle::PolarSpectrum;
 use sweep::{SweepStack, SweepTarget};
 pub use translation::{best_shift, rotate, PlanarSpectra, ShiftMatch};
 
@@ -39,13 +41,25 @@ pub struct CompareConfig {
     pub coarse_factor: usize,
     /// Step of the rotation sweep, degrees.
     pub coarse_step_deg: f64,
+    /// The sweep's shift window, coarse pixels each way. Narrower than the
+    /// registration's: the sweep's cost grows with its square, and the
+    /// power spectra, blind to shift, propose the angle for larger ones.
+    pub sweep_shift_px: usize,
     /// How many distinct coarse rotations are refined.
     pub refine_peaks: usize,
+    /// How many rotations from the power spectra are refined (each both
+    /// ways round, since a spectrum fixes the angle modulo 180°).
+    pub spectrum_peaks: usize,
+    /// The band of wavelengths whose power spectra estimate the rotation,
+    /// µm.
+    pub spectrum_band_um: (f64, f64),
     /// How much coarser the angle refinement's canvas is (per side).
     pub medium_factor: usize,
     /// Steps of the angle refinement's hill climb, degrees, coarsest first.
     pub refine_steps_deg: Vec<f64>,
-    /// Largest translation searched, in full-resolution canvas pixels.
+    /// Largest translation searched, in full-resolution canvas pixels
+    /// (16 px = 400 µm: centres fitted to the valid region's rim differ
+    /// by up to ~300 µm between mates in the Weller scans).
     pub max_shift_px: usize,
     /// Least overlap, as a fraction of the smaller valid area.
     pub min_overlap_fraction: f64,
@@ -58,10 +72,13 @@ impl Default for CompareConfig {
         CompareConfig {
             coarse_factor: 4,
             coarse_step_deg: 2.0,
+            sweep_shift_px: 2,
             refine_peaks: 3,
+            spectrum_peaks: 2,
+            spectrum_band_um: (100.0, 500.0),
             medium_factor: 2,
             refine_steps_deg: vec![1.0, 0.5],
-            max_shift_px: 8,
+            max_shift_px: 16,
             min_overlap_fraction: 0.3,
             cells: CellConfig::default(),
         }
@@ -108,6 +125,7 @@ pub struct ComparisonInput {
     medium: Surface,
     coarse: Surface,
     sweep_target: SweepTarget,
+    spectrum: PolarSpectrum,
     as_query: OnceLock<QuerySide>,
 }
 
@@ -163,9 +181,12 @@ impl FineComparer {
     pub fn input(&self, canvas: Surface) -> ComparisonInput {
         let um = canvas.um_per_px;
         let coarse = resample(&canvas, um * self.cfg.coarse_factor as f64);
+        let medium = resample(&canvas, um * self.cfg.medium_factor.max(1) as f64);
+        let (short, long) = self.cfg.spectrum_band_um;
         ComparisonInput {
-            medium: resample(&canvas, um * self.cfg.medium_factor.max(1) as f64),
-            sweep_target: SweepTarget::new(&coarse, self.cfg.coarse_shift_px()),
+            spectrum: PolarSpectrum::new(&medium, &self.medium.fft, short, long),
+            medium,
+            sweep_target: SweepTarget::new(&coarse, self.cfg.sweep_shift_px),
             coarse,
             canvas,
             as_query: OnceLock::new(),
@@ -180,18 +201,40 @@ impl FineComparer {
         })
     }
 
-    /// Register `b` onto `a` and score the alignment, coarse to fine: the
-    /// sweep ranks every rotation on the coarse canvases; the best few are
-    /// registered on the medium canvases and the best of those climbed to
-    /// the finest angle step there; the full-resolution canvases are then
-    /// registered once, at that angle, and their cells analysed.
+    /// Register `b` onto `a` and score the alignment, coarse to fine. Two
+    /// witnesses propose rotations: the sweep over every rotation on the
+    /// coarse canvases (rotation and shift together, but blind to marks
+    /// finer than its 100 µm pixels) and the medium canvases' power spectra
+    /// (blind to shift, so centring errors cost nothing, but only modulo
+    /// 180°). Each proposal is registered on the medium canvases and the
+    /// best climbed to the finest angle step there; the full-resolution
+    /// canvases are then registered once, at that angle, and their cells
+    /// analysed.
     pub fn compare(&self, a: &ComparisonInput, b: &ComparisonInput) -> Option<Comparison> {
         let query = self.query_side(a);
         let sweep = query.sweep.scores(&b.sweep_target);
         let step = query.sweep.step_deg();
         // Distinct peaks: at least 10 degrees apart.
         let separation = (10.0 / step).ceil() as usize;
-        let peaks = best_shifts(&sweep, self.cfg.refine_peaks, separation);
+        let mut proposals: Vec<f64> = best_shifts(&sweep, self.cfg.refine_peaks, separation)
+            .into_iter()
+            .map(|(i, _)| i as f64 * step)
+            .collect();
+        if let Some(spectral) = a.spectrum.scores(&b.spectrum) {
+            let spectral: Vec<Option<f64>> = spectral.into_iter().map(Some).collect();
+            for (deg, _) in best_shifts(&spectral, self.cfg.spectrum_peaks, 10) {
+                for angle in [deg as f64, deg as f64 + 180.0] {
+                    // The two witnesses often agree: register each angle once.
+                    let apart = |p: &f64| {
+                        let d = (angle - p).rem_euclid(360.0);
+                        d.min(360.0 - d) >= step
+                    };
+                    if proposals.iter().all(apart) {
+                        proposals.push(angle);
+                    }
+                }
+            }
+        }
         let medium = |angle: f64| {
             register(
                 &query.medium_planar,
@@ -201,9 +244,9 @@ impl FineComparer {
                 self.cfg.min_overlap_fraction,
             )
         };
-        let mut best = peaks
-            .iter()
-            .filter_map(|(i, _)| medium(*i as f64 * step))
+        let mut best = proposals
+            .into_iter()
+            .filter_map(medium)
             .max_by(|x, y| x.ncc.total_cmp(&y.ncc))?;
         // The sweep's grid steps over the true angle by up to half a step:
         // climb towards it, each step size until neither side improves.
@@ -303,14 +346,6 @@ fn register(
 /// the better witness, and each caps what the other can claim.
 pub fn combined_score(registration_ncc: f64, cells: &CellAnalysis) -> f64 {
     0.5 * registration_ncc.max(0.0) + 0.5 * cells.cell_score
-}
-
-impl CompareConfig {
-    /// The translation range on the coarse canvas (rounded up, so the
-    /// sweep never searches less than the refinement).
-    fn coarse_shift_px(&self) -> usize {
-        self.max_shift_px.div_ceil(self.coarse_factor.max(1))
-    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! each other, and the full-resolution refinement computes the masked NCC
 //! that is reported.
 
+use super::scoring::dot;
 use super::translation::rotate;
 use crate::surface::Surface;
 
@@ -122,20 +123,6 @@ fn square_normalised(s: &Surface, side: usize, pad: usize) -> Vec<f32> {
         out.iter_mut().for_each(|v| *v *= scale);
     }
     out
-}
-
-/// Dot product with eight running sums, so the compiler can vectorise it.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0_f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]

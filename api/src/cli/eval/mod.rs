@@ -59,6 +59,10 @@ pub struct EvalArgs {
     /// Folds of the cross-validation over firearms.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
+    /// Write every scored pair (the parts of its score too) as CSV here,
+    /// for analysis outside casetrace.
+    #[arg(long)]
+    pub pairs_out: Option<PathBuf>,
     /// Pipeline mode: each query takes the engine's normal path (a
     /// descriptor shortlist of K, fine-compared) instead of every pair.
     #[arg(long)]
@@ -143,8 +147,8 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         bail!("{}: every row needs a firearm_id", args.labels.display());
     }
     if args.pipeline_mode() {
-        if args.plots.is_some() || args.write_calibration.is_some() {
-            bail!("--plots and --write-calibration need every pair scored: not in pipeline mode");
+        if args.plots.is_some() || args.write_calibration.is_some() || args.pairs_out.is_some() {
+            bail!("--plots, --write-calibration and --pairs-out need every pair scored: not in pipeline mode");
         }
         return pipeline::run(cfg, &args, &rows, firearm_of).await;
     }
@@ -184,6 +188,10 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     let (mut km_congruent, mut knm_congruent, mut valid_cells) = (Vec::new(), Vec::new(), 0.0);
     let mut scored_pairs = Vec::new();
     let mut first_mate_rank: Vec<Option<usize>> = Vec::new();
+    let mut pairs_out = match &args.pairs_out {
+        Some(path) => Some(PairsCsv::create(path)?),
+        None => None,
+    };
     for row in &rows {
         let list = engine
             .candidates(
@@ -205,6 +213,9 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
                 .get(&c.casing.casing_id)
                 .cloned()
                 .unwrap_or_default();
+            if let Some(out) = pairs_out.as_mut() {
+                out.write(&row.casing_id, c, gun == &candidate_gun)?;
+            }
             scored_pairs.push(ScoredPair {
                 query_gun: gun.clone(),
                 candidate_gun,
@@ -310,6 +321,52 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     };
     print_report(&report, args.json);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `--pairs-out` file: one row per scored pair.
+struct PairsCsv {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl PairsCsv {
+    fn create(path: &std::path::Path) -> anyhow::Result<Self> {
+        use std::io::Write;
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        writeln!(
+            out,
+            "query,candidate,same_firearm,score,registration_ncc,cell_score,congruent_cells,valid_cells,overlap_fraction,descriptor_similarity"
+        )?;
+        Ok(PairsCsv {
+            path: path.to_path_buf(),
+            out,
+        })
+    }
+
+    fn write(
+        &mut self,
+        query: &str,
+        c: &casetrace_engine::service::Candidate,
+        same_firearm: bool,
+    ) -> anyhow::Result<()> {
+        use std::io::Write;
+        let cmp = &c.comparison;
+        writeln!(
+            self.out,
+            "{query},{},{same_firearm},{:.6},{:.6},{:.6},{},{},{:.4},{:.6}",
+            c.casing.casing_id,
+            c.score,
+            cmp.registration_ncc,
+            cmp.cells.cell_score,
+            cmp.cells.congruent_cells,
+            cmp.cells.valid_cells,
+            cmp.overlap_fraction,
+            c.descriptor_similarity
+        )
+        .with_context(|| format!("writing {}", self.path.display()))
+    }
 }
 
 fn firearm_count(firearm_of: &HashMap<String, String>) -> usize {

@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod cli;
 mod common;
+mod eval;
 mod http;
 mod imports;
 mod panics;

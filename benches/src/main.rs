@@ -11,6 +11,7 @@ mod load;
 mod report;
 mod scan;
 mod serials;
+mod shortlist;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,9 @@ enum Workload {
     Bulk(bulk::BulkArgs),
     /// A served casetrace under mixed load from client threads on loopback.
     Load(load::LoadArgs),
+    /// A real query's descriptor plus the top-K shortlist over N stored
+    /// descriptors vs describing plus a brute-force scan.
+    Shortlist(shortlist::ShortlistArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Serials(args) => serials::run(args, cli.json)?,
         Workload::Bulk(args) => bulk::run(args, cli.json)?,
         Workload::Load(args) => load::run(args, cli.json)?,
+        Workload::Shortlist(args) => shortlist::run(args, cli.json)?,
     };
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -7,8 +7,10 @@ mod analysis;
 mod candidates;
 mod check;
 mod config;
+mod fine_only;
 mod import;
 mod index_sync;
+mod shortlist;
 mod submit;
 mod traces;
 
@@ -19,7 +21,9 @@ pub use analysis::{analyse, Analysis, AnalysisTimings};
 pub use candidates::{Candidate, CandidateList, QueryTimings};
 pub use check::CheckReport;
 pub use config::{EngineConfig, ImportConfig};
+pub use fine_only::{BudgetedRanking, FineMatch};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
+pub use shortlist::ShortlistEntry;
 pub use submit::{Submission, SubmitOutcome};
 pub use traces::{TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission};
 

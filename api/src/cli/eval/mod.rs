@@ -8,11 +8,19 @@
 //! firearms, and seconds per stage. `--plots DIR` draws the ROC and
 //! cumulative-match curves; `--write-calibration FILE` fits the
 //! likelihood-ratio calibration on all the set's pairs and writes it.
+//!
+//! Sets too big for every pair take pipeline mode (`pipeline.rs`):
+//! `--shortlist K`, `--distractors N`, `--baseline-fine-only` and
+//! `--queries N`; see docs/evaluation.md.
 
 mod crossval;
 mod curves;
+mod distractors;
+mod pipeline;
+mod pipeline_report;
 mod plots;
 mod png;
+mod queries;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -55,6 +63,41 @@ pub struct EvalArgs {
     /// for analysis outside casetrace.
     #[arg(long)]
     pub pairs_out: Option<PathBuf>,
+    /// Pipeline mode: each query takes the engine's normal path (a
+    /// descriptor shortlist of K, fine-compared) instead of every pair.
+    #[arg(long)]
+    pub shortlist: Option<usize>,
+    /// Pad the database with N synthetic casings of guns outside the set
+    /// (nobody's mate, never queried) before the queries; pipeline mode.
+    #[arg(long, default_value_t = 0)]
+    pub distractors: usize,
+    /// Seed of the distractors.
+    #[arg(long, default_value_t = 9001)]
+    pub distractor_seed: u64,
+    /// Resolution of the distractors' scans, µm per pixel (default: the
+    /// labelled set's median).
+    #[arg(long)]
+    pub distractor_um_per_px: Option<f64>,
+    /// Also rank each query by the fine comparison alone, in a seeded
+    /// random order, for the pipeline's wall time; pipeline mode.
+    #[arg(long)]
+    pub baseline_fine_only: bool,
+    /// Seed of the baseline's random orders.
+    #[arg(long, default_value_t = 1)]
+    pub baseline_seed: u64,
+    /// Query at most N casings, one per firearm in turn; pipeline mode.
+    #[arg(long)]
+    pub queries: Option<usize>,
+}
+
+impl EvalArgs {
+    /// Any of the big-set options asks for pipeline mode.
+    fn pipeline_mode(&self) -> bool {
+        self.shortlist.is_some()
+            || self.distractors > 0
+            || self.baseline_fine_only
+            || self.queries.is_some()
+    }
 }
 
 /// The figures `eval` reports.
@@ -102,6 +145,12 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         .collect();
     if firearm_of.values().any(String::is_empty) {
         bail!("{}: every row needs a firearm_id", args.labels.display());
+    }
+    if args.pipeline_mode() {
+        if args.plots.is_some() || args.write_calibration.is_some() || args.pairs_out.is_some() {
+            bail!("--plots, --write-calibration and --pairs-out need every pair scored: not in pipeline mode");
+        }
+        return pipeline::run(cfg, &args, &rows, firearm_of).await;
     }
     let scratch = tempfile::tempdir().context("creating a scratch data directory")?;
     let dir = args

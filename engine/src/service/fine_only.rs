@@ -1,0 +1,152 @@
+//! The fine comparison alone under a time budget: a stored casing compared
+//! with casings on file in an order the caller chooses (no descriptor, no
+//! index), until the budget is spent, then ranked by fine score. It is the
+//! baseline the two-stage pipeline must beat at equal cost: what an
+//! examiner's machine gets through when it has no shortlist.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{blocking, Engine};
+use crate::comparison::{decode_canvas, Comparison, ComparisonInput, FineComparer};
+use crate::error::{EngineError, Result};
+use crate::store::{CasingFeatures, CasingRecord};
+
+/// Casings loaded from the database per step: small enough that the budget
+/// is checked often, large enough to keep every thread busy.
+const STEP: usize = 32;
+
+/// One compared casing.
+#[derive(Debug, Clone)]
+pub struct FineMatch {
+    pub casing: CasingRecord,
+    pub comparison: Comparison,
+}
+
+/// What the budget bought.
+#[derive(Debug, Clone)]
+pub struct BudgetedRanking {
+    /// The compared casings that could be registered, best fine score first.
+    pub ranked: Vec<FineMatch>,
+    /// Comparisons started (including pairs too little overlapping to score).
+    pub compared: usize,
+    /// Wall time used, from the call to the last comparison's end.
+    pub elapsed_s: f64,
+}
+
+impl Engine {
+    /// Fine-compare the stored casing with the casings `order` names
+    /// (database ids), in that order, starting no comparison once `budget`
+    /// has passed since the call; the clock includes loading the query and
+    /// the candidates' canvases, as the pipeline's does. Casings of another
+    /// surface kind, unknown ids and the casing itself are skipped
+    /// uncounted. A comparison already running when the budget ends is
+    /// finished, so the overrun is at most one comparison per thread.
+    pub async fn fine_compare_within(
+        &self,
+        agency: &str,
+        casing_id: &str,
+        order: &[i64],
+        budget: Duration,
+    ) -> Result<BudgetedRanking> {
+        let started = Instant::now();
+        let deadline = started + budget;
+        let (record, features) = self.stored_query(agency, casing_id).await?;
+        let comparer = self.comparer.clone();
+        let query = {
+            let comparer = comparer.clone();
+            let bytes = features.comparison_surface;
+            Arc::new(blocking(move || Ok(comparer.input(decode_canvas(&bytes)?))).await?)
+        };
+        let (mut ranked, mut compared) = (Vec::new(), 0);
+        for step in order.chunks(STEP) {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let records: std::collections::HashMap<i64, CasingRecord> = self
+                .db
+                .casings_by_pks(step)
+                .await?
+                .into_iter()
+                .filter(|r| r.id != record.id && r.surface_kind == record.surface_kind)
+                .map(|r| (r.id, r))
+                .collect();
+            // Keep the caller's order: the database returns rows its own way.
+            let mut stored = self.db.features_by_pks(step).await?;
+            stored.retain(|(id, _)| records.contains_key(id));
+            let position = |id: i64| step.iter().position(|s| *s == id);
+            stored.sort_by_key(|(id, _)| position(*id));
+            let (comparer, query, threads) = (comparer.clone(), query.clone(), self.cfg.threads);
+            let (done, results) =
+                blocking(move || compare_until(&comparer, &query, &stored, threads, deadline))
+                    .await?;
+            compared += done;
+            let mut records = records;
+            ranked.extend(results.into_iter().filter_map(|(id, comparison)| {
+                Some(FineMatch {
+                    casing: records.remove(&id)?,
+                    comparison,
+                })
+            }));
+        }
+        ranked.sort_by(|a, b| {
+            b.comparison
+                .score
+                .total_cmp(&a.comparison.score)
+                .then(a.casing.id.cmp(&b.casing.id))
+        });
+        Ok(BudgetedRanking {
+            ranked,
+            compared,
+            elapsed_s: started.elapsed().as_secs_f64(),
+        })
+    }
+}
+
+/// Compare `query` with `stored` in order on `threads` threads, each taking
+/// the next casing only while `deadline` has not passed. Returns how many
+/// comparisons were started and the scored pairs.
+fn compare_until(
+    comparer: &FineComparer,
+    query: &ComparisonInput,
+    stored: &[(i64, CasingFeatures)],
+    threads: usize,
+    deadline: Instant,
+) -> Result<(usize, Vec<(i64, Comparison)>)> {
+    let next = AtomicUsize::new(0);
+    let started = AtomicUsize::new(0);
+    let results = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| -> Result<Vec<(i64, Comparison)>> {
+                    let mut out = Vec::new();
+                    loop {
+                        if Instant::now() >= deadline {
+                            break;
+                        }
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((id, features)) = stored.get(i) else {
+                            break;
+                        };
+                        started.fetch_add(1, Ordering::Relaxed);
+                        let canvas = decode_canvas(&features.comparison_surface)?;
+                        if let Some(c) = comparer.compare(query, &comparer.input(canvas)) {
+                            out.push((*id, c));
+                        }
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(
+                w.join()
+                    .map_err(|_| EngineError::Index("comparison worker panicked".into()))??,
+            );
+        }
+        Ok::<_, EngineError>(all)
+    })?;
+    Ok((started.into_inner(), results))
+}

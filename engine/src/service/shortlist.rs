@@ -1,0 +1,83 @@
+//! The descriptor shortlist on its own, without the fine comparison: the
+//! casings the index would hand on for a casing on file. Evaluation uses it
+//! to measure the shortlist's recall deeper than the fine comparison can
+//! afford to go, and benchmarks to time the first stage alone.
+
+use super::{blocking, Engine};
+use crate::error::{EngineError, Result};
+use crate::store::{CasingFeatures, CasingRecord};
+
+/// One shortlisted casing and its descriptor's cosine similarity to the
+/// query's.
+#[derive(Debug, Clone)]
+pub struct ShortlistEntry {
+    pub casing: CasingRecord,
+    pub similarity: f32,
+}
+
+impl Engine {
+    /// The `k` casings whose descriptors are nearest the stored casing's,
+    /// best first; never the casing itself, and only casings of its surface
+    /// kind (as [`Engine::candidates`] filters them). Nothing is compared.
+    pub async fn descriptor_shortlist(
+        &self,
+        agency: &str,
+        casing_id: &str,
+        k: usize,
+    ) -> Result<Vec<ShortlistEntry>> {
+        let (record, features) = self.stored_query(agency, casing_id).await?;
+        let index = self.index.clone();
+        let descriptor = features.descriptor;
+        // One more than asked: the casing itself is on file and is dropped.
+        let found: Vec<(i64, f32)> = blocking(move || {
+            let mut index = index
+                .lock()
+                .map_err(|_| EngineError::Index("index lock poisoned".into()))?;
+            index.search(&descriptor, k + 1)
+        })
+        .await?
+        .into_iter()
+        .filter(|(id, _)| *id != record.id)
+        .collect();
+        let ids: Vec<i64> = found.iter().map(|f| f.0).collect();
+        let mut records: std::collections::HashMap<i64, CasingRecord> = self
+            .db
+            .casings_by_pks(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
+        Ok(found
+            .into_iter()
+            .filter_map(|(id, similarity)| {
+                let casing = records.remove(&id)?;
+                (casing.surface_kind == record.surface_kind)
+                    .then_some(ShortlistEntry { casing, similarity })
+            })
+            .take(k)
+            .collect())
+    }
+
+    /// A casing on file and its stored features, or a clear not-found.
+    pub(super) async fn stored_query(
+        &self,
+        agency: &str,
+        casing_id: &str,
+    ) -> Result<(CasingRecord, CasingFeatures)> {
+        let record = self
+            .db
+            .casing_by_casing_id(agency, casing_id)
+            .await?
+            .ok_or_else(|| EngineError::CasingNotFound(casing_id.to_string()))?;
+        let features = self
+            .db
+            .features_by_pks(&[record.id])
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                EngineError::Index(format!("casing {casing_id} has no stored features"))
+            })?
+            .1;
+        Ok((record, features))
+    }
+}

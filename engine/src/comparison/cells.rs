@@ -38,6 +38,12 @@ pub struct CellConfig {
     pub max_shift_diff_px: i64,
     /// Least correlation for a congruent cell.
     pub min_ccf: f64,
+    /// The cell score divides by at least this many scored cells, so a pair
+    /// that overlaps in one or two cells cannot reach a high cell score by
+    /// those alone. 6 is CMC's identification rule (no errors at C ≥ 6
+    /// congruent cells on the Fadul set; see DOMAIN.md): fewer cells than
+    /// that are never full evidence.
+    pub min_cells_for_score: usize,
 }
 
 impl Default for CellConfig {
@@ -50,6 +56,7 @@ impl Default for CellConfig {
             max_angle_diff_deg: 1.5,
             max_shift_diff_px: 2,
             min_ccf: 0.4,
+            min_cells_for_score: 6,
         }
     }
 }
@@ -82,8 +89,9 @@ pub struct CellAnalysis {
     /// Cells with enough valid overlap to be scored.
     pub valid_cells: usize,
     pub congruent_cells: usize,
-    /// Sum of the congruent cells' correlations over the scored cells: the
-    /// share of congruent cells weighted by how well each fits, in [0, 1].
+    /// Sum of the congruent cells' correlations over the scored cells (or
+    /// over `CellConfig::min_cells_for_score`, if more): the share of
+    /// congruent cells weighted by how well each fits, in [0, 1].
     pub cell_score: f64,
 }
 
@@ -200,7 +208,8 @@ pub fn analyse_cells(
     }
     let valid_cells = cells.len();
     let congruent: Vec<&CellResult> = cells.iter().filter(|c| c.congruent).collect();
-    let cell_score = congruent.iter().map(|c| c.ccf).sum::<f64>() / valid_cells.max(1) as f64;
+    let divisor = valid_cells.max(cfg.min_cells_for_score).max(1);
+    let cell_score = congruent.iter().map(|c| c.ccf).sum::<f64>() / divisor as f64;
     CellAnalysis {
         valid_cells,
         congruent_cells: congruent.len(),
@@ -356,6 +365,28 @@ mod tests {
             other.valid_cells
         );
         assert!(other.cell_score < 0.3, "{}", other.cell_score);
+    }
+
+    #[test]
+    fn a_score_from_fewer_cells_than_the_floor_is_shrunk() {
+        let a = field(4, 160);
+        // Only a 2 x 2 block of cells overlaps: a perfect copy there.
+        let mut corner = Surface::empty(160, 160, 25.0, SurfaceKind::Topography);
+        for y in 40..80 {
+            for x in 40..80 {
+                let i = a.index(x, y);
+                corner.values[i] = a.values[i];
+                corner.valid[i] = a.valid[i];
+            }
+        }
+        let cfg = CellConfig::default();
+        let found = analyse_cells(&a, &corner, 0.0, 0, 0, &cfg);
+        assert_eq!(found.valid_cells, 4, "{found:?}");
+        assert_eq!(found.congruent_cells, 4);
+        // Four congruent cells of four scored, but counted against six.
+        let expected = found.cells.iter().map(|c| c.ccf).sum::<f64>() / 6.0;
+        assert!((found.cell_score - expected).abs() < 1e-9, "{found:?}");
+        assert!(found.cell_score < 0.7, "{}", found.cell_score);
     }
 
     #[test]

@@ -2,14 +2,14 @@
 //! shortlisted casing re-scored by the fine comparison.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::analysis::analyse;
 use super::{blocking, Engine};
 use crate::comparison::{decode_canvas, Comparison, ComparisonInput, FineComparer};
 use crate::error::{EngineError, Result};
-use crate::store::CasingRecord;
+use crate::store::{CasingFeatures, CasingRecord};
 use crate::surface::Surface;
 
 /// One entry of a candidate list.
@@ -52,20 +52,7 @@ impl Engine {
         limit: usize,
         within: Option<&[String]>,
     ) -> Result<CandidateList> {
-        let record = self
-            .db
-            .casing_by_casing_id(agency, casing_id)
-            .await?
-            .ok_or_else(|| EngineError::CasingNotFound(casing_id.to_string()))?;
-        let features = self
-            .db
-            .features_by_pks(&[record.id])
-            .await?
-            .pop()
-            .ok_or_else(|| {
-                EngineError::Index(format!("casing {casing_id} has no stored features"))
-            })?
-            .1;
+        let (record, features) = self.stored_query(agency, casing_id).await?;
         let canvas = decode_canvas(&features.comparison_surface)?;
         self.rank(canvas, features.descriptor, Some(record.id), limit, within)
             .await
@@ -104,17 +91,12 @@ impl Engine {
             Some(agencies) => Some(self.db.casing_pks_of_agencies(agencies).await?),
             None => None,
         };
-        let index = self.index.clone();
-        let shortlist: Vec<(i64, f32)> = blocking(move || {
-            let mut index = index
-                .lock()
-                .map_err(|_| EngineError::Index("index lock poisoned".into()))?;
-            index.search_among(&descriptor, k, allowed.as_deref())
-        })
-        .await?
-        .into_iter()
-        .filter(|(id, _)| Some(*id) != exclude)
-        .collect();
+        let shortlist: Vec<(i64, f32)> = self
+            .search_index(descriptor, k, allowed)
+            .await?
+            .into_iter()
+            .filter(|(id, _)| Some(*id) != exclude)
+            .collect();
         let t1 = Instant::now();
         let ids: Vec<i64> = shortlist.iter().map(|s| s.0).collect();
         let records: HashMap<i64, CasingRecord> = self
@@ -135,7 +117,11 @@ impl Engine {
         let t2 = Instant::now();
         let comparer = self.comparer.clone();
         let threads = self.cfg.threads;
-        let scored = blocking(move || compare_all(&comparer, canvas, stored, threads)).await?;
+        let scored = blocking(move || {
+            let query = comparer.input(canvas);
+            Ok(compare_stored(&comparer, &query, &stored, threads, None)?.1)
+        })
+        .await?;
         let t3 = Instant::now();
         let similarity: HashMap<i64, f32> = shortlist.into_iter().collect();
         let calibration = self.calibration.clone();
@@ -168,24 +154,30 @@ impl Engine {
     }
 }
 
-/// Fine-compare the query against every stored canvas on `threads` threads.
-/// Pairs that cannot be registered (too little overlap) are left out.
-fn compare_all(
-    comparer: &Arc<FineComparer>,
-    query: Surface,
-    stored: Vec<(i64, crate::store::CasingFeatures)>,
+/// Fine-compare `query` with `stored` on `threads` threads, each taking the
+/// next casing in order, and only while `deadline` (if any) has not passed.
+/// Returns how many comparisons were started and the scored pairs; pairs
+/// that cannot be registered (too little overlap) are left out.
+pub(super) fn compare_stored(
+    comparer: &FineComparer,
+    query: &ComparisonInput,
+    stored: &[(i64, CasingFeatures)],
     threads: usize,
-) -> Result<Vec<(i64, Comparison)>> {
-    let query: ComparisonInput = comparer.input(query);
-    let chunk = stored.len().div_ceil(threads.max(1)).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = stored
-            .chunks(chunk)
-            .map(|part| {
-                let query = &query;
-                scope.spawn(move || -> Result<Vec<(i64, Comparison)>> {
-                    let mut out = Vec::with_capacity(part.len());
-                    for (id, features) in part {
+    deadline: Option<Instant>,
+) -> Result<(usize, Vec<(i64, Comparison)>)> {
+    let next = AtomicUsize::new(0);
+    let started = AtomicUsize::new(0);
+    let results = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                scope.spawn(|| -> Result<Vec<(i64, Comparison)>> {
+                    let mut out = Vec::new();
+                    while deadline.is_none_or(|d| Instant::now() < d) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((id, features)) = stored.get(i) else {
+                            break;
+                        };
+                        started.fetch_add(1, Ordering::Relaxed);
                         let canvas = decode_canvas(&features.comparison_surface)?;
                         if let Some(c) = comparer.compare(query, &comparer.input(canvas)) {
                             out.push((*id, c));
@@ -202,6 +194,7 @@ fn compare_all(
                     .map_err(|_| EngineError::Index("comparison worker panicked".into()))??,
             );
         }
-        Ok(all)
-    })
+        Ok::<_, EngineError>(all)
+    })?;
+    Ok((started.into_inner(), results))
 }

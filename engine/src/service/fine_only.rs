@@ -4,14 +4,14 @@
 //! baseline the two-stage pipeline must beat at equal cost: what an
 //! examiner's machine gets through when it has no shortlist.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::candidates::compare_stored;
 use super::{blocking, Engine};
-use crate::comparison::{decode_canvas, Comparison, ComparisonInput, FineComparer};
-use crate::error::{EngineError, Result};
-use crate::store::{CasingFeatures, CasingRecord};
+use crate::comparison::{decode_canvas, Comparison};
+use crate::error::Result;
+use crate::store::CasingRecord;
 
 /// Casings loaded from the database per step: small enough that the budget
 /// is checked often, large enough to keep every thread busy.
@@ -78,9 +78,10 @@ impl Engine {
             let position = |id: i64| step.iter().position(|s| *s == id);
             stored.sort_by_key(|(id, _)| position(*id));
             let (comparer, query, threads) = (comparer.clone(), query.clone(), self.cfg.threads);
-            let (done, results) =
-                blocking(move || compare_until(&comparer, &query, &stored, threads, deadline))
-                    .await?;
+            let (done, results) = blocking(move || {
+                compare_stored(&comparer, &query, &stored, threads, Some(deadline))
+            })
+            .await?;
             compared += done;
             let mut records = records;
             ranked.extend(results.into_iter().filter_map(|(id, comparison)| {
@@ -102,51 +103,4 @@ impl Engine {
             elapsed_s: started.elapsed().as_secs_f64(),
         })
     }
-}
-
-/// Compare `query` with `stored` in order on `threads` threads, each taking
-/// the next casing only while `deadline` has not passed. Returns how many
-/// comparisons were started and the scored pairs.
-fn compare_until(
-    comparer: &FineComparer,
-    query: &ComparisonInput,
-    stored: &[(i64, CasingFeatures)],
-    threads: usize,
-    deadline: Instant,
-) -> Result<(usize, Vec<(i64, Comparison)>)> {
-    let next = AtomicUsize::new(0);
-    let started = AtomicUsize::new(0);
-    let results = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.max(1))
-            .map(|_| {
-                scope.spawn(|| -> Result<Vec<(i64, Comparison)>> {
-                    let mut out = Vec::new();
-                    loop {
-                        if Instant::now() >= deadline {
-                            break;
-                        }
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((id, features)) = stored.get(i) else {
-                            break;
-                        };
-                        started.fetch_add(1, Ordering::Relaxed);
-                        let canvas = decode_canvas(&features.comparison_surface)?;
-                        if let Some(c) = comparer.compare(query, &comparer.input(canvas)) {
-                            out.push((*id, c));
-                        }
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for w in workers {
-            all.extend(
-                w.join()
-                    .map_err(|_| EngineError::Index("comparison worker panicked".into()))??,
-            );
-        }
-        Ok::<_, EngineError>(all)
-    })?;
-    Ok((started.into_inner(), results))
 }

@@ -119,6 +119,24 @@ impl Engine {
         Ok(self.lock_index()?.len())
     }
 
+    /// The index's `k` nearest casings to `descriptor` (among `allowed`
+    /// when given), searched off the async executor.
+    async fn search_index(
+        &self,
+        descriptor: Vec<f32>,
+        k: usize,
+        allowed: Option<Vec<i64>>,
+    ) -> Result<Vec<(i64, f32)>> {
+        let index = self.index.clone();
+        blocking(move || {
+            let mut index = index.lock().map_err(|_| {
+                EngineError::Index("index lock poisoned by an earlier panic".into())
+            })?;
+            index.search_among(&descriptor, k, allowed.as_deref())
+        })
+        .await
+    }
+
     fn lock_index(&self) -> Result<std::sync::MutexGuard<'_, VectorIndex>> {
         self.index
             .lock()

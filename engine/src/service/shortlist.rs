@@ -3,7 +3,7 @@
 //! to measure the shortlist's recall deeper than the fine comparison can
 //! afford to go, and benchmarks to time the first stage alone.
 
-use super::{blocking, Engine};
+use super::Engine;
 use crate::error::{EngineError, Result};
 use crate::store::{CasingFeatures, CasingRecord};
 
@@ -26,19 +26,13 @@ impl Engine {
         k: usize,
     ) -> Result<Vec<ShortlistEntry>> {
         let (record, features) = self.stored_query(agency, casing_id).await?;
-        let index = self.index.clone();
-        let descriptor = features.descriptor;
         // One more than asked: the casing itself is on file and is dropped.
-        let found: Vec<(i64, f32)> = blocking(move || {
-            let mut index = index
-                .lock()
-                .map_err(|_| EngineError::Index("index lock poisoned".into()))?;
-            index.search(&descriptor, k + 1)
-        })
-        .await?
-        .into_iter()
-        .filter(|(id, _)| *id != record.id)
-        .collect();
+        let found: Vec<(i64, f32)> = self
+            .search_index(features.descriptor, k + 1, None)
+            .await?
+            .into_iter()
+            .filter(|(id, _)| *id != record.id)
+            .collect();
         let ids: Vec<i64> = found.iter().map(|f| f.0).collect();
         let mut records: std::collections::HashMap<i64, CasingRecord> = self
             .db

@@ -164,21 +164,7 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     cfg.shortlist = cfg.shortlist.max(rows.len());
     let engine = open_engine(cfg).await?;
 
-    let started = Instant::now();
-    let outcomes = import_rows(&engine, &rows).await;
-    let import_s = started.elapsed().as_secs_f64();
-    let mut per_casing: HashMap<&'static str, f64> = HashMap::new();
-    for (row, outcome) in rows.iter().zip(&outcomes) {
-        match outcome {
-            RowOutcome::Failed(reason) => bail!("row {} ({}): {reason}", row.line, row.casing_id),
-            RowOutcome::Imported(t) => {
-                *per_casing.entry("decode").or_default() += t.decode_s;
-                *per_casing.entry("preprocess").or_default() += t.preprocess_s;
-                *per_casing.entry("describe").or_default() += t.describe_s;
-            }
-            RowOutcome::AlreadyOnFile => {}
-        }
-    }
+    let per_casing = import_labelled(&engine, &rows).await?;
 
     let mut per_query: HashMap<&'static str, f64> = HashMap::new();
     let (mut top1, mut top10, mut with_mates, mut recall10, mut recall50) = (0, 0, 0, 0, 0);
@@ -266,9 +252,6 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     let n = rows.len().max(1) as f64;
     per_query.values_mut().for_each(|v| *v /= n);
     let q = with_mates.max(1) as f64;
-    per_casing.values_mut().for_each(|v| *v /= n);
-    // Wall time per casing with every worker busy: what ingest throughput is.
-    per_casing.insert("import_wall", import_s / n);
     let calibration = Calibration::fit(
         &km,
         &knm,
@@ -367,6 +350,34 @@ impl PairsCsv {
         )
         .with_context(|| format!("writing {}", self.path.display()))
     }
+}
+
+/// Import the labelled set, refusing the run if any row fails, and return
+/// the seconds each stage took per casing, with `import_wall` the wall time
+/// per casing with every worker busy (what ingest throughput is).
+async fn import_labelled(
+    engine: &casetrace_engine::Engine,
+    rows: &[super::manifest::ManifestRow],
+) -> anyhow::Result<HashMap<&'static str, f64>> {
+    let started = Instant::now();
+    let outcomes = import_rows(engine, rows).await;
+    let import_s = started.elapsed().as_secs_f64();
+    let mut per_casing: HashMap<&'static str, f64> = HashMap::new();
+    for (row, outcome) in rows.iter().zip(&outcomes) {
+        match outcome {
+            RowOutcome::Failed(reason) => bail!("row {} ({}): {reason}", row.line, row.casing_id),
+            RowOutcome::Imported(t) => {
+                *per_casing.entry("decode").or_default() += t.decode_s;
+                *per_casing.entry("preprocess").or_default() += t.preprocess_s;
+                *per_casing.entry("describe").or_default() += t.describe_s;
+            }
+            RowOutcome::AlreadyOnFile => {}
+        }
+    }
+    let n = rows.len().max(1) as f64;
+    per_casing.values_mut().for_each(|v| *v /= n);
+    per_casing.insert("import_wall", import_s / n);
+    Ok(per_casing)
 }
 
 fn firearm_count(firearm_of: &HashMap<String, String>) -> usize {

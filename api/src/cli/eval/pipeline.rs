@@ -18,8 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use super::distractors;
 use super::pipeline_report::{print_report, Baseline, DescriptorRecall, PipelineReport, Tally};
 use super::queries::{select_queries, Labels};
-use super::EvalArgs;
-use crate::cli::import::{import_rows, RowOutcome};
+use super::{import_labelled, EvalArgs};
 use crate::cli::manifest::ManifestRow;
 use crate::cli::open_engine;
 
@@ -46,24 +45,7 @@ pub async fn run(
     let shortlist = cfg.shortlist;
     let engine = open_engine(cfg).await?;
 
-    let started = Instant::now();
-    let outcomes = import_rows(&engine, rows).await;
-    let import_s = started.elapsed().as_secs_f64();
-    let mut per_casing: HashMap<&'static str, f64> = HashMap::new();
-    for (row, outcome) in rows.iter().zip(&outcomes) {
-        match outcome {
-            RowOutcome::Failed(reason) => bail!("row {} ({}): {reason}", row.line, row.casing_id),
-            RowOutcome::Imported(t) => {
-                *per_casing.entry("decode").or_default() += t.decode_s;
-                *per_casing.entry("preprocess").or_default() += t.preprocess_s;
-                *per_casing.entry("describe").or_default() += t.describe_s;
-            }
-            RowOutcome::AlreadyOnFile => {}
-        }
-    }
-    let n = rows.len().max(1) as f64;
-    per_casing.values_mut().for_each(|v| *v /= n);
-    per_casing.insert("import_wall", import_s / n);
+    let per_casing = import_labelled(&engine, rows).await?;
 
     let padding = if args.distractors > 0 {
         let um = match args.distractor_um_per_px {

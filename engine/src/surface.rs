@@ -78,11 +78,15 @@ impl Surface {
 
     /// Bilinear sample at a fractional position; `None` when any of the four
     /// neighbours is invalid or outside, so masks never bleed into values.
+    /// Inlined and without `floor` (truncation equals it for x, y ≥ 0)
+    /// because the comparison's rotations call it for every pixel of every
+    /// trial.
+    #[inline]
     pub fn sample(&self, x: f64, y: f64) -> Option<f32> {
-        if x < 0.0 || y < 0.0 {
+        if !(x >= 0.0 && y >= 0.0) {
             return None;
         }
-        let (x0, y0) = (x.floor() as usize, y.floor() as usize);
+        let (x0, y0) = (x as usize, y as usize);
         if x0 + 1 >= self.width || y0 + 1 >= self.height {
             // Allow exact hits on the last row/column.
             if x0 < self.width && y0 < self.height && x == x0 as f64 && y == y0 as f64 {
@@ -94,7 +98,7 @@ impl Surface {
         let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
         let i00 = self.index(x0, y0);
         let (i10, i01, i11) = (i00 + 1, i00 + self.width, i00 + self.width + 1);
-        if !(self.valid[i00] && self.valid[i10] && self.valid[i01] && self.valid[i11]) {
+        if !(self.valid[i00] & self.valid[i10] & self.valid[i01] & self.valid[i11]) {
             return None;
         }
         let top = self.values[i00] * (1.0 - fx) + self.values[i10] * fx;

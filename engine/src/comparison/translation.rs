@@ -110,9 +110,8 @@ pub fn best_shift(
 
 /// `surface` turned clockwise by `degrees` about its centre, so that a
 /// casing turned counter-clockwise by that angle comes back into place.
-/// Bilinear, like [`Surface::sample`] (a sample with any invalid or outside
-/// neighbour is invalid), written out here because it runs on every trial
-/// of every comparison.
+/// Bilinear ([`Surface::sample`]: a sample with any invalid or outside
+/// neighbour is invalid).
 pub fn rotate(surface: &Surface, degrees: f64) -> Surface {
     let (sin, cos) = degrees.to_radians().sin_cos();
     let (w, h) = (surface.width, surface.height);
@@ -125,7 +124,7 @@ pub fn rotate(surface: &Surface, degrees: f64) -> Surface {
             // Output point p (y up) reads the input at R(φ)·p.
             let px = x as f64 - cx;
             let (qx, qy) = (cos * px - sin * py, sin * px + cos * py);
-            if let Some(v) = bilinear(surface, cx + qx, cy - qy) {
+            if let Some(v) = surface.sample(cx + qx, cy - qy) {
                 let i = y * w + x;
                 out.values[i] = v;
                 out.valid[i] = true;
@@ -135,37 +134,13 @@ pub fn rotate(surface: &Surface, degrees: f64) -> Surface {
     out
 }
 
-/// The bilinear sample at (x, y) if all four neighbours are valid and
-/// inside (the last row and column have no right or lower neighbour, so a
-/// sample there is invalid unless it lands exactly on a pixel).
-#[inline]
-fn bilinear(s: &Surface, x: f64, y: f64) -> Option<f32> {
-    if !(x >= 0.0 && y >= 0.0) {
-        return None;
-    }
-    let (x0, y0) = (x as usize, y as usize);
-    if x0 + 1 >= s.width || y0 + 1 >= s.height {
-        return s.sample(x, y);
-    }
-    let i00 = y0 * s.width + x0;
-    let (i10, i01, i11) = (i00 + 1, i00 + s.width, i00 + s.width + 1);
-    if !(s.valid[i00] & s.valid[i10] & s.valid[i01] & s.valid[i11]) {
-        return None;
-    }
-    let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
-    let v = &s.values;
-    let top = v[i00] + (v[i10] - v[i00]) * fx;
-    let bottom = v[i01] + (v[i11] - v[i01]) * fx;
-    Some(top + (bottom - top) * fy)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::surface::SurfaceKind;
 
     #[test]
-    fn the_stepped_rotation_matches_sampling_every_pixel() {
+    fn the_rotation_samples_the_source_at_the_turned_position() {
         let mut s = Surface::empty(37, 29, 25.0, SurfaceKind::Topography);
         for y in 0..29 {
             for x in 0..37 {

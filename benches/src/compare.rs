@@ -118,7 +118,7 @@ pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Va
             }
         }
     }
-    // Whole shortlists as a query sees them (as the engine's `compare_all`
+    // Whole shortlists as a query sees them (as the engine's `compare_stored`
     // does): the query's input made fresh, so its per-query precomputation
     // is counted; every candidate decoded from its stored bytes and made
     // into an input; `candidates` of them split over `threads` scoped

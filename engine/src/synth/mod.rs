@@ -3,7 +3,11 @@
 //!
 //! A *gun* is a random breech-face texture (isotropic band-limited
 //! roughness plus directional machining marks) and a firing-pin aperture
-//! position. *Siblings* (consecutively manufactured slides) share part of
+//! position. The aperture is a class characteristic: every gun of a labelled
+//! set is the same make and model, so their apertures differ only by a
+//! manufacturing tolerance smaller than a casing's play in the breech, and
+//! only the texture tells them apart (a lone [`make_gun`] is of a random
+//! model). *Siblings* (consecutively manufactured slides) share part of
 //! their texture with a family, as real guns made with the same tools do.
 //! *Firing* a gun impresses its texture, turned by a random angle and
 //! shifted by the casing's play in the breech, partially and with noise, into
@@ -56,8 +60,47 @@ impl Default for SynthConfig {
 #[derive(Debug, Clone)]
 pub struct Gun {
     texture: Texture,
-    /// Aperture centre (µm from the breech centre) and radius (µm).
-    aperture: (f64, f64, f64),
+    aperture: Aperture,
+}
+
+/// Where a breech face's firing-pin aperture is: centre (µm from the breech
+/// centre) and radius (µm).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Aperture {
+    pub x_um: f64,
+    pub y_um: f64,
+    pub radius_um: f64,
+}
+
+/// How far one gun's aperture may sit from its model's, µm: a machining
+/// tolerance, well under the casing's play in the breech.
+const APERTURE_TOLERANCE_UM: f64 = 20.0;
+
+impl Aperture {
+    /// The aperture of a random make and model.
+    pub fn of_random_model(rng: &mut impl Rng, cfg: &SynthConfig) -> Aperture {
+        let r = cfg.primer_radius_um;
+        Aperture {
+            x_um: rng.random_range(-0.25..0.25) * r,
+            y_um: rng.random_range(-0.25..0.25) * r,
+            radius_um: rng.random_range(0.45..0.6) * r,
+        }
+    }
+
+    /// One gun's aperture: its model's, within the manufacturing tolerance.
+    fn of_one_gun(&self, rng: &mut impl Rng) -> Aperture {
+        let t = APERTURE_TOLERANCE_UM;
+        Aperture {
+            x_um: self.x_um + rng.random_range(-t..t),
+            y_um: self.y_um + rng.random_range(-t..t),
+            radius_um: self.radius_um + rng.random_range(-t..t) / 2.0,
+        }
+    }
+
+    /// The gun's aperture, to check a generated set.
+    pub fn of(gun: &Gun) -> Aperture {
+        gun.aperture
+    }
 }
 
 /// Texture sampling resolution of guns, µm per texel.
@@ -69,21 +112,34 @@ pub fn make_family(seed: u64, cfg: &SynthConfig) -> Texture {
     Texture::random(&mut rng, texture_side(cfg), TEXEL_UM)
 }
 
-/// A gun, optionally a sibling in `family`.
+/// A gun of a random make and model, optionally a sibling in `family`.
 pub fn make_gun(seed: u64, family: Option<&Texture>, cfg: &SynthConfig) -> Gun {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let own = Texture::random(&mut rng, texture_side(cfg), TEXEL_UM);
-    let texture = match family {
+    let texture = gun_texture(&mut rng, family, cfg);
+    let aperture = Aperture::of_random_model(&mut rng, cfg);
+    Gun { texture, aperture }
+}
+
+/// A gun of the make and model whose aperture is `model`, optionally a
+/// sibling in `family`. Its texture is the one [`make_gun`] gives the seed.
+pub fn make_gun_of_model(
+    seed: u64,
+    family: Option<&Texture>,
+    model: &Aperture,
+    cfg: &SynthConfig,
+) -> Gun {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let texture = gun_texture(&mut rng, family, cfg);
+    let aperture = model.of_one_gun(&mut rng);
+    Gun { texture, aperture }
+}
+
+fn gun_texture(rng: &mut ChaCha8Rng, family: Option<&Texture>, cfg: &SynthConfig) -> Texture {
+    let own = Texture::random(rng, texture_side(cfg), TEXEL_UM);
+    match family {
         Some(f) if cfg.sibling_share > 0.0 => own.blend(f, cfg.sibling_share),
         _ => own,
-    };
-    let r = cfg.primer_radius_um;
-    let aperture = (
-        rng.random_range(-0.25..0.25) * r,
-        rng.random_range(-0.25..0.25) * r,
-        rng.random_range(0.45..0.6) * r,
-    );
-    Gun { texture, aperture }
+    }
 }
 
 fn texture_side(cfg: &SynthConfig) -> usize {
@@ -125,8 +181,8 @@ pub fn fire(gun: &Gun, seed: u64, cfg: &SynthConfig) -> Surface {
             // Breech frame: undo the casing's shift, then its rotation.
             let (bx, by) = (px - shift.0, py - shift.1);
             let (gx, gy) = (cos * bx + sin * by, -sin * bx + cos * by);
-            let (ax, ay, ar) = gun.aperture;
-            if (gx - ax).hypot(gy - ay) < ar {
+            let a = gun.aperture;
+            if (gx - a.x_um).hypot(gy - a.y_um) < a.radius_um {
                 continue;
             }
             let mark = gun.texture.at(gx, gy);
@@ -139,8 +195,9 @@ pub fn fire(gun: &Gun, seed: u64, cfg: &SynthConfig) -> Surface {
     s
 }
 
-/// A labelled synthetic set: `guns` guns in families of `family_size`
-/// siblings, `casings` firings each. Yields `(gun index, casing index, scan)`.
+/// A labelled synthetic set: `guns` guns of one make and model in families
+/// of `family_size` siblings, `casings` firings each. Yields `(gun index,
+/// casing index, scan)`.
 pub fn labelled_set(
     seed: u64,
     guns: usize,
@@ -149,6 +206,9 @@ pub fn labelled_set(
     cfg: &SynthConfig,
 ) -> impl Iterator<Item = (usize, usize, Surface)> + '_ {
     let family_size = family_size.max(1);
+    // One model for the whole set: class characteristics must not tell its
+    // guns apart, or the set tests the aperture instead of the marks.
+    let model = Aperture::of_random_model(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x30de_1a9e), cfg);
     let mut family: Option<(usize, Texture)> = None;
     let mut gun: Option<(usize, Gun)> = None;
     (0..guns * casings).map(move |k| {
@@ -160,7 +220,7 @@ pub fn labelled_set(
         if gun.as_ref().map(|x| x.0) != Some(g) {
             let tex = family.as_ref().map(|x| &x.1);
             let gun_seed = seed.wrapping_mul(1_000_003).wrapping_add(g as u64);
-            gun = Some((g, make_gun(gun_seed, tex, cfg)));
+            gun = Some((g, make_gun_of_model(gun_seed, tex, &model, cfg)));
         }
         let shot_seed = seed
             .wrapping_mul(7_919)
@@ -168,4 +228,51 @@ pub fn labelled_set(
         let scan = fire(&gun.as_ref().expect("gun set above").1, shot_seed, cfg);
         (g, c, scan)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guns_of_a_labelled_set_share_their_model_aperture_within_tolerance() {
+        let cfg = SynthConfig::default();
+        let model =
+            Aperture::of_random_model(&mut ChaCha8Rng::seed_from_u64(5 ^ 0x30de_1a9e), &cfg);
+        let apertures: Vec<Aperture> = (0..12u64)
+            .map(|g| {
+                Aperture::of(&make_gun_of_model(
+                    5u64.wrapping_mul(1_000_003) + g,
+                    None,
+                    &model,
+                    &cfg,
+                ))
+            })
+            .collect();
+        for a in &apertures {
+            assert!((a.x_um - model.x_um).abs() <= APERTURE_TOLERANCE_UM);
+            assert!((a.y_um - model.y_um).abs() <= APERTURE_TOLERANCE_UM);
+            assert!((a.radius_um - model.radius_um).abs() <= APERTURE_TOLERANCE_UM / 2.0);
+        }
+        // ... but not all identical: a tolerance, not a copy.
+        assert!(apertures.windows(2).any(|w| w[0] != w[1]));
+        // Guns of random models differ by far more than the tolerance.
+        let spread = |f: fn(&Aperture) -> f64| {
+            let v: Vec<f64> = (0..12u64)
+                .map(|g| f(&Aperture::of(&make_gun(g, None, &cfg))))
+                .collect();
+            v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
+        };
+        assert!(spread(|a| a.x_um) > 10.0 * APERTURE_TOLERANCE_UM);
+    }
+
+    #[test]
+    fn a_gun_of_a_model_has_the_texture_make_gun_gives_its_seed() {
+        let cfg = SynthConfig::default();
+        let model = Aperture::of_random_model(&mut ChaCha8Rng::seed_from_u64(1), &cfg);
+        let a = make_gun(42, None, &cfg);
+        let b = make_gun_of_model(42, None, &model, &cfg);
+        assert_eq!(a.texture.at(100.0, -250.0), b.texture.at(100.0, -250.0));
+        assert_ne!(Aperture::of(&a), Aperture::of(&b));
+    }
 }

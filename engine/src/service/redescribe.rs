@@ -268,3 +268,78 @@ fn new_description(
         surface,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reading::InputFormat;
+    use crate::service::AnalysisTimings;
+    use crate::store::{CasingKind, CasingRecord};
+    use crate::surface::{Surface, SurfaceKind};
+
+    fn stale(model: Option<&str>, pipeline: Option<&str>) -> StaleCasing {
+        StaleCasing {
+            casing: CasingRecord {
+                id: 7,
+                agency: "local".into(),
+                casing_id: "C-7".into(),
+                sha256: "0".repeat(64),
+                file_name: "c7.x3p".into(),
+                format: "x3p".into(),
+                surface_kind: "topography".into(),
+                kind: CasingKind::Evidence,
+                case_number: None,
+                calibre: None,
+                metadata: serde_json::json!({}),
+                um_per_px: 1.5,
+                width: 8,
+                height: 8,
+                submitted_at: chrono::Utc::now(),
+                submitted_by: "tester".into(),
+            },
+            model_version: model.map(str::to_string),
+            pipeline_version: pipeline.map(str::to_string),
+        }
+    }
+
+    fn analysis() -> Analysis {
+        let mut canvas = Surface::empty(8, 8, 25.0, SurfaceKind::Topography);
+        canvas.valid.fill(true);
+        canvas.values[3] = 1.0;
+        Analysis {
+            format: InputFormat::X3p,
+            width: 8,
+            height: 8,
+            um_per_px: 1.5,
+            surface_kind: SurfaceKind::Topography,
+            canvas,
+            descriptor: vec![0.6, 0.8],
+            timings: AnalysisTimings::default(),
+        }
+    }
+
+    #[test]
+    fn the_surface_is_kept_when_the_pipeline_is_unchanged() {
+        let d = new_description(
+            &stale(Some("v1"), Some(PIPELINE_VERSION)),
+            &analysis(),
+            "v2",
+        );
+        assert_eq!(d.casing_pk, 7);
+        assert_eq!(d.previous_model.as_deref(), Some("v1"));
+        assert_eq!(d.model_version, "v2");
+        assert_eq!(d.descriptor, vec![0.6, 0.8]);
+        assert_eq!(d.surface, None);
+    }
+
+    #[test]
+    fn the_surface_is_re_derived_for_another_pipeline_or_none() {
+        let a = analysis();
+        let expected = Some((encode_canvas(&a.canvas), PIPELINE_VERSION.to_string()));
+        let old_pipeline = new_description(&stale(Some("v1"), Some("pre-v0")), &a, "v2");
+        assert_eq!(old_pipeline.surface, expected);
+        let no_features = new_description(&stale(None, None), &a, "v2");
+        assert_eq!(no_features.previous_model, None);
+        assert_eq!(no_features.surface, expected);
+    }
+}

@@ -111,7 +111,9 @@ impl Database {
     /// Store a batch of new descriptors and the audit record `event` in
     /// one transaction: after a crash every row is either as it was or
     /// new, and no new row is unattributed. The record's detail gains what
-    /// was written (see [`written_detail`]). Returns the ids actually
+    /// was written: `count`, `from` (each previous model version, or
+    /// `none`, with its number of rows), `to`, `surfaces_rederived` and the
+    /// `casing_pks`. Returns the ids actually
     /// written (a row changed meanwhile by another run is left alone).
     pub async fn write_redescribed(
         &self,

@@ -46,6 +46,25 @@ fn upgraded_model(dir: &Path) -> std::path::PathBuf {
     model
 }
 
+/// Put the Weller scan `id` on file under casing id `id`.
+async fn submit(engine: &Engine, id: &str) {
+    engine
+        .submit(Submission {
+            agency: "local".into(),
+            casing_id: id.into(),
+            file_name: format!("{id}.x3p"),
+            bytes: weller(id),
+            kind: CasingKind::Evidence,
+            case_number: None,
+            calibre: None,
+            metadata: serde_json::json!({}),
+            um_per_px: None,
+            submitted_by: "tester".into(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("submit {id}: {e}"));
+}
+
 /// Restart `t`'s engine with the model in `model_dir`.
 async fn restart_with_model(t: &mut TestEngine, model_dir: &Path) {
     let mut cfg = t.engine.config().clone();
@@ -114,21 +133,7 @@ async fn casings_of_an_old_model_are_re_described_from_their_evidence() {
         let mut t = TestEngine::open(&backend).await;
         let old_model = t.engine.model_version().to_string();
         for id in CASINGS {
-            t.engine
-                .submit(Submission {
-                    agency: "local".into(),
-                    casing_id: id.into(),
-                    file_name: format!("{id}.x3p"),
-                    bytes: weller(id),
-                    kind: CasingKind::Evidence,
-                    case_number: None,
-                    calibre: None,
-                    metadata: serde_json::json!({}),
-                    um_per_px: None,
-                    submitted_by: "tester".into(),
-                })
-                .await
-                .unwrap_or_else(|e| panic!("submit {id} on {}: {e}", t.backend));
+            submit(&t.engine, id).await;
         }
         let lost_before = features_of(&t.engine, LOST).await;
 
@@ -246,6 +251,62 @@ async fn casings_of_an_old_model_are_re_described_from_their_evidence() {
         assert_eq!(audited_redescriptions(&t.engine, &old_model).await, 4);
         let check = casetrace(&t, &["--model-dir", &model_arg, "check"]);
         assert!(check.status.success(), "{}", stderr(&check));
+        t.close().await;
+    }
+}
+
+/// A run that dies after its first batch (here: its progress report
+/// panics) leaves that batch new and the rest old, all consistent; the
+/// next run re-describes only the rest.
+#[actix_web::test]
+async fn an_interrupted_run_is_resumed_by_the_next() {
+    for backend in backends() {
+        let mut t = TestEngine::open(&backend).await;
+        let old_model = t.engine.model_version().to_string();
+        for id in CASINGS {
+            submit(&t.engine, id).await;
+        }
+        let model_dir = upgraded_model(t.dir.path());
+        restart_with_model(&mut t, &model_dir).await;
+        let opts = RedescribeOptions {
+            batch: 2,
+            agency: "local".into(),
+            actor: "cli:local-admin".into(),
+        };
+
+        let engine = t.engine.clone();
+        let run = opts.clone();
+        let crashed = tokio::spawn(async move {
+            engine
+                .redescribe(&run, &|_| panic!("the process dies after a batch"))
+                .await
+        })
+        .await;
+        assert!(crashed.is_err_and(|e| e.is_panic()));
+        assert_eq!(t.engine.count_to_redescribe().await.unwrap(), 2);
+        assert_eq!(t.engine.indexed_count().unwrap(), 2);
+        let mut versions = Vec::new();
+        for id in CASINGS {
+            versions.push(features_of(&t.engine, id).await.model_version);
+        }
+        assert_eq!(
+            versions,
+            [NEW_MODEL, NEW_MODEL, old_model.as_str(), old_model.as_str()]
+        );
+        assert_eq!(audited_redescriptions(&t.engine, &old_model).await, 2);
+
+        // The index file was saved with the batch: a restart loads it.
+        restart_with_model(&mut t, &model_dir).await;
+        assert_eq!(t.engine.indexed_count().unwrap(), 2);
+        let report = t.engine.redescribe(&opts, &|_| {}).await.expect("resume");
+        assert_eq!(
+            (report.total, report.redescribed, report.remaining),
+            (2, 2, 0)
+        );
+        assert_eq!(t.engine.indexed_count().unwrap(), 4);
+        assert_eq!(audited_redescriptions(&t.engine, &old_model).await, 4);
+        let check = t.engine.check().await.expect("check");
+        assert!(check.is_clean(), "{:?}", check.problems);
         t.close().await;
     }
 }

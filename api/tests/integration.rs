@@ -9,5 +9,6 @@ mod eval;
 mod http;
 mod imports;
 mod panics;
+mod redescribe;
 mod tls;
 mod traces;

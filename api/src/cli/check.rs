@@ -34,6 +34,12 @@ pub async fn run(cfg: EngineConfig, _args: CheckArgs) -> anyhow::Result<ExitCode
             format!("{} disagreements", report.problems.len())
         }
     );
+    if report.needs_redescribe > 0 {
+        eprintln!(
+            "{} casings have no descriptor of the current model and are not searchable: run `casetrace redescribe`",
+            report.needs_redescribe
+        );
+    }
     Ok(if report.is_clean() {
         ExitCode::SUCCESS
     } else {

@@ -12,6 +12,7 @@ mod import;
 mod leads;
 mod manifest;
 mod polar;
+mod redescribe;
 mod search;
 mod serve;
 mod synth;
@@ -90,6 +91,9 @@ pub enum Command {
     Keys(access::KeysArgs),
     /// Grant, revoke and list sharing agreements between agencies.
     Agreements(access::AgreementsArgs),
+    /// After a descriptor model upgrade: re-describe every casing not
+    /// described by the current model, from its evidence file (resumable).
+    Redescribe(redescribe::RedescribeArgs),
 }
 
 /// Run one command; the exit code says whether everything succeeded.
@@ -129,6 +133,7 @@ fn cli_action(command: &Command) -> Option<&'static str> {
         Command::Agencies(_) => "cli agencies",
         Command::Keys(_) => "cli keys",
         Command::Agreements(_) => "cli agreements",
+        Command::Redescribe(_) => "cli redescribe",
         Command::Eval(_) | Command::Serve(_) | Command::Synth(_) | Command::Polar(_) => {
             return None
         }
@@ -185,6 +190,7 @@ async fn run_command(cfg: EngineConfig, command: Command) -> anyhow::Result<Exit
         Command::Agencies(args) => access::run_agencies(cfg, args).await,
         Command::Keys(args) => access::run_keys(cfg, args).await,
         Command::Agreements(args) => access::run_agreements(cfg, args).await,
+        Command::Redescribe(args) => redescribe::run(cfg, args).await,
     }
 }
 
@@ -207,6 +213,8 @@ pub fn engine_config(cli: &Cli, data_dir: PathBuf) -> EngineConfig {
 /// Who the command line records as the author of what it writes: the
 /// operator of the machine, acting as its local administrator.
 const CLI_ACTOR: &str = "cli:local-admin";
+/// The agency the command line acts for (as in its own audit records).
+const CLI_AGENCY: &str = "local";
 
 /// Print one value as pretty JSON on stdout.
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

@@ -28,6 +28,9 @@ pub struct CheckReport {
     pub described: u64,
     /// Vectors in the engine's index.
     pub indexed: u64,
+    /// Casings without a descriptor of the current model (not searchable
+    /// until `casetrace redescribe` runs).
+    pub needs_redescribe: u64,
     /// Evidence files re-hashed.
     pub evidence_checked: u64,
     /// One line per disagreement; empty when everything agrees.
@@ -58,6 +61,17 @@ impl Engine {
                     c.casing_id, c.agency, spec.model_version
                 ));
             }
+        }
+        report.needs_redescribe = report.casings.saturating_sub(report.described);
+        if report.needs_redescribe > 0 {
+            // First, so it is seen before the list of casings it explains.
+            report.problems.insert(
+                0,
+                format!(
+                    "{} casings need re-describing for model {}: run `casetrace redescribe`",
+                    report.needs_redescribe, spec.model_version
+                ),
+            );
         }
         for (id, d) in &descriptors {
             if d.len() != spec.dim {

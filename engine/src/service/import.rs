@@ -358,7 +358,9 @@ impl Engine {
         })
     }
 
-    async fn add_batch_to_index(&self, ids: Vec<i64>, flat: Vec<f32>) -> Result<()> {
+    /// Add a batch of committed descriptors to the index and save it once
+    /// (imports and re-description).
+    pub(super) async fn add_batch_to_index(&self, ids: Vec<i64>, flat: Vec<f32>) -> Result<()> {
         let stamp = index_sync::expected_stamp(&self.db, self.model.spec()).await?;
         let (index, path) = (self.index.clone(), self.index_path.clone());
         blocking(move || {

@@ -34,14 +34,8 @@ pub async fn load_or_rebuild(db: &Database, path: &Path, spec: &ModelSpec) -> Re
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     let flat: Vec<f32> = rows.iter().flat_map(|r| r.1.iter().copied()).collect();
     index.add(&ids, &flat)?;
-    let casings = db.count_casings().await? as u64;
-    if (ids.len() as u64) != casings {
-        tracing::warn!(
-            described = ids.len(),
-            casings,
-            "some casings have no descriptor of this model version; they are not searchable until re-described"
-        );
-    }
+    // Casings left out (no descriptor of this model) are counted and
+    // named by `Engine::open`, which tells the operator to re-describe.
     let stamp = IndexStamp {
         count: index.len(),
         ..stamp

@@ -10,6 +10,7 @@ mod config;
 mod fine_only;
 mod import;
 mod index_sync;
+mod redescribe;
 mod shortlist;
 mod submit;
 mod traces;
@@ -23,6 +24,9 @@ pub use check::CheckReport;
 pub use config::{EngineConfig, ImportConfig};
 pub use fine_only::{BudgetedRanking, FineMatch};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
+pub use redescribe::{
+    RedescribeFailure, RedescribeOptions, RedescribeProgress, RedescribeReport, REDESCRIBE_ACTION,
+};
 pub use shortlist::ShortlistEntry;
 pub use submit::{Submission, SubmitOutcome};
 pub use traces::{TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission};
@@ -70,6 +74,15 @@ impl Engine {
         std::fs::create_dir_all(&index_dir).map_err(|e| EngineError::io(&index_dir, e))?;
         let index_path = index_dir.join("descriptors.faiss");
         let index = index_sync::load_or_rebuild(&db, &index_path, spec).await?;
+        let stale = db.count_to_redescribe(&spec.model_version).await?;
+        if stale > 0 {
+            tracing::warn!(
+                casings = stale,
+                model = %spec.model_version,
+                "{stale} casings have no descriptor of model {}: they are not searchable until re-described; run `casetrace redescribe`",
+                spec.model_version
+            );
+        }
         let comparer = FineComparer::new(cfg.compare.clone(), cfg.preprocess.canvas_px);
         let calibration = match &cfg.calibration {
             Some(path) => Some(Arc::new(Calibration::load(path)?)),

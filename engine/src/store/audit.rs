@@ -3,8 +3,8 @@
 
 use sqlx::FromRow;
 
-use super::db::{on_pool, Backend, BeginWrite, Database};
-use crate::audit::{AuditEvent, AuditRecord, ChainReport, ChainVerifier, GENESIS_HASH};
+use super::db::{on_pool, BeginWrite, Database};
+use crate::audit::{AuditEvent, AuditRecord, ChainReport, ChainVerifier};
 use crate::error::{EngineError, Result};
 
 /// Records per page when reading the whole chain.
@@ -13,7 +13,7 @@ pub const AUDIT_PAGE: i64 = 5_000;
 pub const AUDIT_QUERY_MAX: i64 = 10_000;
 /// Any fixed number: the key of the PostgreSQL advisory lock that makes
 /// appenders take turns, so two never chain onto the same record.
-const AUDIT_CHAIN_LOCK: i64 = 0x6361_7365_6175_6474; // "caseaudt"
+pub(super) const AUDIT_CHAIN_LOCK: i64 = 0x6361_7365_6175_6474; // "caseaudt"
 
 const COLUMNS: &str = "seq, at, agency, actor, key_id, action, resource, request_id, outcome, \
                        evidence_sha256, detail, prev_hash, hash";
@@ -71,6 +71,55 @@ impl From<AuditRow> for AuditRecord {
     }
 }
 
+/// Append `$event` to the chain inside the open writing transaction `$tx`
+/// of a database on `$backend`, evaluating to the [`AuditRecord`] as
+/// stored. A macro, like [`on_pool!`], so one text serves both backends'
+/// transactions: a write and the record attributing it can then commit
+/// together ([`Database::append_audit`] is the record on its own).
+macro_rules! append_audit_in {
+    ($tx:ident, $backend:expr, $event:expr) => {{
+        let event: &$crate::audit::AuditEvent = $event;
+        if $backend == $crate::store::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind($crate::store::audit::AUDIT_CHAIN_LOCK)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *$tx)
+                .await?;
+        let (seq, prev) = match last {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, $crate::audit::GENESIS_HASH.to_string()),
+        };
+        let record =
+            $crate::audit::AuditRecord::seal(event, seq, $crate::audit::audit_now(), &prev);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, agency, actor, key_id, action, resource, \
+             request_id, outcome, evidence_sha256, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(record.seq)
+        .bind(&record.at)
+        .bind(&record.agency)
+        .bind(&record.actor)
+        .bind(&record.key_id)
+        .bind(&record.action)
+        .bind(&record.resource)
+        .bind(&record.request_id)
+        .bind(&record.outcome)
+        .bind(&record.evidence_sha256)
+        .bind(&record.detail)
+        .bind(&record.prev_hash)
+        .bind(&record.hash)
+        .execute(&mut *$tx)
+        .await?;
+        record
+    }};
+}
+pub(super) use append_audit_in;
+
 impl Database {
     /// Append `event` to the chain and return it as stored. Appenders take
     /// turns (SQLite's write lock, a PostgreSQL advisory lock), so each
@@ -79,41 +128,7 @@ impl Database {
         let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            if backend == Backend::Postgres {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(AUDIT_CHAIN_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let last: Option<(i64, String)> =
-                sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let (seq, prev) = match last {
-                Some((seq, hash)) => (seq + 1, hash),
-                None => (1, GENESIS_HASH.to_string()),
-            };
-            let record = AuditRecord::seal(event, seq, crate::audit::audit_now(), &prev);
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at, agency, actor, key_id, action, resource, \
-                 request_id, outcome, evidence_sha256, detail, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(record.seq)
-            .bind(&record.at)
-            .bind(&record.agency)
-            .bind(&record.actor)
-            .bind(&record.key_id)
-            .bind(&record.action)
-            .bind(&record.resource)
-            .bind(&record.request_id)
-            .bind(&record.outcome)
-            .bind(&record.evidence_sha256)
-            .bind(&record.detail)
-            .bind(&record.prev_hash)
-            .bind(&record.hash)
-            .execute(&mut *tx)
-            .await?;
+            let record = append_audit_in!(tx, backend, event);
             tx.commit().await?;
             Ok(record)
         })
@@ -197,7 +212,7 @@ impl Database {
 
 #[cfg(test)]
 mod tests {
-    use super::super::db::Pool;
+    use super::super::db::{Backend, Pool};
     use super::super::test_support::on_both_backends;
     use super::*;
     use crate::audit::{AuditOutcome, ChainBreakKind};

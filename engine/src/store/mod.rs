@@ -15,6 +15,7 @@ mod db;
 mod firearms;
 mod imports;
 mod leads;
+mod redescription;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod trace_events;
@@ -33,4 +34,5 @@ pub use imports::{
     RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
 };
 pub use leads::{LeadRecord, LeadStatus};
+pub use redescription::{NewDescription, StaleCasing};
 pub use trace_events::{NewTraceEvent, TraceEventKind, TraceEventRecord, TraceFirearm};

@@ -22,10 +22,11 @@ Model (jax, no NN library):
     the rest; training also shifts at random);
   * batch-norm of those pooled features (running statistics at inference),
     then a linear embedding to 128-d, L2-normalised.
-Objective: cosine classifier with additive margin (CosFace) over the
-training firearms, or batch-hard triplet loss on P guns x K casings
-batches (--loss). Adam with decoupled weight decay, cosine learning-rate
-decay over the wall-clock budget. Augmentation: a random circular shift
+Objective (--loss): batch-hard soft-margin triplet loss on cosine distance
+over P guns x K casings batches (default; it measured better), or a cosine
+classifier with additive margin (CosFace) over the 480 training firearms.
+Adam with decoupled weight decay, cosine learning-rate decay over the
+wall-clock budget. Augmentation: a random circular shift
 along angle (a free rotation) and small Gaussian noise on valid samples.
 
 Evaluation: recall@K (K = 1, 10, 50) exactly as train.py's recall_at, on
@@ -35,7 +36,7 @@ the held-out firearms of the train-a split (same split as train.py: seed 7,
 Usage:
   python3 models/descriptor/baselines/cnn.py \
       --train /tmp/d/train-a-polar --hard /tmp/d/hard-polar --weller /tmp/d/weller-polar \
-      [--budget 600] [--loss cosface|triplet] [--channels 16,32,64] [--threads 2]
+      [--budget 600] [--loss triplet|cosface] [--channels 16,32,64] [--threads 2]
 """
 
 import argparse
@@ -310,7 +311,7 @@ def main():
     ap.add_argument("--weller", default="/tmp/d/weller-polar")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "cnn_report.json"))
     ap.add_argument("--budget", type=float, default=600.0, help="training wall-clock seconds (includes jit compile)")
-    ap.add_argument("--loss", choices=["cosface", "triplet"], default="cosface")
+    ap.add_argument("--loss", choices=["triplet", "cosface"], default="triplet")
     ap.add_argument("--channels", default="16,32,64")
     ap.add_argument("--dim", type=int, default=128)
     ap.add_argument("--guns-per-batch", type=int, default=16, help="P in P x K batches")

@@ -306,9 +306,9 @@ def embed_all(embed_fn, params, bn, x, batch=256):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--train", default="/tmp/d/train-a-polar")
-    ap.add_argument("--hard", default="/tmp/d/hard-polar")
-    ap.add_argument("--weller", default="/tmp/d/weller-polar")
+    ap.add_argument("--train", required=True, help="`casetrace polar` folder of the training set (set a of ../rebuild)")
+    ap.add_argument("--hard", required=True, help="`casetrace polar` folder of the hard set (test only)")
+    ap.add_argument("--weller", required=True, help="`casetrace polar` folder of the Weller scans (test only)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "cnn_report.json"))
     ap.add_argument("--budget", type=float, default=600.0, help="training wall-clock seconds (includes jit compile)")
     ap.add_argument("--loss", choices=["triplet", "cosface"], default="triplet")

@@ -89,17 +89,9 @@ def _jaxlib_version():
     return jaxlib.__version__
 
 
-def recall_at(emb, y, ks):
-    """Mirror of models/descriptor/train.py's recall_at (kept identical on purpose)."""
-    sim = emb @ emb.T
-    np.fill_diagonal(sim, -np.inf)
-    order = np.argsort(-sim, axis=1)
-    hits = {k: 0 for k in ks}
-    for i in range(len(y)):
-        same = y[order[i]] == y[i]
-        for k in ks:
-            hits[k] += bool(same[:k].any())
-    return {k: hits[k] / len(y) for k in ks}
+# The metric is train.py's own, so the model card's rows are comparable.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from train import recall_at  # noqa: E402
 
 
 # ---------------------------------------------------------------- data

@@ -96,11 +96,6 @@ impl Aperture {
             radius_um: self.radius_um + rng.random_range(-t..t) / 2.0,
         }
     }
-
-    /// The gun's aperture, to check a generated set.
-    pub fn of(gun: &Gun) -> Aperture {
-        gun.aperture
-    }
 }
 
 /// Texture sampling resolution of guns, µm per texel.
@@ -195,6 +190,18 @@ pub fn fire(gun: &Gun, seed: u64, cfg: &SynthConfig) -> Surface {
     s
 }
 
+/// The make and model of every gun of the labelled set `seed`: class
+/// characteristics must not tell its guns apart, or the set tests the
+/// aperture instead of the marks.
+fn model_of_set(seed: u64, cfg: &SynthConfig) -> Aperture {
+    Aperture::of_random_model(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x30de_1a9e), cfg)
+}
+
+/// The seed of gun `g` of the labelled set `seed`.
+fn gun_seed(seed: u64, g: usize) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(g as u64)
+}
+
 /// A labelled synthetic set: `guns` guns of one make and model in families
 /// of `family_size` siblings, `casings` firings each. Yields `(gun index,
 /// casing index, scan)`.
@@ -206,9 +213,7 @@ pub fn labelled_set(
     cfg: &SynthConfig,
 ) -> impl Iterator<Item = (usize, usize, Surface)> + '_ {
     let family_size = family_size.max(1);
-    // One model for the whole set: class characteristics must not tell its
-    // guns apart, or the set tests the aperture instead of the marks.
-    let model = Aperture::of_random_model(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x30de_1a9e), cfg);
+    let model = model_of_set(seed, cfg);
     let mut family: Option<(usize, Texture)> = None;
     let mut gun: Option<(usize, Gun)> = None;
     (0..guns * casings).map(move |k| {
@@ -219,8 +224,7 @@ pub fn labelled_set(
         }
         if gun.as_ref().map(|x| x.0) != Some(g) {
             let tex = family.as_ref().map(|x| &x.1);
-            let gun_seed = seed.wrapping_mul(1_000_003).wrapping_add(g as u64);
-            gun = Some((g, make_gun_of_model(gun_seed, tex, &model, cfg)));
+            gun = Some((g, make_gun_of_model(gun_seed(seed, g), tex, &model, cfg)));
         }
         let shot_seed = seed
             .wrapping_mul(7_919)
@@ -237,17 +241,9 @@ mod tests {
     #[test]
     fn guns_of_a_labelled_set_share_their_model_aperture_within_tolerance() {
         let cfg = SynthConfig::default();
-        let model =
-            Aperture::of_random_model(&mut ChaCha8Rng::seed_from_u64(5 ^ 0x30de_1a9e), &cfg);
-        let apertures: Vec<Aperture> = (0..12u64)
-            .map(|g| {
-                Aperture::of(&make_gun_of_model(
-                    5u64.wrapping_mul(1_000_003) + g,
-                    None,
-                    &model,
-                    &cfg,
-                ))
-            })
+        let model = model_of_set(5, &cfg);
+        let apertures: Vec<Aperture> = (0..12)
+            .map(|g| make_gun_of_model(gun_seed(5, g), None, &model, &cfg).aperture)
             .collect();
         for a in &apertures {
             assert!((a.x_um - model.x_um).abs() <= APERTURE_TOLERANCE_UM);
@@ -259,7 +255,7 @@ mod tests {
         // Guns of random models differ by far more than the tolerance.
         let spread = |f: fn(&Aperture) -> f64| {
             let v: Vec<f64> = (0..12u64)
-                .map(|g| f(&Aperture::of(&make_gun(g, None, &cfg))))
+                .map(|g| f(&make_gun(g, None, &cfg).aperture))
                 .collect();
             v.iter().cloned().fold(f64::MIN, f64::max) - v.iter().cloned().fold(f64::MAX, f64::min)
         };
@@ -273,6 +269,6 @@ mod tests {
         let a = make_gun(42, None, &cfg);
         let b = make_gun_of_model(42, None, &model, &cfg);
         assert_eq!(a.texture.at(100.0, -250.0), b.texture.at(100.0, -250.0));
-        assert_ne!(Aperture::of(&a), Aperture::of(&b));
+        assert_ne!(a.aperture, b.aperture);
     }
 }

@@ -89,21 +89,13 @@ def _jaxlib_version():
     return jaxlib.__version__
 
 
-# The metric is train.py's own, so the model card's rows are comparable.
+# The loader and the metric are train.py's own, so the model card's rows
+# are comparable.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from train import recall_at  # noqa: E402
+from train import load_set, recall_at  # noqa: E402
 
 
 # ---------------------------------------------------------------- data
-
-
-def load(path):
-    polar = np.load(os.path.join(path, "polar.npy")).astype(np.float32)
-    labels = np.array(open(os.path.join(path, "labels.txt")).read().split())
-    grid = json.load(open(os.path.join(path, "grid.json")))
-    assert polar.shape[1:] == (grid["rings"], grid["angles"]), f"{path}: polar.npy does not match grid.json"
-    assert len(labels) == len(polar), f"{path}: labels.txt and polar.npy disagree"
-    return polar, labels
 
 
 def standardise(polar):
@@ -328,7 +320,7 @@ def main():
         scale = 10.0 if args.scale is None else args.scale
     channels = [int(c) for c in args.channels.split(",")]
 
-    polar, labels = load(args.train)
+    polar, labels, _ = load_set(args.train)
     train = split_like_train_py(labels, args.split_seed)
     x_all = standardise(polar)
     x_tr, x_held = x_all[train], x_all[~train]
@@ -337,7 +329,7 @@ def main():
     y_held = labels[~train]
     tests = {"held": (x_held, y_held)}
     for name, path in (("hard", args.hard), ("weller", args.weller)):
-        p, l = load(path)
+        p, l, _ = load_set(path)
         tests[name] = (standardise(p), l)
     print(f"train: {len(guns_tr)} guns / {len(y_tr)} casings; held: {len(np.unique(y_held))} guns / {len(y_held)} casings")
 

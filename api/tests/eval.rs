@@ -5,11 +5,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use casetrace_engine::service::Submission;
-use casetrace_engine::store::CasingKind;
 use serde_json::Value;
 
-use crate::common::{backends, weller, TestEngine};
+use crate::common::{backends, weller_submission, TestEngine};
 
 /// Two casings of pistol TW01 and one each of three others.
 const SCANS: [&str; 5] = ["TW01-01", "TW01-02", "TW02-01", "TW03-01", "TW04-01"];
@@ -19,18 +17,7 @@ async fn submit_scans(t: &TestEngine) -> Vec<i64> {
     for name in SCANS {
         let outcome = t
             .engine
-            .submit(Submission {
-                agency: "local".into(),
-                casing_id: name.into(),
-                file_name: format!("{name}.x3p"),
-                bytes: weller(name),
-                kind: CasingKind::Evidence,
-                case_number: None,
-                calibre: None,
-                metadata: serde_json::json!({}),
-                um_per_px: None,
-                submitted_by: "test".into(),
-            })
+            .submit(weller_submission(name))
             .await
             .unwrap_or_else(|e| panic!("{}: submit {name}: {e}", t.backend));
         ids.push(outcome.casing.id);

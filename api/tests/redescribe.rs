@@ -10,11 +10,11 @@ use std::process::Output;
 use std::sync::Arc;
 
 use casetrace_engine::description::ModelPaths;
-use casetrace_engine::service::{RedescribeOptions, Submission, REDESCRIBE_ACTION};
-use casetrace_engine::store::{CasingFeatures, CasingKind};
+use casetrace_engine::service::{RedescribeOptions, REDESCRIBE_ACTION};
+use casetrace_engine::store::CasingFeatures;
 use casetrace_engine::Engine;
 
-use crate::common::{backends, casetrace, weller, TestEngine};
+use crate::common::{backends, casetrace, weller, weller_submission, TestEngine};
 
 /// The scans put on file under the old model.
 const CASINGS: [&str; 4] = ["TW01-01", "TW01-02", "TW02-01", "TW02-02"];
@@ -49,18 +49,7 @@ fn upgraded_model(dir: &Path) -> std::path::PathBuf {
 /// Put the Weller scan `id` on file under casing id `id`.
 async fn submit(engine: &Engine, id: &str) {
     engine
-        .submit(Submission {
-            agency: "local".into(),
-            casing_id: id.into(),
-            file_name: format!("{id}.x3p"),
-            bytes: weller(id),
-            kind: CasingKind::Evidence,
-            case_number: None,
-            calibre: None,
-            metadata: serde_json::json!({}),
-            um_per_px: None,
-            submitted_by: "tester".into(),
-        })
+        .submit(weller_submission(id))
         .await
         .unwrap_or_else(|e| panic!("submit {id}: {e}"));
 }

@@ -19,6 +19,8 @@ use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use casetrace_api::app::AppState;
+use casetrace_engine::service::Submission;
+use casetrace_engine::store::CasingKind;
 use casetrace_engine::{Engine, EngineConfig};
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
@@ -47,6 +49,22 @@ pub const NBIDE_PHOTOS: [&str; 2] = [
 pub fn weller(name: &str) -> Vec<u8> {
     let path = format!("{WELLER_DIR}{name}.x3p");
     std::fs::read(&path).unwrap_or_else(|e| panic!("read fixture {path}: {e}"))
+}
+
+/// A Weller scan submitted as evidence of agency `local` under its own name.
+pub fn weller_submission(name: &str) -> Submission {
+    Submission {
+        agency: "local".into(),
+        casing_id: name.into(),
+        file_name: format!("{name}.x3p"),
+        bytes: weller(name),
+        kind: CasingKind::Evidence,
+        case_number: None,
+        calibre: None,
+        metadata: serde_json::json!({}),
+        um_per_px: None,
+        submitted_by: "test".into(),
+    }
 }
 
 /// A database a test runs against.

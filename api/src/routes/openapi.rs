@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
 use super::{access, casings, firearms, health, imports, leads, resource, search, traces};
+use crate::dto::SerialModeDto;
 
 /// Every route of the API. A handler missing from `paths` is caught by the
 /// integration test that lists the document's paths.
@@ -41,6 +42,11 @@ use super::{access, casings, firearms, health, imports, leads, resource, search,
         access::list_agreements,
         access::audit_records,
     ),
+    // Schemas reached only through a query parameter (`IntoParams`) are
+    // referenced by `$ref` but not collected by utoipa: name them here, or
+    // the document has a dangling reference (issue #15). The test
+    // `every_schema_reference_resolves` catches a new one.
+    components(schemas(SerialModeDto)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     tags(

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;

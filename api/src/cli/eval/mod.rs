@@ -2,10 +2,12 @@
 //!
 //! Imports the set into a scratch data directory, asks for every casing's
 //! candidates (leave-one-out: a casing is never its own candidate) and
-//! reports top-1 and top-10 hit rates, the pair AUC of the fine score (and
-//! of its two parts), the descriptor shortlist's recall, error rates at the
+//! reports top-1 and top-10 hit rates, the pair AUC of the fine score and
+//! its margin (`separation.rs`), the same for each named component of the
+//! score (`scored.rs`), the figures per stratum of any extra labels column
+//! (`strata.rs`), the descriptor shortlist's recall, error rates at the
 //! operating threshold (LR = 1), the calibration cross-validated over
-//! firearms, and seconds per stage. `--plots DIR` draws the ROC and
+//! firearms, and seconds per stage (`report.rs`). `--plots DIR` draws the ROC and
 //! cumulative-match curves; `--write-calibration FILE` fits the
 //! likelihood-ratio calibration on all the set's pairs and writes it.
 //!
@@ -16,11 +18,16 @@
 mod crossval;
 mod curves;
 mod distractors;
+mod pairs_csv;
 mod pipeline;
 mod pipeline_report;
 mod plots;
 mod png;
 mod queries;
+mod report;
+mod scored;
+mod separation;
+mod strata;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,9 +38,18 @@ use anyhow::{bail, Context};
 use casetrace_engine::calibration::{Calibration, FitSource};
 use casetrace_engine::EngineConfig;
 
-use crossval::{cross_validate, CrossValidation, ScoredPair};
+use crossval::{cross_validate, ScoredPair};
 use curves::{cumulative_match, error_rates, roc};
+use pairs_csv::PairsCsv;
 use plots::{Plot, Series};
+use report::{print_report, EvalReport};
+use scored::{
+    component_scores, component_separations, hit_rates, split_component, split_scores, PairRecord,
+    QueryRecord,
+};
+pub use separation::auc;
+use separation::Separation;
+use strata::by_stratum;
 
 use super::import::{import_rows, RowOutcome};
 use super::manifest::read_manifest;
@@ -100,40 +116,6 @@ impl EvalArgs {
     }
 }
 
-/// The figures `eval` reports.
-#[derive(Debug, serde::Serialize)]
-pub struct EvalReport {
-    pub casings: usize,
-    pub firearms: usize,
-    /// Queries that have at least one mate in the set.
-    pub queries_with_mates: usize,
-    pub top1: f64,
-    pub top10: f64,
-    pub pair_auc: f64,
-    /// AUC of the two parts of the score alone.
-    pub pair_auc_registration_ncc: f64,
-    pub pair_auc_cell_score: f64,
-    /// Mean congruent cells (of the scored cells) for known matches and
-    /// known non-matches.
-    pub mean_congruent_cells_match: f64,
-    pub mean_congruent_cells_non_match: f64,
-    pub mean_valid_cells: f64,
-    /// The operating threshold: the score where the calibration fitted on
-    /// the whole set gives LR = 1, and the pair error rates there.
-    pub operating_threshold: f64,
-    pub false_positive_rate: f64,
-    pub false_negative_rate: f64,
-    /// The calibration scored on held-out firearms.
-    pub cross_validation: Option<CrossValidation>,
-    pub known_match_pairs: usize,
-    pub known_non_match_pairs: usize,
-    /// Share of queries with a mate among the descriptor's first k.
-    pub shortlist_recall_at_10: f64,
-    pub shortlist_recall_at_50: f64,
-    pub seconds_per_casing: HashMap<&'static str, f64>,
-    pub seconds_per_query: HashMap<&'static str, f64>,
-}
-
 pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> {
     let rows = read_manifest(&args.labels)?;
     let firearm_of: HashMap<String, String> = rows
@@ -167,13 +149,11 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     let per_casing = import_labelled(&engine, &rows).await?;
 
     let mut per_query: HashMap<&'static str, f64> = HashMap::new();
-    let (mut top1, mut top10, mut with_mates, mut recall10, mut recall50) = (0, 0, 0, 0, 0);
-    let (mut km, mut knm) = (Vec::new(), Vec::new());
-    let (mut km_ncc, mut knm_ncc, mut km_cell, mut knm_cell) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut recall10, mut recall50) = (0, 0);
     let (mut km_congruent, mut knm_congruent, mut valid_cells) = (Vec::new(), Vec::new(), 0.0);
     let mut scored_pairs = Vec::new();
-    let mut first_mate_rank: Vec<Option<usize>> = Vec::new();
+    let mut pairs: Vec<PairRecord> = Vec::new();
+    let mut queries: Vec<QueryRecord> = Vec::new();
     let mut pairs_out = match &args.pairs_out {
         Some(path) => Some(PairsCsv::create(path)?),
         None => None,
@@ -199,6 +179,7 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
                 .get(&c.casing.casing_id)
                 .cloned()
                 .unwrap_or_default();
+            let same_firearm = is_mate(&c.casing.casing_id);
             if let Some(out) = pairs_out.as_mut() {
                 out.write(&row.casing_id, c, gun == &candidate_gun)?;
             }
@@ -207,15 +188,16 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
                 candidate_gun,
                 score: c.score,
             });
-            if is_mate(&c.casing.casing_id) {
-                km.push(c.score);
-                km_ncc.push(c.comparison.registration_ncc);
-                km_cell.push(cells.cell_score);
+            pairs.push(PairRecord {
+                query: row.casing_id.clone(),
+                candidate: c.casing.casing_id.clone(),
+                same_firearm,
+                score: c.score,
+                components: component_scores(c),
+            });
+            if same_firearm {
                 km_congruent.push(cells.congruent_cells as f64);
             } else {
-                knm.push(c.score);
-                knm_ncc.push(c.comparison.registration_ncc);
-                knm_cell.push(cells.cell_score);
                 knm_congruent.push(cells.congruent_cells as f64);
             }
         }
@@ -225,15 +207,14 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         if !has_mates {
             continue;
         }
-        with_mates += 1;
-        let ranked: Vec<&str> = list
-            .candidates
-            .iter()
-            .map(|c| c.casing.casing_id.as_str())
-            .collect();
-        first_mate_rank.push(ranked.iter().position(|id| is_mate(id)).map(|r| r + 1));
-        top1 += usize::from(ranked.first().is_some_and(|id| is_mate(id)));
-        top10 += usize::from(ranked.iter().take(10).any(|id| is_mate(id)));
+        queries.push(QueryRecord {
+            casing_id: row.casing_id.clone(),
+            first_mate_rank: list
+                .candidates
+                .iter()
+                .position(|c| is_mate(&c.casing.casing_id))
+                .map(|r| r + 1),
+        });
         let mut by_descriptor = list.candidates.clone();
         by_descriptor.sort_by(|a, b| b.descriptor_similarity.total_cmp(&a.descriptor_similarity));
         recall10 += usize::from(
@@ -251,7 +232,8 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     }
     let n = rows.len().max(1) as f64;
     per_query.values_mut().for_each(|v| *v /= n);
-    let q = with_mates.max(1) as f64;
+    let q = queries.len().max(1) as f64;
+    let (km, knm) = split_scores(&pairs);
     let calibration = Calibration::fit(
         &km,
         &knm,
@@ -275,19 +257,28 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         eprintln!("calibration written to {}", path.display());
     }
     if let Some(dir) = &args.plots {
+        let first_mate_rank: Vec<Option<usize>> =
+            queries.iter().map(|q| q.first_mate_rank).collect();
+        let (km_ncc, knm_ncc) = split_component(&pairs, "registration_ncc");
         write_plots(dir, &km, &knm, &km_ncc, &knm_ncc, &first_mate_rank)?;
         eprintln!("plots written to {}", dir.display());
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let components = component_separations(&pairs);
+    let component_auc = |name: &str| components.get(name).map_or(f64::NAN, |s| s.auc);
+    let (top1, top10) = hit_rates(&queries);
     let report = EvalReport {
         casings: rows.len(),
         firearms: firearm_count(&firearm_of),
-        queries_with_mates: with_mates,
-        top1: top1 as f64 / q,
-        top10: top10 as f64 / q,
+        queries_with_mates: queries.len(),
+        top1,
+        top10,
         pair_auc: auc(&km, &knm),
-        pair_auc_registration_ncc: auc(&km_ncc, &knm_ncc),
-        pair_auc_cell_score: auc(&km_cell, &knm_cell),
+        separation: Separation::of(&km, &knm),
+        pair_auc_registration_ncc: component_auc("registration_ncc"),
+        pair_auc_cell_score: component_auc("cell_score"),
+        components,
+        strata: by_stratum(&rows, &queries, &pairs),
         mean_congruent_cells_match: mean(&km_congruent),
         mean_congruent_cells_non_match: mean(&knm_congruent),
         mean_valid_cells: valid_cells / (km.len() + knm.len()).max(1) as f64,
@@ -304,52 +295,6 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     };
     print_report(&report, args.json);
     Ok(ExitCode::SUCCESS)
-}
-
-/// The `--pairs-out` file: one row per scored pair.
-struct PairsCsv {
-    path: PathBuf,
-    out: std::io::BufWriter<std::fs::File>,
-}
-
-impl PairsCsv {
-    fn create(path: &std::path::Path) -> anyhow::Result<Self> {
-        use std::io::Write;
-        let file =
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut out = std::io::BufWriter::new(file);
-        writeln!(
-            out,
-            "query,candidate,same_firearm,score,registration_ncc,cell_score,congruent_cells,valid_cells,overlap_fraction,descriptor_similarity"
-        )?;
-        Ok(PairsCsv {
-            path: path.to_path_buf(),
-            out,
-        })
-    }
-
-    fn write(
-        &mut self,
-        query: &str,
-        c: &casetrace_engine::service::Candidate,
-        same_firearm: bool,
-    ) -> anyhow::Result<()> {
-        use std::io::Write;
-        let cmp = &c.comparison;
-        writeln!(
-            self.out,
-            "{query},{},{same_firearm},{:.6},{:.6},{:.6},{},{},{:.4},{:.6}",
-            c.casing.casing_id,
-            c.score,
-            cmp.registration_ncc,
-            cmp.cells.cell_score,
-            cmp.cells.congruent_cells,
-            cmp.cells.valid_cells,
-            cmp.overlap_fraction,
-            c.descriptor_similarity
-        )
-        .with_context(|| format!("writing {}", self.path.display()))
-    }
 }
 
 /// Import the labelled set, refusing the run if any row fails, and return
@@ -436,98 +381,4 @@ fn write_plots(
         }],
     }
     .write(dir, "cmc")
-}
-
-/// Area under the ROC curve: the probability that a known-match pair
-/// outscores a known-non-match pair (ties count half), by ranks.
-pub fn auc(positives: &[f64], negatives: &[f64]) -> f64 {
-    if positives.is_empty() || negatives.is_empty() {
-        return f64::NAN;
-    }
-    let mut all: Vec<(f64, bool)> = positives
-        .iter()
-        .map(|s| (*s, true))
-        .chain(negatives.iter().map(|s| (*s, false)))
-        .collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut rank_sum = 0.0;
-    let mut i = 0;
-    while i < all.len() {
-        let mut j = i;
-        while j < all.len() && all[j].0 == all[i].0 {
-            j += 1;
-        }
-        let mid_rank = (i + j + 1) as f64 / 2.0;
-        rank_sum += mid_rank * all[i..j].iter().filter(|x| x.1).count() as f64;
-        i = j;
-    }
-    let (p, n) = (positives.len() as f64, negatives.len() as f64);
-    (rank_sum - p * (p + 1.0) / 2.0) / (p * n)
-}
-
-fn print_report(r: &EvalReport, json: bool) {
-    if json {
-        println!("{}", serde_json::to_string_pretty(r).unwrap_or_default());
-        return;
-    }
-    println!(
-        "casings {}  firearms {}  queries with a mate {}",
-        r.casings, r.firearms, r.queries_with_mates
-    );
-    println!("top-1 {:.4}  top-10 {:.4}", r.top1, r.top10);
-    println!(
-        "pair AUC {:.4}  ({} known-match, {} known-non-match scored pairs)",
-        r.pair_auc, r.known_match_pairs, r.known_non_match_pairs
-    );
-    println!(
-        "  parts: whole-surface NCC AUC {:.4}, cell score AUC {:.4}; congruent cells {:.1} (matches) vs {:.1} (non-matches) of {:.1} scored",
-        r.pair_auc_registration_ncc,
-        r.pair_auc_cell_score,
-        r.mean_congruent_cells_match,
-        r.mean_congruent_cells_non_match,
-        r.mean_valid_cells
-    );
-    println!(
-        "operating threshold (LR = 1) score {:.4}: false positive rate {:.5}, false negative rate {:.5}",
-        r.operating_threshold, r.false_positive_rate, r.false_negative_rate
-    );
-    if let Some(cv) = &r.cross_validation {
-        println!(
-            "calibration cross-validated over firearms ({} folds): Cllr {:.4}, FPR {:.5}, FNR {:.5} at LR > 1 on {} known-match / {} known-non-match held-out pairs; log10 LR in [{:.2}, {:.2}]",
-            cv.folds,
-            cv.cllr,
-            cv.false_positive_rate,
-            cv.false_negative_rate,
-            cv.known_match_pairs,
-            cv.known_non_match_pairs,
-            cv.min_log10_lr,
-            cv.max_log10_lr
-        );
-    }
-    println!(
-        "descriptor shortlist recall@10 {:.4}  recall@50 {:.4}",
-        r.shortlist_recall_at_10, r.shortlist_recall_at_50
-    );
-    let mut stages: Vec<_> = r.seconds_per_casing.iter().collect();
-    stages.sort_by_key(|(k, _)| **k);
-    for (k, v) in stages {
-        println!("per casing  {k:<20} {:>9.1} ms", v * 1e3);
-    }
-    let mut stages: Vec<_> = r.seconds_per_query.iter().collect();
-    stages.sort_by_key(|(k, _)| **k);
-    for (k, v) in stages {
-        println!("per query   {k:<20} {:>9.1} ms", v * 1e3);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::auc;
-
-    #[test]
-    fn auc_of_separated_tied_and_reversed_scores() {
-        assert_eq!(auc(&[0.9, 0.8], &[0.1, 0.2, 0.3]), 1.0);
-        assert_eq!(auc(&[0.5], &[0.5]), 0.5);
-        assert_eq!(auc(&[0.1], &[0.9]), 0.0);
-    }
 }

@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use super::distractors;
 use super::pipeline_report::{print_report, Baseline, DescriptorRecall, PipelineReport, Tally};
 use super::queries::{select_queries, Labels};
+use super::separation::Separation;
 use super::{import_labelled, EvalArgs};
 use crate::cli::manifest::ManifestRow;
 use crate::cli::open_engine;
@@ -159,6 +160,7 @@ pub async fn run(
         descriptor: descriptor.figures(),
         pipeline: pipeline.figures(),
         pair_auc: super::auc(&km, &knm),
+        separation: Separation::of(&km, &knm),
         known_match_pairs: km.len(),
         known_non_match_pairs: knm.len(),
         baseline_fine_only: args.baseline_fine_only.then(|| Baseline {

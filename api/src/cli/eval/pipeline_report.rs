@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::distractors::Padding;
 use super::queries::Labels;
+use super::separation::Separation;
 
 /// The figures of pipeline mode.
 #[derive(Debug, serde::Serialize)]
@@ -26,6 +27,9 @@ pub struct PipelineReport {
     pub pipeline: Ranking,
     /// AUC of the fine score over the scored (shortlisted) pairs.
     pub pair_auc: f64,
+    /// The same pairs' AUC and margin (weakest known match − strongest
+    /// known non-match, also in known-non-match SDs).
+    pub separation: Separation,
     pub known_match_pairs: usize,
     pub known_non_match_pairs: usize,
     pub baseline_fine_only: Option<Baseline>,
@@ -123,6 +127,7 @@ pub fn print_report(r: &PipelineReport, json: bool) {
         "pair AUC over scored pairs {:.4}  ({} known-match, {} known-non-match)",
         r.pair_auc, r.known_match_pairs, r.known_non_match_pairs
     );
+    println!("  {}", r.separation.margin_text());
     println!(
         "{:<34} {:>7} {:>7} {:>9}",
         "", "top-1", "top-10", "recall@50"

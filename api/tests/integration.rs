@@ -8,6 +8,7 @@ mod common;
 mod eval;
 mod http;
 mod imports;
+mod limits;
 mod panics;
 mod redescribe;
 mod tls;

@@ -3,6 +3,8 @@
 
 mod access;
 mod audit;
+mod audit_anchor;
+mod audit_trail;
 mod cli;
 mod common;
 mod eval;

@@ -27,13 +27,23 @@ pub struct AppState {
     /// Largest accepted image part, bytes; larger uploads are refused with
     /// 413 while streaming, before anything is stored.
     pub max_upload_bytes: usize,
+    /// One permit per import archive upload held at once (see
+    /// `ImportConfig::max_concurrent_uploads`).
+    pub import_uploads: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     pub fn new(engine: Arc<Engine>) -> Self {
+        Self::with_upload_limit(engine, DEFAULT_MAX_UPLOAD_BYTES)
+    }
+
+    /// State refusing image parts over `max_upload_bytes`.
+    pub fn with_upload_limit(engine: Arc<Engine>, max_upload_bytes: usize) -> Self {
+        let uploads = engine.config().imports.max_concurrent_uploads;
         AppState {
             engine,
-            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_upload_bytes,
+            import_uploads: Arc::new(tokio::sync::Semaphore::new(uploads)),
         }
     }
 }

@@ -4,6 +4,16 @@
 //! handler so it sees the outcome; denied calls (401, 403 and hidden 404s)
 //! are recorded too. `/healthz` and the OpenAPI document touch no records
 //! and are not recorded.
+//!
+//! Three bounds keep the log useful and its growth proportional to real
+//! work: the request's path and query are stored truncated to
+//! [`MAX_REQUEST_TEXT`] bytes (with a marker); refusals of calls without a
+//! valid key are counted per minute ([`Database::count_refusal`]), not
+//! stored one by one; and a handler says *what* it did through an
+//! [`AuditDetail`] (ids, roles, scopes, never secrets) rather than the
+//! record repeating the request.
+//!
+//! [`Database::count_refusal`]: casetrace_engine::store::Database::count_refusal
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -21,6 +31,60 @@ use crate::error::ApiError;
 /// the call stored or served. Put in the response's extensions.
 #[derive(Debug, Clone)]
 pub struct AuditEvidence(pub String);
+
+/// A handler's account of what it did, for the audit record: facts (ids,
+/// roles, scopes; never a secret) merged into the record's detail, and the
+/// agency owning the resource when it is not the caller's. Put in the
+/// response's extensions with [`note`].
+#[derive(Debug, Clone, Default)]
+pub struct AuditDetail {
+    pub facts: serde_json::Map<String, serde_json::Value>,
+    pub owner_agency: Option<String>,
+}
+
+impl AuditDetail {
+    /// Add one fact.
+    pub fn with(mut self, name: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.facts.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// The resource belongs to `owner`; recorded when it is not the caller's.
+    pub fn owned_by(mut self, owner: impl Into<String>) -> Self {
+        self.owner_agency = Some(owner.into());
+        self
+    }
+}
+
+/// Attach `detail` to `response` for its audit record (merged with any
+/// detail attached before).
+pub fn note(response: &mut actix_web::HttpResponse, detail: AuditDetail) {
+    let mut extensions = response.extensions_mut();
+    match extensions.get_mut::<AuditDetail>() {
+        Some(existing) => {
+            existing.facts.extend(detail.facts);
+            if detail.owner_agency.is_some() {
+                existing.owner_agency = detail.owner_agency;
+            }
+        }
+        None => {
+            extensions.insert(detail);
+        }
+    }
+}
+
+/// Most bytes of a request's path, and of its query, that a record keeps.
+pub const MAX_REQUEST_TEXT: usize = 512;
+
+/// `text` cut to [`MAX_REQUEST_TEXT`] bytes (at a character boundary),
+/// with a marker saying how much was dropped.
+pub fn bounded(text: &str) -> String {
+    if text.len() <= MAX_REQUEST_TEXT {
+        return text.to_string();
+    }
+    let cut = text.floor_char_boundary(MAX_REQUEST_TEXT);
+    format!("{}…[{} bytes truncated]", &text[..cut], text.len() - cut)
+}
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -84,16 +148,28 @@ pub async fn record_error(
         let status = error.as_response_error().status_code();
         let event = event_of(
             &facts,
-            format!("{} {}", facts.method, facts.path),
+            format!("{} {}", facts.method, bounded(&facts.path)),
             AuditOutcome::Failed,
             status.as_u16(),
             None,
+            None,
         );
-        if let Err(e) = state.engine.database().append_audit(&event).await {
+        if let Err(e) = append(&state, &event).await {
             tracing::error!(request_id = %facts.request_id, error = %e, "audit record not written");
         }
     }
     Err(error)
+}
+
+/// Append `event` and write a checkpoint when one is due. A checkpoint
+/// that cannot be written is logged, not failed: the record is stored and
+/// chained, and the next checkpoint covers it.
+async fn append(state: &AppState, event: &AuditEvent) -> Result<(), casetrace_engine::EngineError> {
+    let record = state.engine.database().append_audit(event).await?;
+    if let Err(e) = state.engine.note_audit_append(&record).await {
+        tracing::error!(error = %e, seq = record.seq, "audit checkpoint not written");
+    }
+    Ok(())
 }
 
 fn event_of(
@@ -102,20 +178,25 @@ fn event_of(
     outcome: AuditOutcome,
     status: u16,
     evidence: Option<String>,
+    detail: Option<AuditDetail>,
 ) -> AuditEvent {
     let (agency, holder, key_id) = match facts.caller.get() {
         Some(p) => (p.agency, p.holder, p.key_id),
         None => ("-".to_string(), "anonymous".to_string(), None),
     };
-    let mut event = AuditEvent::new(agency, holder, action, facts.path.clone(), outcome);
+    let mut event = AuditEvent::new(agency, holder, action, bounded(&facts.path), outcome);
     event.key_id = key_id;
     event.request_id = Some(facts.request_id.clone());
     event.evidence_sha256 = evidence;
+    if let Some(detail) = detail {
+        event.detail = detail.facts;
+        event.owner_agency = detail.owner_agency.filter(|owner| *owner != event.agency);
+    }
     event.detail.insert("status".into(), status.into());
     if !facts.query.is_empty() {
         event
             .detail
-            .insert("query".into(), facts.query.clone().into());
+            .insert("query".into(), bounded(&facts.query).into());
     }
     event
 }
@@ -149,27 +230,50 @@ pub async fn record<B: MessageBody + 'static>(
     } else {
         AuditOutcome::Failed
     };
+    let request_id = facts.request_id.clone();
+    // A refusal of a call without a valid key attributes nothing to anyone:
+    // counted, so that a flood of them cannot fill the log.
+    if facts.caller.get().is_none() && status.is_client_error() {
+        if let Err(e) = state
+            .engine
+            .database()
+            .count_refusal(status.as_u16(), &bounded(&facts.path))
+            .await
+        {
+            tracing::error!(%request_id, error = %e, "refusal not counted");
+            return Err(ApiError::from(e).into());
+        }
+        return Ok(with_request_id(res.map_into_boxed_body(), &request_id));
+    }
     let pattern = req.match_pattern().unwrap_or_else(|| "unrouted".into());
     let evidence = res
         .response()
         .extensions()
         .get::<AuditEvidence>()
         .map(|e| e.0.clone());
+    let detail = res.response().extensions().get::<AuditDetail>().cloned();
     let event = event_of(
         &facts,
         format!("{} {pattern}", facts.method),
         outcome,
         status.as_u16(),
         evidence,
+        detail,
     );
-    let request_id = facts.request_id.clone();
-    if let Err(e) = state.engine.database().append_audit(&event).await {
+    if let Err(e) = append(&state, &event).await {
         tracing::error!(%request_id, error = %e, status = status.as_u16(), "audit record not written");
         return Err(ApiError::from(e).into());
     }
-    let mut res = res.map_into_boxed_body();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
+    Ok(with_request_id(res.map_into_boxed_body(), &request_id))
+}
+
+/// The response with its request id in `x-request-id`, for the logs.
+fn with_request_id(
+    mut res: ServiceResponse<BoxBody>,
+    request_id: &str,
+) -> ServiceResponse<BoxBody> {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }
-    Ok(res)
+    res
 }

@@ -20,6 +20,9 @@ use casetrace_engine::EngineError;
 
 use crate::dto::ErrorDto;
 
+/// Seconds a client told it is [`ApiError::Busy`] should wait.
+const RETRY_AFTER_SECONDS: &str = "30";
+
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -37,6 +40,10 @@ pub enum ApiError {
     /// The upload is over the server's byte limit; nothing was stored.
     #[error("{what} is larger than the limit of {limit} bytes")]
     PayloadTooLarge { what: String, limit: usize },
+    /// The server already holds as many uploads of this kind as it allows;
+    /// the client should retry later (429 with `Retry-After`).
+    #[error("{0}")]
+    Busy(String),
     /// The body is not of a media type the route accepts.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -121,6 +128,7 @@ impl ApiError {
                 | EngineError::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "busy"),
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
@@ -181,6 +189,9 @@ impl ResponseError for ApiError {
         tracing::debug!(code, error = %self, "request rejected");
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
         }
         response.json(ErrorDto {
             code: code.to_string(),

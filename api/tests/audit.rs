@@ -8,7 +8,7 @@ use sqlx::AssertSqlSafe;
 use crate::common::{backends, casetrace, TestEngine};
 
 /// Run `sql` against the test's database as its owner would, past the engine.
-async fn owner_sql(t: &TestEngine, sql: &str) {
+pub(crate) async fn owner_sql(t: &TestEngine, sql: &str) {
     let cfg = t.engine.config();
     match &cfg.database_url {
         Some(url) => {

@@ -318,3 +318,107 @@ async fn an_import_killed_mid_load_resumes_to_exact_counts() {
         t.close().await;
     }
 }
+
+/// POST `body` (multipart of `content_type`) to `/v1/imports`.
+fn post_archive(content_type: &str, body: &[u8]) -> TestRequest {
+    TestRequest::post()
+        .uri("/v1/imports")
+        .insert_header(crate::common::auth())
+        .insert_header((header::CONTENT_TYPE, content_type.to_string()))
+        .set_payload(body.to_vec())
+}
+
+/// Files left in the upload spool folder.
+fn spooled_files(t: &TestEngine) -> usize {
+    std::fs::read_dir(t.engine.config().data_dir.join("imports-incoming"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[actix_web::test]
+async fn archive_uploads_are_bounded_in_size_and_in_number() {
+    for backend in backends() {
+        let mut t = TestEngine::open(&backend).await;
+        // The default is well below the 16 GiB the issue found.
+        assert_eq!(
+            t.engine.config().imports.max_upload_bytes,
+            2 * 1024 * 1024 * 1024
+        );
+        let (archive, _) = bad_rows_archive(t.dir.path());
+        let bytes = std::fs::read(&archive).expect("read archive");
+        let (content_type, body) = crate::common::multipart(&[crate::common::Part::file(
+            "archive",
+            "bad-rows.zip",
+            &bytes,
+        )]);
+        let limit = bytes.len() as u64 - 1;
+        t.restart_with(|cfg| {
+            cfg.imports.max_upload_bytes = limit;
+            cfg.imports.max_concurrent_uploads = 1;
+        })
+        .await;
+        let state = t.state();
+        let app = test::init_service(create_app(state.clone())).await;
+
+        // One byte over the limit: refused while streaming, nothing kept.
+        let res = test::call_service(&app, post_archive(&content_type, &body).to_request()).await;
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{}", t.backend);
+        let err: Value = test::read_body_json(res).await;
+        assert_eq!(err["code"], "payload_too_large", "{err}");
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains(&limit.to_string()),
+            "{err}"
+        );
+        assert_eq!(spooled_files(&t), 0, "a refused upload leaves no file");
+        assert_eq!(state.import_uploads.available_permits(), 1);
+
+        // With the only slot taken, the next upload is refused before it
+        // is read, with a clear message and a Retry-After.
+        t.restart_with(|cfg| cfg.imports.max_upload_bytes = 1 << 20)
+            .await;
+        let state = t.state();
+        let app = test::init_service(create_app(state.clone())).await;
+        let held = state
+            .import_uploads
+            .clone()
+            .try_acquire_owned()
+            .expect("the one slot");
+        let res = test::call_service(&app, post_archive(&content_type, &body).to_request()).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{}", t.backend);
+        assert_eq!(
+            res.headers().get(header::RETRY_AFTER).map(|v| v.as_bytes()),
+            Some(&b"30"[..])
+        );
+        let err: Value = test::read_body_json(res).await;
+        assert_eq!(err["code"], "busy", "{err}");
+        assert!(
+            err["message"].as_str().unwrap().contains("holds 1 import"),
+            "{err}"
+        );
+        assert_eq!(spooled_files(&t), 0);
+
+        // Released, the slot serves the next upload, and comes back once
+        // its job is over and its spooled file is gone.
+        drop(held);
+        let res = test::call_service(&app, post_archive(&content_type, &body).to_request()).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", t.backend);
+        let location = res.headers()[header::LOCATION]
+            .to_str()
+            .expect("ascii")
+            .to_string();
+        let job = poll_until_finished!(&app, &location);
+        assert_eq!(job["state"], "done", "{job:#}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while state.import_uploads.available_permits() != 1 || spooled_files(&t) != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the upload slot was never released"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        t.close().await;
+    }
+}

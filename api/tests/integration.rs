@@ -3,11 +3,14 @@
 
 mod access;
 mod audit;
+mod audit_anchor;
+mod audit_trail;
 mod cli;
 mod common;
 mod eval;
 mod http;
 mod imports;
+mod limits;
 mod openapi;
 mod panics;
 mod redescribe;

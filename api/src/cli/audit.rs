@@ -1,14 +1,16 @@
-//! `casetrace audit verify|list`: check the audit chain, read the records.
+//! `casetrace audit verify|list|checkpoint`: check the audit chain against
+//! its signed checkpoints, read the records, sign the current head.
 //!
-//! Only the database is opened (no model, no index), so an auditor can run
-//! these on a copy of the database alone.
+//! Only the database, the audit key and the checkpoint log are opened (no
+//! model, no index), so an auditor can run these on copies of those alone.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use casetrace_engine::audit::{AnchorReport, AuditAnchor, AuditKey, CheckpointLog};
 use casetrace_engine::store::{AuditQuery, Database, AUDIT_QUERY_MAX};
-use casetrace_engine::EngineConfig;
+use casetrace_engine::{EngineConfig, EngineError};
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
@@ -18,16 +20,45 @@ pub struct AuditArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
-    /// Check every record's hash and link; exit 1 naming each broken record.
+    /// Check every record's hash and link, and the chain against the
+    /// signed checkpoints (a deleted tail, a re-hashed edit); exit 1 naming
+    /// each problem.
     Verify,
+    /// Sign the chain's current head into the checkpoint log.
+    Checkpoint,
+    /// Retention: export the records older than --before (and at least the
+    /// minimum retention old) to a sealed file, then remove them from the
+    /// table. `verify` keeps verifying across archived segments.
+    Archive(ArchiveArgs),
+    /// Counts of refused calls without a valid key, per minute, newest first.
+    Refusals {
+        #[arg(long, default_value_t = 60)]
+        limit: i64,
+    },
     /// Print records as JSON lines, oldest first.
     List(ListArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ArchiveArgs {
+    /// Archive records before this time (RFC 3339).
+    #[arg(long)]
+    pub before: String,
+    /// Folder for the segment file (kept by the operator, e.g. on WORM storage).
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    /// Refuse records younger than this many days (default 365).
+    #[arg(long)]
+    pub min_retention_days: Option<i64>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
     #[arg(long)]
     pub agency: Option<String>,
+    /// With --agency: also other agencies' calls on records it owns.
+    #[arg(long, requires = "agency")]
+    pub include_owned: bool,
     /// Exact resource, or every resource under it when it ends in `/`.
     #[arg(long)]
     pub resource: Option<String>,
@@ -52,32 +83,159 @@ pub async fn run(cfg: EngineConfig, args: AuditArgs) -> anyhow::Result<ExitCode>
         .await
         .with_context(|| format!("opening the database of {}", cfg.data_dir.display()))?;
     let outcome = match args.command {
-        AuditCommand::Verify => verify(&db).await,
+        AuditCommand::Verify => verify(&cfg, &db).await,
+        AuditCommand::Checkpoint => checkpoint(&cfg, &db).await,
+        AuditCommand::Archive(a) => archive(&cfg, &db, a).await,
+        AuditCommand::Refusals { limit } => {
+            let mut out = std::io::stdout().lock();
+            for c in db.refusal_counts(limit.clamp(1, AUDIT_QUERY_MAX)).await? {
+                serde_json::to_writer(&mut out, &c)?;
+                writeln!(out)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::List(list) => print_records(&db, list).await,
     };
     db.close().await;
     outcome
 }
 
-async fn verify(db: &Database) -> anyhow::Result<ExitCode> {
+/// The chain report as JSON, with the anchor's report under `anchor`
+/// (`null` when there is no key to check checkpoints with).
+async fn verify(cfg: &EngineConfig, db: &Database) -> anyhow::Result<ExitCode> {
     let report = db.verify_audit_chain().await?;
+    let anchor = verify_anchor(cfg, db).await?;
+    let mut json = serde_json::to_value(&report)?;
+    json["anchor"] = serde_json::to_value(&anchor)?;
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &report)?;
+    serde_json::to_writer(&mut out, &json)?;
     writeln!(out)?;
-    if report.is_intact() {
-        eprintln!("audit chain intact: {} records", report.checked);
+    for b in &report.breaks {
+        eprintln!("BROKEN: {b}");
+    }
+    let anchor_intact = anchor.as_ref().is_none_or(AnchorReport::is_intact);
+    if let Some(anchor) = &anchor {
+        for p in &anchor.problems {
+            eprintln!("BROKEN: {p}");
+        }
+        match (&anchor.latest, report.head_seq) {
+            (None, Some(_)) => eprintln!(
+                "warning: no checkpoint signs this chain yet (run `casetrace audit checkpoint`): a deleted tail would go unnoticed"
+            ),
+            (Some(latest), Some(head)) if head > latest.seq => eprintln!(
+                "note: records {}..{head} are after the latest checkpoint: covered by the chain only",
+                latest.seq + 1
+            ),
+            _ => {}
+        }
+    }
+    if report.is_intact() && anchor_intact {
+        let anchored = anchor
+            .as_ref()
+            .and_then(|a| a.latest.as_ref())
+            .map_or("no checkpoint".to_string(), |c| {
+                format!("checkpoint at record {}", c.seq)
+            });
+        eprintln!("audit chain intact: {} records, {anchored}", report.checked);
         Ok(ExitCode::SUCCESS)
     } else {
-        for b in &report.breaks {
-            eprintln!("BROKEN: {b}");
-        }
         eprintln!(
             "audit chain broken at {} place(s) among {} records",
-            report.breaks.len(),
+            report.breaks.len() + anchor.map_or(0, |a| a.problems.len()),
             report.checked
         );
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// Check the chain against the checkpoint log, or `None` when there is
+/// neither a key nor a checkpoint (a chain that was never anchored). A log
+/// without its key is an error: the checkpoints cannot be trusted.
+async fn verify_anchor(cfg: &EngineConfig, db: &Database) -> anyhow::Result<Option<AnchorReport>> {
+    let key_path = cfg.audit_key_path();
+    let log = CheckpointLog::new(cfg.audit_checkpoint_path());
+    let lines = log.read()?;
+    let key = match AuditKey::load(&key_path) {
+        Ok(key) => key,
+        Err(EngineError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            anyhow::ensure!(
+                lines.is_empty(),
+                "{} holds checkpoints but the audit key {} is missing: they cannot be checked (pass --audit-key)",
+                log.path().display(),
+                key_path.display()
+            );
+            eprintln!(
+                "warning: no audit key at {}: the chain is not anchored outside the database",
+                key_path.display()
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut report = db
+        .verify_audit_anchor(&lines, &key, db.audit_archived_through().await?)
+        .await?;
+    report
+        .problems
+        .extend(db.verify_audit_segments(&key).await?);
+    Ok(Some(report))
+}
+
+/// The retention procedure (see `docs/audit.md`).
+async fn archive(cfg: &EngineConfig, db: &Database, args: ArchiveArgs) -> anyhow::Result<ExitCode> {
+    let before = stored_time("--before", &args.before)?;
+    let key_path = cfg.audit_key_path();
+    let key = AuditKey::load(&key_path).with_context(|| {
+        format!(
+            "the audit key {} seals archived segments",
+            key_path.display()
+        )
+    })?;
+    let days = args
+        .min_retention_days
+        .unwrap_or(cfg.audit.min_retention_days);
+    match db
+        .archive_audit(&before, days, &args.out, &key, super::CLI_ACTOR)
+        .await?
+    {
+        None => eprintln!("no record before {before} left to archive"),
+        Some(done) => {
+            serde_json::to_writer(std::io::stdout().lock(), &done.segment)?;
+            println!();
+            eprintln!(
+                "archived records {}..{} to {} (SHA-256 {})",
+                done.segment.first_seq,
+                done.segment.last_seq,
+                done.file.display(),
+                done.segment.file_sha256
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sign the current head (creating the key on first use).
+async fn checkpoint(cfg: &EngineConfig, db: &Database) -> anyhow::Result<ExitCode> {
+    let anchor = AuditAnchor::open(
+        &cfg.audit_key_path(),
+        &cfg.audit_checkpoint_path(),
+        cfg.audit.checkpoint_every,
+    )?;
+    match db.audit_head().await? {
+        None => eprintln!("the audit log is empty: nothing to sign"),
+        Some((seq, hash)) => match anchor.write(seq, &hash)? {
+            Some(c) => {
+                serde_json::to_writer(std::io::stdout().lock(), &c)?;
+                println!();
+                eprintln!(
+                    "checkpoint at record {seq} written to {}",
+                    anchor.log().path().display()
+                );
+            }
+            None => eprintln!("record {seq} is already checkpointed"),
+        },
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn print_records(db: &Database, args: ListArgs) -> anyhow::Result<ExitCode> {
@@ -86,6 +244,7 @@ async fn print_records(db: &Database, args: ListArgs) -> anyhow::Result<ExitCode
     }
     let query = AuditQuery {
         agency: args.agency,
+        include_owned: args.include_owned,
         resource: args.resource,
         action: args.action,
         from: args

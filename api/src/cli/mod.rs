@@ -46,6 +46,14 @@ pub struct Cli {
     /// The ONNX Runtime shared library.
     #[arg(long, global = true, env = "CASETRACE_ORT_LIB")]
     pub ort_lib: Option<PathBuf>,
+    /// The key that signs audit checkpoints (default: audit.key in the
+    /// data directory, created mode 0600 on first start).
+    #[arg(long, global = true, env = "CASETRACE_AUDIT_KEY")]
+    pub audit_key: Option<PathBuf>,
+    /// The signed audit checkpoint log, JSON lines (default:
+    /// audit-checkpoints.jsonl in the data directory).
+    #[arg(long, global = true, env = "CASETRACE_AUDIT_CHECKPOINTS")]
+    pub audit_checkpoints: Option<PathBuf>,
     /// Worker threads for image work (default: all cores).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
@@ -207,6 +215,8 @@ pub fn engine_config(cli: &Cli, data_dir: PathBuf) -> EngineConfig {
     if let Some(t) = cli.threads {
         cfg.threads = t.max(1);
     }
+    cfg.audit.key_file = cli.audit_key.clone();
+    cfg.audit.checkpoint_file = cli.audit_checkpoints.clone();
     cfg
 }
 

@@ -25,9 +25,12 @@ pub struct ServeArgs {
     /// A folder whose contents `POST /v1/imports` may load by path (repeatable).
     #[arg(long)]
     pub import_root: Vec<std::path::PathBuf>,
-    /// Largest uploaded import archive, bytes.
+    /// Largest uploaded import archive, bytes (default 2 GiB).
     #[arg(long)]
     pub max_import_bytes: Option<u64>,
+    /// Most import archive uploads held at once (default 2).
+    #[arg(long)]
+    pub max_concurrent_imports: Option<usize>,
     /// Serve HTTPS with this certificate chain (PEM, leaf first).
     #[arg(long, requires = "tls_key", env = "CASETRACE_TLS_CERT")]
     pub tls_cert: Option<std::path::PathBuf>,
@@ -41,6 +44,9 @@ pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitC
     if let Some(n) = args.max_import_bytes {
         cfg.imports.max_upload_bytes = n;
     }
+    if let Some(n) = args.max_concurrent_imports {
+        cfg.imports.max_concurrent_uploads = n;
+    }
     // Read before the engine starts, so a bad certificate fails fast.
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
@@ -48,14 +54,37 @@ pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitC
     };
     let engine = open_engine(cfg).await?;
     bootstrap(&engine).await?;
-    let state = web::Data::new(AppState {
-        engine: Arc::new(engine),
-        max_upload_bytes: args.max_upload_bytes,
-    });
+    let engine = Arc::new(engine);
+    let state = web::Data::new(AppState::with_upload_limit(
+        engine.clone(),
+        args.max_upload_bytes,
+    ));
+    let checkpoints = tokio::spawn(checkpoint_periodically(engine.clone()));
     let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!("casetrace listening on {scheme}://{}", args.listen);
-    serve(state, &args.listen, tls).await?;
+    let served = serve(state, &args.listen, tls).await;
+    checkpoints.abort();
+    // The last records of this run get their checkpoint before it ends.
+    engine
+        .checkpoint_audit()
+        .await
+        .context("writing the audit checkpoint at shutdown")?;
+    served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often the server signs the audit chain's head when it has moved
+/// (besides every `checkpoint_every` records and at shutdown).
+const CHECKPOINT_PERIOD: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn checkpoint_periodically(engine: Arc<Engine>) {
+    let mut tick = actix_web::rt::time::interval(CHECKPOINT_PERIOD);
+    loop {
+        tick.tick().await;
+        if let Err(e) = engine.checkpoint_audit().await {
+            tracing::error!(error = %e, "periodic audit checkpoint not written");
+        }
+    }
 }
 
 /// The agency a fresh data directory starts with.

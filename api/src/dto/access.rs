@@ -137,6 +137,9 @@ pub struct AuditRecordDto {
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
+    /// The agency owning the resource, when another agency's caller touched it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_agency: Option<String>,
 }
 
 impl From<AuditRecord> for AuditRecordDto {
@@ -155,6 +158,7 @@ impl From<AuditRecord> for AuditRecordDto {
             detail: r.detail,
             prev_hash: r.prev_hash,
             hash: r.hash,
+            owner_agency: r.owner_agency,
         }
     }
 }

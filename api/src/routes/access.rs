@@ -10,6 +10,7 @@ use casetrace_engine::store::{AgreementRecord, AuditQuery};
 
 use super::resource;
 use crate::app::AppState;
+use crate::audit_trail::{note, AuditDetail};
 use crate::auth::Caller;
 use crate::dto::{
     AgreementDto, AuditQueryDto, AuditRecordDto, ErrorDto, IssuedKeyDto, KeyDto, NewAgreementDto,
@@ -42,9 +43,17 @@ pub async fn issue_key(
             body.days.unwrap_or(365),
         )
         .await?;
-    Ok(HttpResponse::Created()
+    // What was issued, for the audit record; never the secret.
+    let detail = AuditDetail::default()
+        .with("key_id", issued.record.id.as_str())
+        .with("holder", issued.record.holder.as_str())
+        .with("roles", serde_json::json!(issued.record.roles))
+        .with("expires_at", issued.record.expires_at.as_str());
+    let mut res = HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(IssuedKeyDto::from(issued)))
+        .json(IssuedKeyDto::from(issued));
+    note(&mut res, detail);
+    Ok(res)
 }
 
 /// The caller's agency's keys (never their secrets).
@@ -114,7 +123,12 @@ pub async fn grant(
         .database()
         .grant(&agreement, caller.holder())
         .await?;
-    Ok(HttpResponse::Created().json(AgreementDto::from(agreement)))
+    let detail = AuditDetail::default()
+        .with("grantee", agreement.grantee.as_str())
+        .with("scope", agreement.scope.as_str());
+    let mut res = HttpResponse::Created().json(AgreementDto::from(agreement));
+    note(&mut res, detail);
+    Ok(res)
 }
 
 /// End an agreement the caller's agency granted.
@@ -130,7 +144,7 @@ pub async fn revoke_agreement(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String)>,
-) -> Result<web::Json<AgreementDto>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
     let (grantee, scope) = path.into_inner();
     let agreement = AgreementRecord {
@@ -141,7 +155,12 @@ pub async fn revoke_agreement(
     if !state.engine.database().revoke_agreement(&agreement).await? {
         return Err(ApiError::Hidden("agreement".into()));
     }
-    Ok(web::Json(agreement.into()))
+    let detail = AuditDetail::default()
+        .with("grantee", agreement.grantee.as_str())
+        .with("scope", agreement.scope.as_str());
+    let mut res = HttpResponse::Ok().json(AgreementDto::from(agreement));
+    note(&mut res, detail);
+    Ok(res)
 }
 
 /// Agreements the caller's agency is party to, either way.
@@ -158,7 +177,8 @@ pub async fn list_agreements(
     Ok(web::Json(all.into_iter().map(Into::into).collect()))
 }
 
-/// The audit records of the caller's agency, oldest first.
+/// The audit records of the caller's agency, and of other agencies' calls
+/// on records it owns, oldest first.
 #[utoipa::path(
     get, path = "/v1/audit", tag = "access", params(AuditQueryDto),
     responses(
@@ -178,6 +198,7 @@ pub async fn audit_records(
         .database()
         .audit_records(&AuditQuery {
             agency: Some(caller.agency().to_string()),
+            include_owned: true,
             resource: q.resource,
             action: q.action,
             from: q.from,

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::upload::{parse_metadata, read_upload};
 use super::{resolve_limit, resource};
 use crate::app::AppState;
-use crate::audit_trail::AuditEvidence;
+use crate::audit_trail::{note, AuditDetail, AuditEvidence};
 use crate::auth::Caller;
 use crate::dto::{
     CandidateDto, CandidateListDto, CandidatesQuery, CasingDto, CasingQuery, ErrorDto,
@@ -78,6 +78,10 @@ pub async fn submit_casing(
     };
     tracing::info!(casing = %casing.casing_id, agency = %casing.agency, created = outcome.created, candidates = candidates.len(), "submission answered");
     let evidence = AuditEvidence(casing.sha256.clone());
+    let detail = AuditDetail::default()
+        .with("casing_id", casing.casing_id.as_str())
+        .with("created", outcome.created)
+        .with("evidence_sha256", casing.sha256.as_str());
     let body = SubmitResponseDto {
         created: outcome.created,
         casing: casing.into(),
@@ -89,10 +93,12 @@ pub async fn submit_casing(
             .insert_header((header::LOCATION, location))
             .json(body);
         res.extensions_mut().insert(evidence);
+        note(&mut res, detail);
         Ok(res)
     } else {
         let mut res = HttpResponse::Ok().json(body);
         res.extensions_mut().insert(evidence);
+        note(&mut res, detail);
         Ok(res)
     }
 }
@@ -125,6 +131,7 @@ pub async fn get_casing(
     let evidence = AuditEvidence(record.sha256.clone());
     let mut res = HttpResponse::Ok().json(CasingDto::from(record));
     res.extensions_mut().insert(evidence);
+    note(&mut res, AuditDetail::default().owned_by(agency));
     Ok(res)
 }
 

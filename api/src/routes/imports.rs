@@ -47,6 +47,7 @@ const SPOOL_DIR: &str = "imports-incoming";
         (status = 409, description = "A running job is already loading this manifest", body = ErrorDto),
         (status = 413, description = "Archive over the size limit", body = ErrorDto),
         (status = 415, description = "Neither multipart/form-data nor JSON", body = ErrorDto),
+        (status = 429, description = "The server already holds as many archive uploads as it allows; retry after Retry-After seconds", body = ErrorDto),
         (status = 422, description = "Not an archive, or its manifest is unreadable", body = ErrorDto),
         (status = 500, description = "Internal error", body = ErrorDto),
     )
@@ -71,9 +72,15 @@ pub async fn start_import(
         let source = ImportSource::open(&path)?;
         (source, body.path, None)
     } else if content_type.starts_with("multipart/form-data") {
+        // Taken before a byte is read, and held until the job is over.
+        let permit = upload_slot(&state)?;
         let multipart = Multipart::new(req.headers(), payload);
-        let (spool, label) = spool_archive(&engine, multipart).await?;
-        let source = ImportSource::open(spool.path())?;
+        let (file, label) = spool_archive(&engine, multipart).await?;
+        let spool = Spool {
+            file,
+            _permit: permit,
+        };
+        let source = ImportSource::open(spool.file.path())?;
         (source, label, Some(spool))
     } else {
         return Err(ApiError::UnsupportedMediaType(
@@ -118,6 +125,28 @@ pub async fn get_import(
     caller.require(&[Role::Importer])?;
     let status = state.engine.import_status(&id).await?;
     Ok(HttpResponse::Ok().json(ImportJobDto::from(status)))
+}
+
+/// An uploaded archive spooled to disk, and its upload slot: both are
+/// released together when the job no longer needs the file.
+struct Spool {
+    file: tempfile::NamedTempFile,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// One of the server's upload slots, or a 429 naming the limit.
+fn upload_slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    state
+        .import_uploads
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::Busy(format!(
+                "this server already holds {} import archive upload(s), its limit; retry when one \
+             of the running imports has finished",
+                state.engine.config().imports.max_concurrent_uploads
+            ))
+        })
 }
 
 /// Largest JSON body of a path request.

@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use super::resource;
 use super::visibility::sight_of;
 use crate::app::AppState;
+use crate::audit_trail::{note, AuditDetail};
 use crate::auth::Caller;
 use crate::dto::{CaseHistoryDto, ErrorDto, LeadDecisionDto, LeadDto, NewLeadDto};
 use crate::error::ApiError;
@@ -55,13 +56,27 @@ pub async fn create_lead(
         )
         .await?;
     let dto = LeadDto::from(lead);
-    if created {
-        Ok(HttpResponse::Created()
+    let detail = AuditDetail::default()
+        .with("lead_id", dto.id)
+        .with("created", created)
+        .with(
+            "query",
+            format!("{}/{}", body.query.agency, body.query.casing_id),
+        )
+        .with(
+            "candidate",
+            format!("{}/{}", body.candidate.agency, body.candidate.casing_id),
+        )
+        .owned_by(body.candidate.agency.as_str());
+    let mut res = if created {
+        HttpResponse::Created()
             .insert_header((header::LOCATION, format!("/v1/leads/{}", dto.id)))
-            .json(dto))
+            .json(dto)
     } else {
-        Ok(HttpResponse::Ok().json(dto))
-    }
+        HttpResponse::Ok().json(dto)
+    };
+    note(&mut res, detail);
+    Ok(res)
 }
 
 /// A lead on file.

@@ -160,6 +160,18 @@ impl TestEngine {
         self.engine = Arc::new(engine);
     }
 
+    /// Restart as [`TestEngine::restart`] does, with `change` applied to
+    /// the configuration first.
+    pub async fn restart_with(&mut self, change: impl FnOnce(&mut EngineConfig)) {
+        let mut cfg = self.engine.config().clone();
+        change(&mut cfg);
+        self.engine.database().close().await;
+        let engine = Engine::open(cfg)
+            .await
+            .unwrap_or_else(|e| panic!("reopen the engine on {}: {e}", self.backend));
+        self.engine = Arc::new(engine);
+    }
+
     /// `--data-dir` and, on PostgreSQL, `--database-url` for the CLI.
     pub fn cli_args(&self) -> Vec<String> {
         let cfg = self.engine.config();
@@ -177,10 +189,10 @@ impl TestEngine {
 
     /// App state refusing images over `max_upload_bytes`.
     pub fn state_with_limit(&self, max_upload_bytes: usize) -> web::Data<AppState> {
-        web::Data::new(AppState {
-            engine: self.engine.clone(),
+        web::Data::new(AppState::with_upload_limit(
+            self.engine.clone(),
             max_upload_bytes,
-        })
+        ))
     }
 
     /// What is on file: rows, evidence files and index entries.

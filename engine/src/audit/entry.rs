@@ -79,6 +79,9 @@ pub struct AuditEvent {
     pub evidence_sha256: Option<String>,
     /// Further facts (counts, reasons) as a JSON object.
     pub detail: serde_json::Map<String, serde_json::Value>,
+    /// The agency owning the resource, when it is not `agency` (a partner
+    /// reading shared records): its auditors see the record too.
+    pub owner_agency: Option<String>,
 }
 
 impl AuditEvent {
@@ -101,6 +104,7 @@ impl AuditEvent {
             outcome,
             evidence_sha256: None,
             detail: serde_json::Map::new(),
+            owner_agency: None,
         }
     }
 }
@@ -126,6 +130,10 @@ pub struct AuditRecord {
     pub detail: String,
     pub prev_hash: String,
     pub hash: String,
+    /// See [`AuditEvent::owner_agency`]. Hashed only when set, so records
+    /// written before the column existed keep their hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_agency: Option<String>,
 }
 
 impl AuditRecord {
@@ -146,6 +154,7 @@ impl AuditRecord {
             detail: serde_json::Value::Object(event.detail.clone()).to_string(),
             prev_hash: prev_hash.to_string(),
             hash: String::new(),
+            owner_agency: event.owner_agency.clone(),
         };
         record.hash = record.computed_hash();
         record
@@ -180,6 +189,13 @@ impl AuditRecord {
                 }
                 None => h.update(u64::MAX.to_le_bytes()),
             }
+        }
+        // Appended only when set: an absent owner hashes as records did
+        // before it existed, a present one (even empty) changes the hash.
+        if let Some(owner) = &self.owner_agency {
+            h.update(b"owner_agency");
+            h.update((owner.len() as u64).to_le_bytes());
+            h.update(owner.as_bytes());
         }
         hex::encode(h.finalize())
     }
@@ -240,6 +256,7 @@ mod tests {
             ("detail", |r| r.detail = "{}".into()),
             ("prev_hash", |r| r.prev_hash = "f".repeat(64)),
             ("seq", |r| r.seq += 1),
+            ("owner_agency", |r| r.owner_agency = Some(String::new())),
         ];
         for (field, edit) in edits {
             let mut r = base.clone();

@@ -103,6 +103,14 @@ impl ChainVerifier {
         }
     }
 
+    /// A verifier for the records after `seq`, whose hash was `hash`: the
+    /// chain left in the table once records up to `seq` were archived.
+    pub fn after(seq: i64, hash: &str) -> Self {
+        let mut v = Self::new();
+        v.prev = Some((seq, hash.to_string()));
+        v
+    }
+
     /// Check the next record.
     pub fn push(&mut self, record: &AuditRecord) {
         let (expected_seq, expected_prev) = match &self.prev {
@@ -230,6 +238,18 @@ mod tests {
         assert!(report.breaks[0]
             .to_string()
             .contains("records 2..2 were deleted"));
+    }
+
+    #[test]
+    fn a_chain_resumes_after_an_archived_segment() {
+        let records = chain(5);
+        let mut v = ChainVerifier::after(2, &records[1].hash);
+        records[2..].iter().for_each(|r| v.push(r));
+        assert!(v.finish().is_intact());
+        // Resuming from the wrong place is caught.
+        let mut v = ChainVerifier::after(1, &records[0].hash);
+        records[2..].iter().for_each(|r| v.push(r));
+        assert!(!v.finish().is_intact());
     }
 
     #[test]

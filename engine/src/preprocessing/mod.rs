@@ -19,7 +19,7 @@ pub use form::{fit_form, subtract_form, FormFit, FormOrder};
 pub use level::remove_plane;
 pub use polar::{unwrap, PolarGrid, PolarImage};
 pub use region::{topography_regions, PinImpression, Regions};
-pub use resample::resample;
+pub use resample::{check_resampled_size, resample, resampled_size, MAX_RESAMPLED_PIXELS};
 
 use crate::error::{EngineError, Result};
 use crate::surface::{Surface, SurfaceKind};
@@ -106,7 +106,9 @@ pub fn prepare(input: &Surface, source_name: &str, cfg: &PreprocessConfig) -> Re
         reason: reason.to_string(),
     };
     // Resample first: every later step then works in physical units at one
-    // scale, and the robust fits below run on 40x fewer samples.
+    // scale, and the robust fits below run on 40x fewer samples. Its size,
+    // and so every later buffer's, is checked before anything is allocated.
+    check_resampled_size(input, cfg.um_per_px, source_name)?;
     let mut surface = resample(input, cfg.um_per_px);
     let px = |um: f64| um / cfg.um_per_px;
     let (circle, found_in_scan, pin) = match surface.kind {
@@ -214,5 +216,19 @@ pub fn normalise(surface: &mut Surface) {
         } else {
             0.0
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepare_refuses_a_coarse_scale_before_resampling() {
+        let input = Surface::empty(512, 512, 500.0, SurfaceKind::Photograph);
+        match prepare(&input, "coarse.png", &PreprocessConfig::default()) {
+            Err(EngineError::InvalidInput { field, .. }) => assert_eq!(field, "um_per_px"),
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
     }
 }

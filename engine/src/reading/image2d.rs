@@ -45,13 +45,23 @@ pub fn read_image(
         InputFormat::Png => png_um_per_px(bytes),
         _ => None,
     };
+    // Name where the scale came from in errors about it.
+    let scale_field = if um_per_px.is_some() || from_file.is_none() {
+        "um_per_px"
+    } else {
+        "pHYs"
+    };
     let um_per_px = check_scale(um_per_px.or(from_file), source_name)?;
     limits.check_file_size(bytes, source_name)?;
+    let grid = Grid {
+        um_per_px,
+        scale_field,
+    };
     let image_format = match format {
         InputFormat::Png => ImageFormat::Png,
         InputFormat::Jpeg => ImageFormat::Jpeg,
         InputFormat::Tiff => {
-            if let Some(surface) = read_grey_tiff(bytes, source_name, um_per_px, limits)? {
+            if let Some(surface) = read_grey_tiff(bytes, source_name, &grid, limits)? {
                 return finish(surface, source_name);
             }
             ImageFormat::Tiff
@@ -71,7 +81,7 @@ pub fn read_image(
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), image_format)
         .into_dimensions()
         .map_err(decode_error)?;
-    check_dimensions(u64::from(width), u64::from(height), source_name, limits)?;
+    grid.check(width, height, source_name, limits)?;
 
     let mut decode_limits = image::Limits::default();
     decode_limits.max_image_width = Some(width);
@@ -105,6 +115,26 @@ fn check_scale(um_per_px: Option<f64>, source_name: &str) -> Result<f64> {
     Ok(scale)
 }
 
+/// The scale of an image being read, and the field it came from.
+struct Grid {
+    um_per_px: f64,
+    scale_field: &'static str,
+}
+
+impl Grid {
+    /// The declared pixel counts and physical size, before decoding.
+    fn check(&self, width: u32, height: u32, source_name: &str, limits: &ReadLimits) -> Result<()> {
+        check_dimensions(u64::from(width), u64::from(height), source_name, limits)?;
+        limits.check_extent(
+            width as usize,
+            height as usize,
+            self.um_per_px,
+            source_name,
+            self.scale_field,
+        )
+    }
+}
+
 fn check_dimensions(width: u64, height: u64, source_name: &str, limits: &ReadLimits) -> Result<()> {
     if width == 0 || height == 0 {
         return Err(EngineError::invalid(
@@ -136,7 +166,7 @@ fn check_dimensions(width: u64, height: u64, source_name: &str, limits: &ReadLim
 fn read_grey_tiff(
     bytes: &[u8],
     source_name: &str,
-    um_per_px: f64,
+    grid: &Grid,
     limits: &ReadLimits,
 ) -> Result<Option<Surface>> {
     let tiff_error = |e: tiff::TiffError| {
@@ -150,7 +180,7 @@ fn read_grey_tiff(
         return Ok(None);
     }
     let (width, height) = decoder.dimensions().map_err(tiff_error)?;
-    check_dimensions(u64::from(width), u64::from(height), source_name, limits)?;
+    grid.check(width, height, source_name, limits)?;
     let mut tiff_limits = tiff::decoder::Limits::default();
     tiff_limits.decoding_buffer_size = limits.max_pixels.saturating_mul(8);
     let mut decoder = decoder.with_limits(tiff_limits);
@@ -188,7 +218,7 @@ fn read_grey_tiff(
         height,
         values,
         valid,
-        um_per_px,
+        um_per_px: grid.um_per_px,
         kind: SurfaceKind::Photograph,
     }))
 }
@@ -403,6 +433,49 @@ mod tests {
             read_image(&png, InputFormat::Png, "t", Some(3.0), &limits),
             Err(EngineError::TooLarge { actual: 64, .. })
         ));
+    }
+
+    #[test]
+    fn a_coarse_scale_over_a_casing_head_is_refused_before_decoding() {
+        let png = encode(
+            DynamicImage::ImageLuma8(GrayImage::new(256, 256)),
+            ImageFormat::Png,
+        );
+        // Only the header is kept: an extent error (not a decoding one)
+        // shows that the check ran on the declared size alone.
+        let header_only = &png[..40];
+        for (bytes, format) in [
+            (header_only, InputFormat::Png),
+            (&png[..], InputFormat::Png),
+        ] {
+            match read_image(bytes, format, "t", Some(500.0), &ReadLimits::default()) {
+                Err(EngineError::InvalidInput { field, reason, .. }) => {
+                    assert_eq!(field, "um_per_px");
+                    assert!(reason.contains("128.0 x 128.0 mm"), "{reason}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let tiff = grey_tiff::<tiff::encoder::colortype::Gray8>(256, 256, &[0; 256 * 256]);
+        assert!(matches!(
+            read_image(
+                &tiff,
+                InputFormat::Tiff,
+                "t",
+                Some(500.0),
+                &ReadLimits::default()
+            ),
+            Err(EngineError::InvalidInput { .. })
+        ));
+        // The same image at a microscope's scale reads.
+        assert!(read_image(
+            &png,
+            InputFormat::Png,
+            "t",
+            Some(3.0),
+            &ReadLimits::default()
+        )
+        .is_ok());
     }
 
     #[test]

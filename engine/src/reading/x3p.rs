@@ -63,6 +63,13 @@ pub fn read_x3p(bytes: &[u8], source_name: &str, limits: &ReadLimits) -> Result<
     let xml = read_member(&mut archive, "main.xml", xml_rule, source_name)?;
     let layout = Layout::from_xml(&header::parse_main_xml(&xml, source_name)?, source_name)?;
     check_grid(&layout, source_name, limits)?;
+    limits.check_extent(
+        layout.width,
+        layout.height,
+        layout.um_per_px,
+        source_name,
+        header::CX_INCREMENT,
+    )?;
 
     // The grid check bounds this product by max_pixels * 8.
     let expected = (layout.width * layout.height * layout.data_type.bytes()) as u64;
@@ -313,6 +320,21 @@ mod tests {
         let xml = main_xml(10_000, 10_000, 2.5e-6, "");
         let what = too_large_what(read_x3p(&x3p_of(&xml, &[0]), "t", &ReadLimits::default()));
         assert!(what.contains("pixels"), "{what}");
+    }
+
+    #[test]
+    fn coarse_increment_over_a_casing_head_is_refused_before_reading_data() {
+        // 256 x 256 at 500 µm is 128 mm across: preprocessing would resample
+        // it to 5120 x 5120. The header alone must refuse it, naming the
+        // increment; the single-byte data member proves nothing was read.
+        let xml = main_xml(256, 256, 500e-6, "");
+        let (field, reason) = invalid_field(read_x3p(
+            &x3p_of(&xml, &[0]),
+            "coarse.x3p",
+            &ReadLimits::default(),
+        ));
+        assert_eq!(field, "Record1/Axes/CX/Increment");
+        assert!(reason.contains("128.0 x 128.0 mm"), "{reason}");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct EngineConfig {
     pub shortlist: usize,
     /// Bulk import jobs.
     pub imports: ImportConfig,
+    /// The audit chain's anchor and retention.
+    pub audit: AuditConfig,
     /// The fine score's likelihood-ratio calibration (`casetrace eval
     /// --write-calibration` writes one); `None` = candidates carry no LR.
     pub calibration: Option<PathBuf>,
@@ -39,8 +41,13 @@ pub struct ImportConfig {
     /// Folders under which an import may name a server-side path; empty:
     /// server-side paths are refused (uploads only).
     pub roots: Vec<PathBuf>,
-    /// Largest uploaded archive, bytes (spooled to a temporary file).
+    /// Largest uploaded archive, bytes (spooled to a temporary file in the
+    /// data directory, refused while streaming once it passes this).
     pub max_upload_bytes: u64,
+    /// Most uploaded archives held at once (being received, or spooled for
+    /// a running job): with `max_upload_bytes`, this bounds the disk that
+    /// uploads can take. Further uploads are refused until one ends.
+    pub max_concurrent_uploads: usize,
     /// Rows per database transaction and per index save.
     pub batch_size: usize,
     /// Casings per ONNX run.
@@ -51,10 +58,59 @@ impl Default for ImportConfig {
     fn default() -> Self {
         ImportConfig {
             roots: Vec::new(),
-            max_upload_bytes: 16 * 1024 * 1024 * 1024,
+            // 2 GiB: a few thousand X3P scans; larger loads are split or
+            // imported from a server-side path.
+            max_upload_bytes: 2 * 1024 * 1024 * 1024,
+            max_concurrent_uploads: 2,
             batch_size: 64,
             describe_batch: 32,
         }
+    }
+}
+
+/// Where the audit chain is anchored, and how long records must stay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// The key that signs checkpoints; `None`: `audit.key` in the data
+    /// directory, created (mode 0600) on first start. Keep it away from
+    /// whoever can write the database: a copy lets them forge checkpoints.
+    pub key_file: Option<PathBuf>,
+    /// The JSON-lines log of signed checkpoints; `None`:
+    /// `audit-checkpoints.jsonl` in the data directory.
+    pub checkpoint_file: Option<PathBuf>,
+    /// A checkpoint is written at least every this many records.
+    pub checkpoint_every: i64,
+    /// `casetrace audit archive` refuses records younger than this (CJIS
+    /// asks for a year).
+    pub min_retention_days: i64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            key_file: None,
+            checkpoint_file: None,
+            checkpoint_every: 100,
+            min_retention_days: 365,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The audit key's file.
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.key"))
+    }
+
+    /// The checkpoint log's file.
+    pub fn audit_checkpoint_path(&self) -> PathBuf {
+        self.audit
+            .checkpoint_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit-checkpoints.jsonl"))
     }
 }
 
@@ -71,6 +127,7 @@ impl EngineConfig {
             compare: CompareConfig::default(),
             shortlist: 100,
             imports: ImportConfig::default(),
+            audit: AuditConfig::default(),
             calibration: Some(crate::calibration::Calibration::default_path())
                 .filter(|p| p.exists()),
         }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 pub use analysis::{analyse, Analysis, AnalysisTimings};
 pub use candidates::{Candidate, CandidateList, QueryTimings};
 pub use check::CheckReport;
-pub use config::{EngineConfig, ImportConfig};
+pub use config::{AuditConfig, EngineConfig, ImportConfig};
 pub use fine_only::{BudgetedRanking, FineMatch};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
 pub use redescribe::{
@@ -31,6 +31,7 @@ pub use shortlist::ShortlistEntry;
 pub use submit::{Submission, SubmitOutcome};
 pub use traces::{TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission};
 
+use crate::audit::{AuditAnchor, AuditRecord, Checkpoint};
 use crate::calibration::Calibration;
 use crate::comparison::FineComparer;
 use crate::description::DescriptorModel;
@@ -49,6 +50,7 @@ pub struct Engine {
     index: Arc<Mutex<VectorIndex>>,
     index_path: PathBuf,
     calibration: Option<Arc<Calibration>>,
+    audit_anchor: Arc<AuditAnchor>,
 }
 
 impl Engine {
@@ -88,7 +90,13 @@ impl Engine {
             Some(path) => Some(Arc::new(Calibration::load(path)?)),
             None => None,
         };
+        let audit_anchor = Arc::new(AuditAnchor::open(
+            &cfg.audit_key_path(),
+            &cfg.audit_checkpoint_path(),
+            cfg.audit.checkpoint_every,
+        )?);
         Ok(Engine {
+            audit_anchor,
             calibration,
             db,
             blobs,
@@ -103,6 +111,34 @@ impl Engine {
     /// The loaded likelihood-ratio calibration, if any.
     pub fn calibration(&self) -> Option<&Calibration> {
         self.calibration.as_deref()
+    }
+
+    /// The audit chain's key and checkpoint log.
+    pub fn audit_anchor(&self) -> &AuditAnchor {
+        &self.audit_anchor
+    }
+
+    /// Sign the chain's current head into the checkpoint log, unless it is
+    /// already there (the server calls this periodically and at shutdown).
+    pub async fn checkpoint_audit(&self) -> Result<Option<Checkpoint>> {
+        let Some((seq, hash)) = self.db.audit_head().await? else {
+            return Ok(None);
+        };
+        self.write_checkpoint(seq, hash).await
+    }
+
+    /// After `record` was appended: write a checkpoint of it when the
+    /// last one is `checkpoint_every` records behind.
+    pub async fn note_audit_append(&self, record: &AuditRecord) -> Result<Option<Checkpoint>> {
+        if !self.audit_anchor.is_due(record.seq) {
+            return Ok(None);
+        }
+        self.write_checkpoint(record.seq, record.hash.clone()).await
+    }
+
+    async fn write_checkpoint(&self, seq: i64, hash: String) -> Result<Option<Checkpoint>> {
+        let anchor = self.audit_anchor.clone();
+        blocking(move || anchor.write(seq, &hash)).await
     }
 
     pub fn config(&self) -> &EngineConfig {

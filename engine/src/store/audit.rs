@@ -15,13 +15,18 @@ pub const AUDIT_QUERY_MAX: i64 = 10_000;
 /// appenders take turns, so two never chain onto the same record.
 pub(super) const AUDIT_CHAIN_LOCK: i64 = 0x6361_7365_6175_6474; // "caseaudt"
 
-const COLUMNS: &str = "seq, at, agency, actor, key_id, action, resource, request_id, outcome, \
-                       evidence_sha256, detail, prev_hash, hash";
+pub(super) const COLUMNS: &str =
+    "seq, at, agency, actor, key_id, action, resource, request_id, outcome, \
+                       evidence_sha256, detail, prev_hash, hash, owner_agency";
 
 /// Which records an auditor asks for; every field narrows the answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditQuery {
     pub agency: Option<String>,
+    /// With `agency`: also the records of other agencies' calls on
+    /// resources `agency` owns (its auditors see partners reading its
+    /// records).
+    pub include_owned: bool,
     /// Exact resource, or every resource under it when it ends in `/`.
     pub resource: Option<String>,
     pub action: Option<String>,
@@ -35,7 +40,7 @@ pub struct AuditQuery {
 }
 
 #[derive(FromRow)]
-struct AuditRow {
+pub(super) struct AuditRow {
     seq: i64,
     at: String,
     agency: String,
@@ -49,6 +54,7 @@ struct AuditRow {
     detail: String,
     prev_hash: String,
     hash: String,
+    owner_agency: Option<String>,
 }
 
 impl From<AuditRow> for AuditRecord {
@@ -67,6 +73,7 @@ impl From<AuditRow> for AuditRecord {
             detail: r.detail,
             prev_hash: r.prev_hash,
             hash: r.hash,
+            owner_agency: r.owner_agency,
         }
     }
 }
@@ -97,8 +104,8 @@ macro_rules! append_audit_in {
             $crate::audit::AuditRecord::seal(event, seq, $crate::audit::audit_now(), &prev);
         sqlx::query(
             "INSERT INTO audit_log (seq, at, agency, actor, key_id, action, resource, \
-             request_id, outcome, evidence_sha256, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             request_id, outcome, evidence_sha256, detail, prev_hash, hash, owner_agency) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(record.seq)
         .bind(&record.at)
@@ -113,6 +120,7 @@ macro_rules! append_audit_in {
         .bind(&record.detail)
         .bind(&record.prev_hash)
         .bind(&record.hash)
+        .bind(&record.owner_agency)
         .execute(&mut *$tx)
         .await?;
         record
@@ -149,9 +157,15 @@ impl Database {
     }
 
     /// Read the whole chain in order and check every link.
+    ///
+    /// Records moved out by the retention procedure are not read: the
+    /// chain resumes from the last archived segment's hash (whose seal
+    /// [`Database::verify_audit_segments`] checks).
     pub async fn verify_audit_chain(&self) -> Result<ChainReport> {
-        let mut verifier = ChainVerifier::new();
-        let mut after = 0;
+        let (mut verifier, mut after) = match self.audit_segments().await?.pop() {
+            Some(s) => (ChainVerifier::after(s.last_seq, &s.last_hash), s.last_seq),
+            None => (ChainVerifier::new(), 0),
+        };
         loop {
             let page = self.audit_page(after, AUDIT_PAGE).await?;
             let Some(last) = page.last() else { break };
@@ -184,7 +198,8 @@ impl Database {
         // accepts the same spelling.
         let sql = format!(
             "SELECT {COLUMNS} FROM audit_log WHERE \
-             (CAST($1 AS TEXT) IS NULL OR agency = $1) AND \
+             (CAST($1 AS TEXT) IS NULL OR agency = $1 OR \
+              (CAST($10 AS BOOLEAN) AND owner_agency = $1)) AND \
              (CAST($2 AS TEXT) IS NULL OR resource = $2) AND \
              (CAST($3 AS TEXT) IS NULL OR (resource >= $3 AND resource < $4)) AND \
              (CAST($5 AS TEXT) IS NULL OR action = $5) AND \
@@ -203,6 +218,7 @@ impl Database {
                 .bind(&query.to)
                 .bind(query.after_seq.unwrap_or(0))
                 .bind(query.limit)
+                .bind(query.include_owned)
                 .fetch_all(pool)
                 .await?
         });

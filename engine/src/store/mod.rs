@@ -8,6 +8,9 @@
 
 mod access;
 mod audit;
+mod audit_anchor;
+mod audit_archive;
+mod audit_refusals;
 mod blobs;
 mod cases;
 mod casings;
@@ -22,6 +25,8 @@ mod trace_events;
 
 pub use access::{visible_to, AgencyRecord, AgreementRecord, ApiKeyRecord};
 pub use audit::{AuditQuery, AUDIT_PAGE, AUDIT_QUERY_MAX};
+pub use audit_archive::{ArchiveOutcome, AuditSegment};
+pub use audit_refusals::RefusalCount;
 pub use blobs::{sha256_hex, BlobPut, BlobStore};
 pub use casings::{CasingFeatures, CasingKind, CasingRecord, CasingRef, InsertOutcome, NewCasing};
 pub use db::{Backend, Database, DEFAULT_SQLITE_FILE};

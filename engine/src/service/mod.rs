@@ -31,8 +31,8 @@ pub use shortlist::ShortlistEntry;
 pub use submit::{Submission, SubmitOutcome};
 pub use traces::{TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission};
 
-use crate::calibration::Calibration;
-use crate::comparison::FineComparer;
+use crate::calibration::Calibrations;
+use crate::comparison::{FineComparer, ScoreModel};
 use crate::description::DescriptorModel;
 use crate::error::{EngineError, Result};
 use crate::index::VectorIndex;
@@ -48,7 +48,7 @@ pub struct Engine {
     comparer: Arc<FineComparer>,
     index: Arc<Mutex<VectorIndex>>,
     index_path: PathBuf,
-    calibration: Option<Arc<Calibration>>,
+    calibrations: Arc<Calibrations>,
 }
 
 impl Engine {
@@ -83,13 +83,23 @@ impl Engine {
                 spec.model_version
             );
         }
-        let comparer = FineComparer::new(cfg.compare.clone(), cfg.preprocess.canvas_px);
-        let calibration = match &cfg.calibration {
-            Some(path) => Some(Arc::new(Calibration::load(path)?)),
-            None => None,
+        let score_model = match &cfg.score_model {
+            Some(path) => Some(Arc::new(ScoreModel::load(path)?)),
+            None => {
+                tracing::warn!(
+                    "no score model configured: candidates get the hand-weighted fine score"
+                );
+                None
+            }
+        };
+        let comparer = FineComparer::new(cfg.compare.clone(), cfg.preprocess.canvas_px)
+            .with_score_model(score_model);
+        let calibrations = match &cfg.calibration {
+            Some(path) => Calibrations::load(path)?,
+            None => Calibrations::default(),
         };
         Ok(Engine {
-            calibration,
+            calibrations: Arc::new(calibrations),
             db,
             blobs,
             model: Arc::new(model),
@@ -100,9 +110,9 @@ impl Engine {
         })
     }
 
-    /// The loaded likelihood-ratio calibration, if any.
-    pub fn calibration(&self) -> Option<&Calibration> {
-        self.calibration.as_deref()
+    /// The loaded likelihood-ratio calibrations (none when not configured).
+    pub fn calibrations(&self) -> &Calibrations {
+        &self.calibrations
     }
 
     pub fn config(&self) -> &EngineConfig {

@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use casetrace_engine::calibration::{Calibration, FitSource};
+use casetrace_engine::calibration::{Calibration, Coverage, FitSource};
 use casetrace_engine::EngineConfig;
 
 use crossval::{cross_validate, CrossValidation, ScoredPair};
@@ -88,6 +88,18 @@ pub struct EvalArgs {
     /// Query at most N casings, one per firearm in turn; pipeline mode.
     #[arg(long)]
     pub queries: Option<usize>,
+    /// Which fine score ranks: `model` (the learned score, when one is
+    /// installed) or `legacy` (the hand-weighted mean of NCC and cell
+    /// score), so both can be measured on one set.
+    #[arg(long, value_enum, default_value_t = Scorer::Model)]
+    pub scorer: Scorer,
+}
+
+/// The fine score `eval` ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scorer {
+    Model,
+    Legacy,
 }
 
 impl EvalArgs {
@@ -135,6 +147,10 @@ pub struct EvalReport {
 }
 
 pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = cfg;
+    if args.scorer == Scorer::Legacy {
+        cfg.score_model = None;
+    }
     let rows = read_manifest(&args.labels)?;
     let firearm_of: HashMap<String, String> = rows
         .iter()
@@ -174,6 +190,7 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     let (mut km_congruent, mut knm_congruent, mut valid_cells) = (Vec::new(), Vec::new(), 0.0);
     let mut scored_pairs = Vec::new();
     let mut first_mate_rank: Vec<Option<usize>> = Vec::new();
+    let mut conditions = CoverageSeen::default();
     let mut pairs_out = match &args.pairs_out {
         Some(path) => Some(PairsCsv::create(path)?),
         None => None,
@@ -202,6 +219,7 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
             if let Some(out) = pairs_out.as_mut() {
                 out.write(&row.casing_id, c, gun == &candidate_gun)?;
             }
+            conditions.add(c);
             scored_pairs.push(ScoredPair {
                 query_gun: gun.clone(),
                 candidate_gun,
@@ -271,7 +289,13 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         }
     };
     if let Some(path) = &args.write_calibration {
-        calibration.save(path)?;
+        let name = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        calibration
+            .clone()
+            .with_coverage(&name, conditions.coverage()?)
+            .save(path)?;
         eprintln!("calibration written to {}", path.display());
     }
     if let Some(dir) = &args.plots {
@@ -306,6 +330,35 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// The conditions of the scored pairs, which a calibration fitted on them
+/// covers: their surface kind, their files' resolutions, their cells.
+#[derive(Default)]
+struct CoverageSeen {
+    kinds: std::collections::BTreeSet<String>,
+    um_per_px: Vec<f64>,
+    cells_possible: Vec<usize>,
+}
+
+impl CoverageSeen {
+    fn add(&mut self, c: &casetrace_engine::service::Candidate) {
+        self.kinds.insert(c.casing.surface_kind.clone());
+        self.um_per_px.push(c.casing.um_per_px);
+        self.cells_possible.push(c.comparison.cells_possible);
+    }
+
+    fn coverage(&self) -> anyhow::Result<Coverage> {
+        let kind = match self.kinds.iter().collect::<Vec<_>>()[..] {
+            [one] => one,
+            _ => bail!(
+                "a calibration covers one surface kind; the set has {:?}",
+                self.kinds
+            ),
+        };
+        Coverage::of_pairs(kind, &self.um_per_px, &self.cells_possible)
+            .context("no scored pairs to state a calibration's coverage")
+    }
+}
+
 /// The `--pairs-out` file: one row per scored pair.
 struct PairsCsv {
     path: PathBuf,
@@ -320,7 +373,8 @@ impl PairsCsv {
         let mut out = std::io::BufWriter::new(file);
         writeln!(
             out,
-            "query,candidate,same_firearm,score,registration_ncc,cell_score,congruent_cells,valid_cells,overlap_fraction,descriptor_similarity"
+            "query,candidate,same_firearm,score,registration_ncc,cell_score,congruent_cells,valid_cells,overlap_fraction,descriptor_similarity,legacy_score,{}",
+            casetrace_engine::comparison::FEATURE_NAMES.join(",")
         )?;
         Ok(PairsCsv {
             path: path.to_path_buf(),
@@ -338,7 +392,7 @@ impl PairsCsv {
         let cmp = &c.comparison;
         writeln!(
             self.out,
-            "{query},{},{same_firearm},{:.6},{:.6},{:.6},{},{},{:.4},{:.6}",
+            "{query},{},{same_firearm},{:.6},{:.6},{:.6},{},{},{:.4},{:.6},{:.6},{}",
             c.casing.casing_id,
             c.score,
             cmp.registration_ncc,
@@ -346,7 +400,13 @@ impl PairsCsv {
             cmp.cells.congruent_cells,
             cmp.cells.valid_cells,
             cmp.overlap_fraction,
-            c.descriptor_similarity
+            c.descriptor_similarity,
+            cmp.legacy_score,
+            cmp.features
+                .iter()
+                .map(|f| format!("{f:.6}"))
+                .collect::<Vec<_>>()
+                .join(",")
         )
         .with_context(|| format!("writing {}", self.path.display()))
     }

@@ -121,6 +121,13 @@ async fn import_names_failed_rows_and_candidates_follow_the_contract() {
             lines[0]
         );
         assert_best_first(&lines[0]);
+        // Every candidate has an LR from a named calibration or the reason
+        // it has none, never neither.
+        for c in lines[0]["candidates"].as_array().expect("candidates") {
+            let with_lr = c["log10_lr"].is_number() && c["calibration"].is_string();
+            let withheld = c["log10_lr"].is_null() && c["lr_withheld"].is_string();
+            assert!(with_lr != withheld, "{c}");
+        }
 
         let lines = json_lines(&casetrace(
             &t,

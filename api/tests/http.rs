@@ -77,6 +77,11 @@ async fn submissions_are_stored_and_rank_the_same_gun_first() {
         for field in ["rotation_deg", "dx_um", "dy_um", "overlap_fraction"] {
             assert!(best["registration"][field].is_number(), "{field}: {best:#}");
         }
+        // A Weller pair is inside the shipped calibration's coverage: it
+        // gets an LR and names the calibration that gave it.
+        assert!(best["log10_lr"].is_number(), "{best:#}");
+        assert_eq!(best["calibration"], "fine-score", "{best:#}");
+        assert!(best["lr_withheld"].is_null(), "{best:#}");
 
         let r = send(&app, get("/healthz").to_request()).await;
         assert_eq!(r.status, StatusCode::OK);
@@ -575,6 +580,12 @@ async fn photographs_take_their_scale_from_the_png_and_match_each_other_only() {
             .as_f64()
             .expect("registration_ncc");
         assert!(ncc > 0.4, "{best:#}");
+        // No calibration was fitted on photographs: the pair keeps its
+        // score and rank but gets no LR, and the response says why.
+        assert!(best["log10_lr"].is_null(), "{best:#}");
+        assert!(best["calibration"].is_null(), "{best:#}");
+        let why = best["lr_withheld"].as_str().expect("a reason");
+        assert!(why.contains("photograph"), "{why}");
         assert!(
             best["valid_cells"].as_u64().expect("valid_cells") >= 1,
             "{best:#}"

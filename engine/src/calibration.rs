@@ -11,6 +11,15 @@
 //! below 1). Pairs from one set share casings and are not independent;
 //! the bounds use the number of unordered pairs, which flatters the data,
 //! so treat them as an upper limit on what the file claims.
+//!
+//! A calibration speaks only for pairs like those it was fitted on. Each
+//! states its [`Coverage`] (the surface kind, the files' resolution range
+//! and the least breech-face surface a casing had, in cells possible), and an LR is reported only
+//! for a pair inside some calibration's coverage; any other pair keeps its
+//! score and rank but gets no LR, with the reason ([`Calibrations::assess`]).
+//! A fit on processed Ruger scans gave LR > 1 to 12.6% of different-gun
+//! pairs of another make, and log10 LR 0.45 to a pair of photographs: a
+//! number outside its calibration's conditions overstates the evidence.
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +55,88 @@ pub struct Calibration {
     pub known_non_match_mean: f64,
     pub known_non_match_sd: f64,
     pub method: String,
+    /// A short name responses quote (defaults to the file's stem).
+    #[serde(default)]
+    pub name: String,
+    /// The conditions the fit saw; a calibration without one covers no
+    /// pair (files written before coverage existed).
+    #[serde(default)]
+    pub coverage: Option<Coverage>,
+}
+
+/// The conditions a calibration was fitted under, and so the only ones it
+/// speaks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Surface kind of both casings (`topography` or `photograph`).
+    pub surface_kind: String,
+    /// Native resolution of both casings' files, µm per pixel, [low, high].
+    pub um_per_px: [f64; 2],
+    /// Fewest cells possible on a casing of the fit (500 µm cells at least
+    /// half valid, [`crate::comparison::cells_possible`]; a pair counts its
+    /// poorer casing): casings with less usable surface were never seen (a
+    /// thin ring of breech face has a handful where a near-full disc has
+    /// 20 and more).
+    pub min_cells_possible: usize,
+}
+
+/// What decides whether a pair is inside a calibration's coverage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairConditions<'a> {
+    pub surface_kind: &'a str,
+    pub query_um_per_px: f64,
+    pub candidate_um_per_px: f64,
+    /// Cells possible on the poorer of the two casings.
+    pub cells_possible: usize,
+}
+
+impl Coverage {
+    /// The conditions of a set of scored pairs: the kind they share, the
+    /// range of their files' resolutions and their fewest cells possible.
+    pub fn of_pairs(
+        surface_kind: &str,
+        um_per_px: &[f64],
+        cells_possible: &[usize],
+    ) -> Option<Self> {
+        let lo = um_per_px.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = um_per_px.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Some(Coverage {
+            surface_kind: surface_kind.to_string(),
+            um_per_px: [lo, hi],
+            min_cells_possible: *cells_possible.iter().min()?,
+        })
+        .filter(|_| lo.is_finite() && hi.is_finite())
+    }
+
+    /// Why the pair is outside this coverage, or `None` when it is inside.
+    pub fn excludes(&self, pair: &PairConditions) -> Option<String> {
+        if pair.surface_kind != self.surface_kind {
+            return Some(format!(
+                "surface kind {} (fitted on {})",
+                pair.surface_kind, self.surface_kind
+            ));
+        }
+        // A small tolerance: files of one instrument round their increment.
+        let [lo, hi] = self.um_per_px;
+        let inside = |um: f64| um >= lo * 0.98 && um <= hi * 1.02;
+        for (side, um) in [
+            ("query", pair.query_um_per_px),
+            ("candidate", pair.candidate_um_per_px),
+        ] {
+            if !inside(um) {
+                return Some(format!(
+                    "{side} resolution {um:.3} µm/px (fitted on {lo:.3}-{hi:.3})"
+                ));
+            }
+        }
+        if pair.cells_possible < self.min_cells_possible {
+            return Some(format!(
+                "{} cells possible on the poorer casing (fitted on casings of at least {})",
+                pair.cells_possible, self.min_cells_possible
+            ));
+        }
+        None
+    }
 }
 
 /// What a fit is told about its data, for the record in the file.
@@ -89,7 +180,16 @@ impl Calibration {
             method: "logistic regression, classes weighted equally; log10 LR bounded by \
                      ±log10(unordered pairs of the other class + 1)"
                 .into(),
+            name: String::new(),
+            coverage: None,
         })
+    }
+
+    /// The same fit, stating the conditions it covers.
+    pub fn with_coverage(mut self, name: &str, coverage: Coverage) -> Self {
+        self.name = name.to_string();
+        self.coverage = Some(coverage);
+        self
     }
 
     /// log10 of the likelihood ratio for a score, within the bounds.
@@ -126,6 +226,12 @@ impl Calibration {
                 path.display()
             )));
         }
+        let mut c = c;
+        if c.name.is_empty() {
+            c.name = path
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        }
         Ok(c)
     }
 
@@ -156,6 +262,81 @@ impl Calibration {
                     "/../models/calibration/fine-score.json"
                 ))
             })
+    }
+}
+
+/// Every calibration the engine has, each applied only inside its coverage.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Calibrations {
+    pub list: Vec<Calibration>,
+}
+
+/// The LR of one pair, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LrAssessment {
+    Covered {
+        log10_lr: f64,
+        /// The calibration's name.
+        calibration: String,
+    },
+    Withheld {
+        reason: String,
+    },
+}
+
+impl Calibrations {
+    /// A calibration file, or every `*.json` in a folder (sorted by name,
+    /// so the first covering calibration is always the same one).
+    pub fn load(path: &Path) -> Result<Self> {
+        if !path.is_dir() {
+            return Ok(Calibrations {
+                list: vec![Calibration::load(path)?],
+            });
+        }
+        let io = |e: std::io::Error| EngineError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        let list = files
+            .iter()
+            .map(|p| Calibration::load(p))
+            .collect::<Result<_>>()?;
+        Ok(Calibrations { list })
+    }
+
+    /// The first calibration that covers the pair gives its LR; if none
+    /// does, the reasons each gave.
+    pub fn assess(&self, pair: &PairConditions, score: f64) -> LrAssessment {
+        if self.list.is_empty() {
+            return LrAssessment::Withheld {
+                reason: "no calibration is loaded".into(),
+            };
+        }
+        let mut reasons = Vec::new();
+        for c in &self.list {
+            let why = match &c.coverage {
+                None => Some("states no coverage".to_string()),
+                Some(cov) => cov.excludes(pair),
+            };
+            match why {
+                None => {
+                    return LrAssessment::Covered {
+                        log10_lr: c.log10_lr(score),
+                        calibration: c.name.clone(),
+                    }
+                }
+                Some(why) => reasons.push(format!("{}: {why}", c.name)),
+            }
+        }
+        LrAssessment::Withheld {
+            reason: format!("outside every calibration ({})", reasons.join("; ")),
+        }
     }
 }
 
@@ -262,5 +443,92 @@ mod tests {
     #[test]
     fn too_few_scores_are_refused() {
         assert!(Calibration::fit(&[0.5], &[0.1, 0.2], source()).is_err());
+    }
+
+    fn weller_like() -> Calibrations {
+        let c = Calibration::fit(&[0.8, 0.6, 0.7], &[0.1, 0.3, 0.05], source()).expect("fits");
+        let coverage =
+            Coverage::of_pairs("topography", &[3.125, 3.125], &[24, 40, 31]).expect("pairs given");
+        Calibrations {
+            list: vec![c.with_coverage("ruger-3d", coverage)],
+        }
+    }
+
+    fn pair(kind: &str, um: f64, cells: usize) -> PairConditions<'_> {
+        PairConditions {
+            surface_kind: kind,
+            query_um_per_px: 3.125,
+            candidate_um_per_px: um,
+            cells_possible: cells,
+        }
+    }
+
+    #[test]
+    fn a_covered_pair_gets_the_lr_of_the_calibration_that_covers_it() {
+        let cals = weller_like();
+        let got = cals.assess(&pair("topography", 3.125, 30), 0.8);
+        let want = cals.list[0].log10_lr(0.8);
+        assert_eq!(
+            got,
+            LrAssessment::Covered {
+                log10_lr: want,
+                calibration: "ruger-3d".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_photograph_pair_gets_no_lr_from_a_3d_calibration_and_says_why() {
+        let got = weller_like().assess(&pair("photograph", 3.125, 30), 0.8);
+        let LrAssessment::Withheld { reason } = got else {
+            panic!("a photograph pair was given an LR: {got:?}");
+        };
+        assert!(
+            reason.contains("ruger-3d") && reason.contains("photograph"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn an_uncovered_resolution_or_too_few_cells_get_no_lr() {
+        let cals = weller_like();
+        for (um, cells, says) in [
+            (7.4, 30, "resolution 7.400"),
+            (3.125, 9, "9 cells possible"),
+        ] {
+            match cals.assess(&pair("topography", um, cells), 0.9) {
+                LrAssessment::Withheld { reason } => assert!(reason.contains(says), "{reason}"),
+                covered => panic!("{um} µm/px, {cells} cells: {covered:?}"),
+            }
+        }
+        // Without any calibration, the reason says so.
+        let none = Calibrations::default().assess(&pair("topography", 3.125, 30), 0.9);
+        assert!(
+            matches!(none, LrAssessment::Withheld { reason } if reason.contains("no calibration"))
+        );
+    }
+
+    #[test]
+    fn a_file_without_coverage_covers_nothing_and_a_folder_loads_every_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bare = Calibration::fit(&[0.8, 0.6, 0.7], &[0.1, 0.3, 0.5], source()).expect("fits");
+        bare.save(&dir.path().join("a-old.json")).expect("saves");
+        weller_like().list[0]
+            .save(&dir.path().join("b-ruger.json"))
+            .expect("saves");
+        let cals = Calibrations::load(dir.path()).expect("loads");
+        assert_eq!(cals.list.len(), 2);
+        assert_eq!(cals.list[0].name, "a-old");
+        // The old file states no coverage, the second covers the pair.
+        match cals.assess(&pair("topography", 3.125, 30), 0.8) {
+            LrAssessment::Covered { calibration, .. } => assert_eq!(calibration, "ruger-3d"),
+            other => panic!("{other:?}"),
+        }
+        match cals.assess(&pair("topography", 3.125, 3), 0.8) {
+            LrAssessment::Withheld { reason } => {
+                assert!(reason.contains("a-old: states no coverage"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

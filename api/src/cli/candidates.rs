@@ -65,6 +65,8 @@ pub fn print_list(
                     "agency": c.casing.agency,
                     "score": round4(c.score),
                     "log10_lr": c.log10_lr.map(round4),
+                    "calibration": c.calibration,
+                    "lr_withheld": c.lr_withheld,
                     "descriptor_similarity": round4(f64::from(c.descriptor_similarity)),
                     "rotation_deg": round4(c.comparison.rotation_deg),
                     "dx_um": c.comparison.dx_um,

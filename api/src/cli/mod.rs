@@ -8,6 +8,7 @@ mod candidates;
 mod check;
 mod eval;
 mod firearms;
+mod fit_score;
 mod import;
 mod leads;
 mod manifest;
@@ -79,6 +80,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Write a synthetic labelled set of X3P scans.
     Synth(synth::SynthArgs),
+    /// Fit the learned fine score on the pair files of several labelled sets.
+    FitScore(fit_score::FitScoreArgs),
     /// Export the descriptor model's training input (polar unwraps) of a labelled set.
     Polar(polar::PolarArgs),
     /// Verify the audit log's hash chain, or list its records.
@@ -142,9 +145,11 @@ fn cli_action(command: &Command) -> Option<&'static str> {
         Command::Keys(_) => "cli keys",
         Command::Agreements(_) => "cli agreements",
         Command::Redescribe(_) => "cli redescribe",
-        Command::Eval(_) | Command::Serve(_) | Command::Synth(_) | Command::Polar(_) => {
-            return None
-        }
+        Command::Eval(_)
+        | Command::Serve(_)
+        | Command::Synth(_)
+        | Command::FitScore(_)
+        | Command::Polar(_) => return None,
     })
 }
 
@@ -188,6 +193,7 @@ async fn run_command(cfg: EngineConfig, command: Command) -> anyhow::Result<Exit
         Command::Eval(args) => eval::run(cfg, args).await,
         Command::Serve(args) => serve::run(cfg, args).await,
         Command::Synth(args) => synth::run(args),
+        Command::FitScore(args) => fit_score::run(args),
         Command::Polar(args) => polar::run(cfg, args),
         Command::Audit(args) => audit::run(cfg, args).await,
         Command::Check(args) => check::run(cfg, args).await,

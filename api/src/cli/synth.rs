@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use casetrace_engine::reading::write_x3p;
-use casetrace_engine::synth::{labelled_set, SynthConfig};
+use casetrace_engine::reading::{write_x3p, write_x3p_micrometres};
+use casetrace_engine::synth::{labelled_set_with_raw, RawConfig, RawShare, SynthConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct SynthArgs {
@@ -18,7 +18,9 @@ pub struct SynthArgs {
     pub guns: usize,
     #[arg(long, default_value_t = 5)]
     pub casings: usize,
-    /// Guns per family of consecutively made siblings.
+    /// Guns per family of consecutively made siblings. A family as large
+    /// as the set, with a small `--sibling-share`, gives guns of one model
+    /// that share class marks without being consecutively made.
     #[arg(long, default_value_t = 1)]
     pub family_size: usize,
     /// Share of texture siblings have in common (0 to 1).
@@ -30,6 +32,18 @@ pub struct SynthArgs {
     /// Resolution of the scans, µm per pixel.
     #[arg(long, default_value_t = 6.25)]
     pub um_per_px: f64,
+    /// The hard case of issue #14: the breech face survives only as a
+    /// 0.4-0.8 mm ring around a large, nearly centred firing-pin aperture.
+    #[arg(long)]
+    pub thin_ring: bool,
+    /// The last N casings of every gun are raw scans of the whole casing
+    /// head (unmarked inside the aperture) instead of processed ones.
+    #[arg(long, default_value_t = 0)]
+    pub raw_per_gun: usize,
+    /// Every Nth file (0: none) stores its increments and heights in
+    /// micrometres where X3P says metres, as some instruments write them.
+    #[arg(long, default_value_t = 0)]
+    pub micrometre_every: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Prefix of casing and firearm ids.
@@ -37,29 +51,73 @@ pub struct SynthArgs {
     pub prefix: String,
 }
 
+impl SynthArgs {
+    fn config(&self) -> SynthConfig {
+        let base = if self.thin_ring {
+            SynthConfig::thin_ring(self.um_per_px)
+        } else {
+            SynthConfig::default()
+        };
+        SynthConfig {
+            um_per_px: self.um_per_px,
+            sibling_share: self.sibling_share,
+            noise: self.noise,
+            ..base
+        }
+    }
+
+    fn raw_share(&self) -> Option<RawShare> {
+        (self.raw_per_gun > 0).then(|| RawShare {
+            raw: RawConfig {
+                unmarked_aperture: true,
+                ..RawConfig::default()
+            },
+            per_gun: self.raw_per_gun,
+        })
+    }
+}
+
 pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let cfg = SynthConfig {
-        um_per_px: args.um_per_px,
-        sibling_share: args.sibling_share,
-        noise: args.noise,
-        ..SynthConfig::default()
-    };
+    let cfg = args.config();
     let labels_path = args.out.join("labels.csv");
     let mut labels = std::fs::File::create(&labels_path)
         .with_context(|| format!("creating {}", labels_path.display()))?;
-    writeln!(labels, "casing_id,firearm_id,file")?;
+    // The scan column is written only when some scans are raw, so the
+    // labels of sets made before it keep their bytes.
+    let raw = args.raw_share();
+    if raw.is_some() {
+        writeln!(labels, "casing_id,firearm_id,file,scan")?;
+    } else {
+        writeln!(labels, "casing_id,firearm_id,file")?;
+    }
     let mut written = 0;
-    for (gun, casing, scan) in
-        labelled_set(args.seed, args.guns, args.casings, args.family_size, &cfg)
-    {
-        let casing_id = format!("{}{:05}-{:02}", args.prefix, gun + 1, casing + 1);
+    for shot in labelled_set_with_raw(
+        args.seed,
+        args.guns,
+        args.casings,
+        args.family_size,
+        &cfg,
+        raw,
+    ) {
+        let casing_id = format!("{}{:05}-{:02}", args.prefix, shot.gun + 1, shot.casing + 1);
         let file = format!("{casing_id}.x3p");
         let path = args.out.join(&file);
-        std::fs::write(&path, write_x3p(&scan))
-            .with_context(|| format!("writing {}", path.display()))?;
-        writeln!(labels, "{casing_id},{}G{:05},{file}", args.prefix, gun + 1)?;
+        let in_micrometres = args.micrometre_every > 0 && written % args.micrometre_every == 0;
+        let bytes = if in_micrometres {
+            write_x3p_micrometres(&shot.scan)
+        } else {
+            write_x3p(&shot.scan)
+        };
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        let firearm = format!("{}G{:05}", args.prefix, shot.gun + 1);
+        if raw.is_some() {
+            let kind = if shot.raw { "raw" } else { "processed" };
+            writeln!(labels, "{casing_id},{firearm},{file},{kind}")?;
+        } else {
+            writeln!(labels, "{casing_id},{firearm},{file}")?;
+        }
         written += 1;
     }
     println!(

@@ -69,9 +69,16 @@ pub struct CandidateDto {
     pub score: f64,
     /// log10 of the calibrated likelihood ratio (same firearm vs different
     /// firearms) of `score`, bounded by the calibration's sample sizes;
-    /// null when the server has no calibration.
+    /// null when no calibration covers the pair (see `lr_withheld`).
     #[schema(example = 2.1)]
     pub log10_lr: Option<f64>,
+    /// The calibration that gave `log10_lr` (null when there is none).
+    #[schema(example = "fine-score")]
+    pub calibration: Option<String>,
+    /// Why there is no LR: the pair (surface kind, resolution, cells
+    /// scored) is outside every calibration's coverage, or none is loaded.
+    /// Null when `log10_lr` is given.
+    pub lr_withheld: Option<String>,
     /// Cosine similarity of the descriptors (the shortlist's ranking).
     pub descriptor_similarity: f32,
     pub registration: RegistrationDto,
@@ -89,6 +96,8 @@ impl From<Candidate> for CandidateDto {
             agency: c.casing.agency,
             score: c.comparison.score,
             log10_lr: c.log10_lr,
+            calibration: c.calibration,
+            lr_withheld: c.lr_withheld,
             descriptor_similarity: c.descriptor_similarity,
             registration: RegistrationDto {
                 rotation_deg: c.comparison.rotation_deg,

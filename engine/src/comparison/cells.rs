@@ -25,8 +25,17 @@ pub struct CellConfig {
     /// wavelength the band-pass keeps, so each cell holds whole marks).
     pub cell_px: usize,
     /// Least share of a cell that must be valid in the query and overlap
-    /// valid candidate samples for the cell to be scored.
+    /// valid candidate samples for the cell to be scored...
     pub min_valid_fraction: f64,
+    /// ... unless the surface itself is thinner than a cell: then a cell
+    /// needs only this share of what a well-covered cell of that surface
+    /// holds (the upper quartile of the cells' valid shares), but never
+    /// less than `min_valid_floor`. A near-full disc's upper quartile is a
+    /// full cell, so this changes nothing there; on a 0.4-0.8 mm ring of
+    /// breech face no 500 µm cell is half valid, and without it a pair kept
+    /// 2-17 of its cells.
+    pub relative_valid_fraction: f64,
+    pub min_valid_floor: f64,
     /// Rotations tried per cell, relative to the consensus, degrees.
     pub angle_offsets_deg: Vec<f64>,
     /// Translation window per cell around the consensus, pixels each way.
@@ -51,6 +60,8 @@ impl Default for CellConfig {
         CellConfig {
             cell_px: 20,
             min_valid_fraction: 0.5,
+            relative_valid_fraction: 0.5,
+            min_valid_floor: 0.2,
             angle_offsets_deg: vec![-3.0, 0.0, 3.0],
             search_px: 4,
             max_angle_diff_deg: 1.5,
@@ -89,6 +100,15 @@ pub struct CellAnalysis {
     /// Cells with enough valid overlap to be scored.
     pub valid_cells: usize,
     pub congruent_cells: usize,
+    /// Scored cells whose own registration agrees with the consensus,
+    /// however well they correlate: a mate's cells land on the consensus
+    /// even where the marks transferred weakly, a different gun's scatter
+    /// over the search window.
+    #[serde(default)]
+    pub agreeing_cells: usize,
+    /// Mean of the scored cells' best correlations.
+    #[serde(default)]
+    pub mean_ccf: f64,
     /// Sum of the congruent cells' correlations over the scored cells (or
     /// over `CellConfig::min_cells_for_score`, if more): the share of
     /// congruent cells weighted by how well each fits, in [0, 1].
@@ -158,12 +178,13 @@ pub fn analyse_cells(
     let (cols, rows) = (a.width / cell, a.height / cell);
     // Centre the grid on the canvas; the margins left over are < one cell.
     let (x0, y0) = ((a.width - cols * cell) / 2, (a.height - rows * cell) / 2);
-    let min_count = cfg.min_valid_fraction * (cell * cell) as f64;
+    let min_count = min_cell_fraction(a, cell, x0, y0, cols, rows, cfg) * (cell * cell) as f64;
     let um = a.um_per_px;
     let (cx, cy) = (a.width as f64 / 2.0, a.height as f64 / 2.0);
     let mut av = vec![0.0_f32; cell * cell];
     let mut am = vec![0.0_f32; cell * cell];
     let mut cells = Vec::new();
+    let mut agreeing = 0;
     for r in 0..rows {
         for c in 0..cols {
             let (left, top) = (x0 + c * cell, y0 + r * cell);
@@ -189,10 +210,11 @@ pub fn analyse_cells(
             let Some((ccf, offset, sx, sy)) = best else {
                 continue;
             };
-            let congruent = offset.abs() <= cfg.max_angle_diff_deg + 1e-9
+            let agrees = offset.abs() <= cfg.max_angle_diff_deg + 1e-9
                 && sx.abs() <= cfg.max_shift_diff_px
-                && sy.abs() <= cfg.max_shift_diff_px
-                && ccf >= cfg.min_ccf;
+                && sy.abs() <= cfg.max_shift_diff_px;
+            agreeing += usize::from(agrees);
+            let congruent = agrees && ccf >= cfg.min_ccf;
             cells.push(CellResult {
                 row: r as u32,
                 col: c as u32,
@@ -210,12 +232,76 @@ pub fn analyse_cells(
     let congruent: Vec<&CellResult> = cells.iter().filter(|c| c.congruent).collect();
     let divisor = valid_cells.max(cfg.min_cells_for_score).max(1);
     let cell_score = congruent.iter().map(|c| c.ccf).sum::<f64>() / divisor as f64;
+    let mean_ccf = cells.iter().map(|c| c.ccf).sum::<f64>() / valid_cells.max(1) as f64;
     CellAnalysis {
         valid_cells,
         congruent_cells: congruent.len(),
+        agreeing_cells: agreeing,
+        mean_ccf,
         cell_score,
         cells,
     }
+}
+
+/// How many cells of `s`'s grid are at least `min_valid_fraction` valid:
+/// how much breech face a casing offers, in the unit of a near-full disc's
+/// cells (the relative rule for thin surfaces is left out on purpose).
+pub fn cells_possible(s: &Surface, cfg: &CellConfig) -> usize {
+    let cell = cfg.cell_px.max(2);
+    let (cols, rows) = (s.width / cell, s.height / cell);
+    let (x0, y0) = ((s.width - cols * cell) / 2, (s.height - rows * cell) / 2);
+    let need = cfg.min_valid_fraction * (cell * cell) as f64;
+    (0..rows * cols)
+        .filter(|k| {
+            let (left, top) = (x0 + (k % cols) * cell, y0 + (k / cols) * cell);
+            let n: usize = (top..top + cell)
+                .map(|y| {
+                    (left..left + cell)
+                        .filter(|x| s.valid[s.index(*x, y)])
+                        .count()
+                })
+                .sum();
+            n as f64 >= need
+        })
+        .count()
+}
+
+/// The least valid share of a cell for it to be scored: the configured
+/// share, lowered on surfaces too thin for any cell to reach it (see
+/// [`CellConfig::relative_valid_fraction`]).
+fn min_cell_fraction(
+    a: &Surface,
+    cell: usize,
+    x0: usize,
+    y0: usize,
+    cols: usize,
+    rows: usize,
+    cfg: &CellConfig,
+) -> f64 {
+    let mut shares: Vec<f64> = Vec::with_capacity(cols * rows);
+    for r in 0..rows {
+        for c in 0..cols {
+            let (left, top) = (x0 + c * cell, y0 + r * cell);
+            let n: usize = (top..top + cell)
+                .map(|y| {
+                    (left..left + cell)
+                        .filter(|x| a.valid[a.index(*x, y)])
+                        .count()
+                })
+                .sum();
+            if n > 0 {
+                shares.push(n as f64 / (cell * cell) as f64);
+            }
+        }
+    }
+    if shares.is_empty() {
+        return cfg.min_valid_fraction;
+    }
+    shares.sort_by(f64::total_cmp);
+    let upper_quartile = shares[(shares.len() * 3) / 4];
+    (cfg.relative_valid_fraction * upper_quartile)
+        .min(cfg.min_valid_fraction)
+        .max(cfg.min_valid_floor)
 }
 
 /// Valid samples of a cell (`am`) that fall on valid candidate samples at

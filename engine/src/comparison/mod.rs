@@ -16,16 +16,22 @@
 mod cells;
 mod codec;
 mod fft2;
+mod ring_angle;
+mod score_fit;
+mod score_model;
 mod scoring;
 mod spectrum_angle;
 mod sweep;
 mod translation;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-pub use cells::{analyse_cells, CellAnalysis, CellConfig, CellResult};
+pub use cells::{analyse_cells, cells_possible, CellAnalysis, CellConfig, CellResult};
 pub use codec::{decode_canvas, encode_canvas};
 use fft2::Fft2;
+use ring_angle::{RingQuery, RingUnwrap, RING_BINS};
+pub use score_fit::{auc_of, fit_score_model, LabelledPair, PairSet};
+pub use score_model::{features, FittedSet, ScoreModel, FEATURES, FEATURE_NAMES};
 pub use scoring::{best_shifts, masked_ncc};
 use spectrum_angle::PolarSpectrum;
 use sweep::{SweepStack, SweepTarget};
@@ -53,6 +59,13 @@ pub struct CompareConfig {
     /// The band of wavelengths whose power spectra estimate the rotation,
     /// µm.
     pub spectrum_band_um: (f64, f64),
+    /// How many rotations from the medium canvases unwrapped about their
+    /// centres are refined (the witness for thin rings of breech face),
+    /// and the query's centres tried: up to `ring_centre_reach_px` medium
+    /// pixels from its own, `ring_centre_step_px` apart.
+    pub ring_peaks: usize,
+    pub ring_centre_reach_px: i32,
+    pub ring_centre_step_px: i32,
     /// How much coarser the angle refinement's canvas is (per side).
     pub medium_factor: usize,
     /// Steps of the angle refinement's hill climb, degrees, coarsest first.
@@ -76,6 +89,9 @@ impl Default for CompareConfig {
             refine_peaks: 3,
             spectrum_peaks: 2,
             spectrum_band_um: (100.0, 500.0),
+            ring_peaks: 2,
+            ring_centre_reach_px: 2,
+            ring_centre_step_px: 2,
             medium_factor: 2,
             refine_steps_deg: vec![1.0, 0.5],
             max_shift_px: 16,
@@ -88,9 +104,15 @@ impl Default for CompareConfig {
 /// How `b` was brought onto `a`, and how well it fits.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Comparison {
-    /// The final score: the mean of the whole-surface correlation (floored
-    /// at 0) and the cell score, in [0, 1]; higher = more alike.
+    /// The final score, in [0, 1]; higher = more alike: the learned
+    /// model's ([`ScoreModel`]) when the comparer has one, else
+    /// `legacy_score`.
     pub score: f64,
+    /// The hand-weighted score: the mean of the whole-surface correlation
+    /// (floored at 0) and the cell score.
+    pub legacy_score: f64,
+    /// What the model reads ([`FEATURE_NAMES`]).
+    pub features: [f64; FEATURES],
     /// Masked NCC of the whole surface at the consensus registration.
     pub registration_ncc: f64,
     /// Counter-clockwise rotation of `b` relative to `a`, degrees in [0, 360).
@@ -100,6 +122,9 @@ pub struct Comparison {
     pub dy_um: f64,
     /// Overlapping valid area at that registration, as a fraction of `a`'s.
     pub overlap_fraction: f64,
+    /// How much breech face the poorer of the two casings has: its
+    /// [`cells_possible`] (what a calibration's coverage is checked on).
+    pub cells_possible: usize,
     /// `a`'s cells registered one by one around the consensus.
     pub cells: CellAnalysis,
 }
@@ -126,6 +151,7 @@ pub struct ComparisonInput {
     coarse: Surface,
     sweep_target: SweepTarget,
     spectrum: PolarSpectrum,
+    rings: RingUnwrap,
     as_query: OnceLock<QuerySide>,
 }
 
@@ -135,6 +161,7 @@ struct QuerySide {
     planar: PlanarSpectra,
     medium_planar: PlanarSpectra,
     sweep: SweepStack,
+    rings: RingQuery,
 }
 
 /// One resolution at which a masked-NCC registration runs.
@@ -162,6 +189,7 @@ pub struct FineComparer {
     cfg: CompareConfig,
     full: Level,
     medium: Level,
+    score_model: Option<Arc<ScoreModel>>,
 }
 
 impl FineComparer {
@@ -171,7 +199,18 @@ impl FineComparer {
             full: Level::new(canvas_px, cfg.max_shift_px),
             medium: Level::new(canvas_px / factor, cfg.max_shift_px.div_ceil(factor)),
             cfg,
+            score_model: None,
         }
+    }
+
+    /// Score with a learned model instead of the hand weights.
+    pub fn with_score_model(mut self, model: Option<Arc<ScoreModel>>) -> Self {
+        self.score_model = model;
+        self
+    }
+
+    pub fn score_model(&self) -> Option<&ScoreModel> {
+        self.score_model.as_deref()
     }
 
     pub fn config(&self) -> &CompareConfig {
@@ -185,6 +224,7 @@ impl FineComparer {
         let (short, long) = self.cfg.spectrum_band_um;
         ComparisonInput {
             spectrum: PolarSpectrum::new(&medium, &self.medium.fft, short, long),
+            rings: RingUnwrap::new(&medium, 0.0, 0.0),
             medium,
             sweep_target: SweepTarget::new(&coarse, self.cfg.sweep_shift_px),
             coarse,
@@ -198,6 +238,11 @@ impl FineComparer {
             planar: PlanarSpectra::new(&a.canvas, &self.full.fft),
             medium_planar: PlanarSpectra::new(&a.medium, &self.medium.fft),
             sweep: SweepStack::new(&a.coarse, self.cfg.coarse_step_deg),
+            rings: RingQuery::new(
+                &a.medium,
+                self.cfg.ring_centre_reach_px,
+                self.cfg.ring_centre_step_px,
+            ),
         })
     }
 
@@ -220,19 +265,33 @@ impl FineComparer {
             .into_iter()
             .map(|(i, _)| i as f64 * step)
             .collect();
+        // The witnesses often agree: register each angle once.
+        let add = |proposals: &mut Vec<f64>, angle: f64| {
+            let apart = |p: &f64| {
+                let d = (angle - p).rem_euclid(360.0);
+                d.min(360.0 - d) >= step
+            };
+            if proposals.iter().all(apart) {
+                proposals.push(angle);
+            }
+        };
         if let Some(spectral) = a.spectrum.scores(&b.spectrum) {
             let spectral: Vec<Option<f64>> = spectral.into_iter().map(Some).collect();
             for (deg, _) in best_shifts(&spectral, self.cfg.spectrum_peaks, 10) {
                 for angle in [deg as f64, deg as f64 + 180.0] {
-                    // The two witnesses often agree: register each angle once.
-                    let apart = |p: &f64| {
-                        let d = (angle - p).rem_euclid(360.0);
-                        d.min(360.0 - d) >= step
-                    };
-                    if proposals.iter().all(apart) {
-                        proposals.push(angle);
-                    }
+                    add(&mut proposals, angle);
                 }
+            }
+        }
+        if self.cfg.ring_peaks > 0 {
+            let bin_deg = 360.0 / RING_BINS as f64;
+            // Polar samples are not pixels (inner rings are oversampled):
+            // a loose floor that only keeps slivers from proposing.
+            let min_overlap = 0.1 * b.medium.valid_count() as f64;
+            let ring = query.rings.scores(&b.rings, min_overlap);
+            let separation = (10.0 / bin_deg).ceil() as usize;
+            for (bin, _) in best_shifts(&ring, self.cfg.ring_peaks, separation) {
+                add(&mut proposals, bin as f64 * bin_deg);
             }
         }
         let medium = |angle: f64| {
@@ -305,13 +364,22 @@ impl FineComparer {
             &self.cfg.cells,
         );
         let um = a.canvas.um_per_px;
+        let legacy_score = combined_score(r.ncc, &cells);
+        let features = features(r.ncc, r.overlap_fraction, &cells);
         Comparison {
-            score: combined_score(r.ncc, &cells),
+            score: self
+                .score_model
+                .as_ref()
+                .map_or(legacy_score, |m| m.score(&features)),
+            legacy_score,
+            features,
             registration_ncc: r.ncc,
             rotation_deg: r.rotation_deg,
             dx_um: r.dx as f64 * um,
             dy_um: r.dy as f64 * um,
             overlap_fraction: r.overlap_fraction,
+            cells_possible: cells_possible(&a.canvas, &self.cfg.cells)
+                .min(cells_possible(&b.canvas, &self.cfg.cells)),
             cells,
         }
     }
@@ -416,5 +484,53 @@ mod tests {
         let error = (found.rotation_deg - (360.0 - 37.0)).abs();
         assert!(error <= 1.0, "{found:?}");
         assert!(found.score > 0.9, "{found:?}");
+    }
+
+    /// Casings of 3 guns of one striker-fired model whose breech face
+    /// survives only as a 0.4-0.8 mm ring around a large aperture, scanned
+    /// at 7.4 µm/px, 2 each: (gun, prepared canvas).
+    fn thin_ring_casings(comparer: &FineComparer) -> Vec<(usize, ComparisonInput)> {
+        let cfg = crate::synth::SynthConfig::thin_ring(7.4);
+        let pre = PreprocessConfig::default();
+        crate::synth::labelled_set(21, 3, 2, 1, &cfg)
+            .map(|(g, _, scan)| {
+                let prepared = prepare(&scan, "ring", &pre).expect("a ring prepares");
+                (g, comparer.input(prepared.surface))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn on_thin_rings_the_learned_score_ranks_every_mate_above_every_other_gun() {
+        let model = ScoreModel::load(&ScoreModel::default_path()).expect("the shipped score model");
+        let comparer = FineComparer::new(
+            CompareConfig::default(),
+            PreprocessConfig::default().canvas_px,
+        )
+        .with_score_model(Some(Arc::new(model)));
+        let c = thin_ring_casings(&comparer);
+        let (mut mates, mut others) = (Vec::new(), Vec::new());
+        for (i, (gi, a)) in c.iter().enumerate() {
+            for (j, (gj, b)) in c.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                let found = comparer.compare(a, b).expect("rings overlap");
+                if gi == gj {
+                    // A mate's ring, registered, leaves more than a handful
+                    // of cells to score (2-17 with the full-disc rule).
+                    assert!(found.cells.valid_cells >= 8, "{:?}", found.cells);
+                    mates.push(found.score);
+                } else {
+                    others.push(found.score);
+                }
+            }
+        }
+        let weakest_mate = mates.iter().copied().fold(f64::INFINITY, f64::min);
+        let strongest_other = others.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            weakest_mate > strongest_other,
+            "mates {mates:?}, other guns {others:?}"
+        );
     }
 }

@@ -17,7 +17,7 @@ mod x3p;
 pub use format::{detect, InputFormat};
 pub use image2d::read_image;
 pub use limits::ReadLimits;
-pub use x3p::{read_x3p, write_x3p};
+pub use x3p::{read_x3p, write_x3p, write_x3p_micrometres};
 
 #[cfg(doc)]
 use crate::error::EngineError;

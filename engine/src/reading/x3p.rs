@@ -23,7 +23,7 @@ use zip::ZipArchive;
 
 use self::layout::{DataType, Layout};
 use self::member::{read_member, SizeRule};
-pub use self::write::write_x3p;
+pub use self::write::{write_x3p, write_x3p_micrometres};
 use super::ReadLimits;
 use crate::error::{EngineError, Result};
 use crate::surface::{Surface, SurfaceKind};

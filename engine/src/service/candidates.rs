@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::analysis::analyse;
 use super::{blocking, Engine};
+use crate::calibration::{LrAssessment, PairConditions};
 use crate::comparison::{decode_canvas, Comparison, ComparisonInput, FineComparer};
 use crate::error::{EngineError, Result};
 use crate::store::{CasingFeatures, CasingRecord};
@@ -20,11 +21,26 @@ pub struct Candidate {
     /// lists, higher = more likely the same firearm.
     pub score: f64,
     /// log10 of the calibrated likelihood ratio of the score (same firearm
-    /// vs different firearms); `None` without a calibration.
+    /// vs different firearms); `None` when no calibration covers the pair.
     pub log10_lr: Option<f64>,
+    /// The calibration that gave `log10_lr`.
+    pub calibration: Option<String>,
+    /// Why there is no LR (the pair is outside every calibration's
+    /// coverage, or none is loaded); `None` when there is one.
+    pub lr_withheld: Option<String>,
     /// Cosine similarity of the descriptors (the shortlist's ranking).
     pub descriptor_similarity: f32,
     pub comparison: Comparison,
+}
+
+/// What a candidate list is for: the prepared canvas and descriptor, the
+/// file's native resolution (for the calibrations' coverage) and the row
+/// to leave out when the query is itself on file.
+struct Query {
+    canvas: Surface,
+    descriptor: Vec<f32>,
+    um_per_px: f64,
+    exclude: Option<i64>,
 }
 
 /// Candidates best first, with where the time went.
@@ -54,8 +70,13 @@ impl Engine {
     ) -> Result<CandidateList> {
         let (record, features) = self.stored_query(agency, casing_id).await?;
         let canvas = decode_canvas(&features.comparison_surface)?;
-        self.rank(canvas, features.descriptor, Some(record.id), limit, within)
-            .await
+        let query = Query {
+            canvas,
+            descriptor: features.descriptor,
+            um_per_px: record.um_per_px,
+            exclude: Some(record.id),
+        };
+        self.rank(query, limit, within).await
     }
 
     /// Candidates for an image not on file; nothing is stored.
@@ -71,18 +92,27 @@ impl Engine {
         let analysis =
             blocking(move || analyse(&bytes, &source_name, um_per_px, &limits, &pre, &model))
                 .await?;
-        self.rank(analysis.canvas, analysis.descriptor, None, limit, within)
-            .await
+        let query = Query {
+            canvas: analysis.canvas,
+            descriptor: analysis.descriptor,
+            um_per_px: analysis.um_per_px,
+            exclude: None,
+        };
+        self.rank(query, limit, within).await
     }
 
     async fn rank(
         &self,
-        canvas: Surface,
-        descriptor: Vec<f32>,
-        exclude: Option<i64>,
+        query: Query,
         limit: usize,
         within: Option<&[String]>,
     ) -> Result<CandidateList> {
+        let Query {
+            canvas,
+            descriptor,
+            um_per_px: query_um_per_px,
+            exclude,
+        } = query;
         let t0 = Instant::now();
         let k = self.cfg.shortlist.max(limit) + usize::from(exclude.is_some());
         // The agencies' casings are selected before the index is searched,
@@ -124,14 +154,30 @@ impl Engine {
         .await?;
         let t3 = Instant::now();
         let similarity: HashMap<i64, f32> = shortlist.into_iter().collect();
-        let calibration = self.calibration.clone();
         let mut candidates: Vec<Candidate> = scored
             .into_iter()
             .filter_map(|(id, comparison)| {
+                let casing = records.get(&id)?.clone();
+                let pair = PairConditions {
+                    surface_kind: kind,
+                    query_um_per_px,
+                    candidate_um_per_px: casing.um_per_px,
+                    cells_possible: comparison.cells_possible,
+                };
+                let (log10_lr, calibration, lr_withheld) =
+                    match self.calibrations.assess(&pair, comparison.score) {
+                        LrAssessment::Covered {
+                            log10_lr,
+                            calibration,
+                        } => (Some(log10_lr), Some(calibration), None),
+                        LrAssessment::Withheld { reason } => (None, None, Some(reason)),
+                    };
                 Some(Candidate {
-                    casing: records.get(&id)?.clone(),
+                    casing,
                     score: comparison.score,
-                    log10_lr: calibration.as_ref().map(|c| c.log10_lr(comparison.score)),
+                    log10_lr,
+                    calibration,
+                    lr_withheld,
                     descriptor_similarity: similarity.get(&id).copied().unwrap_or(0.0),
                     comparison,
                 })

@@ -30,9 +30,14 @@ pub struct EngineConfig {
     pub imports: ImportConfig,
     /// The audit chain's anchor and retention.
     pub audit: AuditConfig,
-    /// The fine score's likelihood-ratio calibration (`casetrace eval
-    /// --write-calibration` writes one); `None` = candidates carry no LR.
+    /// The fine score's likelihood-ratio calibration: a file (`casetrace
+    /// eval --write-calibration` writes one) or a folder of them, each
+    /// applied only inside its stated coverage; `None` = candidates carry
+    /// no LR (and say so).
     pub calibration: Option<PathBuf>,
+    /// The learned fine score (`casetrace fit-score` writes one); `None` =
+    /// the hand-weighted score. A path that does not load is an error.
+    pub score_model: Option<PathBuf>,
 }
 
 /// Settings of bulk import jobs.
@@ -130,6 +135,7 @@ impl EngineConfig {
             audit: AuditConfig::default(),
             calibration: Some(crate::calibration::Calibration::default_path())
                 .filter(|p| p.exists()),
+            score_model: Some(crate::comparison::ScoreModel::default_path()).filter(|p| p.exists()),
         }
     }
 }

@@ -32,8 +32,8 @@ pub use submit::{Submission, SubmitOutcome};
 pub use traces::{TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission};
 
 use crate::audit::{AuditAnchor, AuditRecord, Checkpoint};
-use crate::calibration::Calibration;
-use crate::comparison::FineComparer;
+use crate::calibration::Calibrations;
+use crate::comparison::{FineComparer, ScoreModel};
 use crate::description::DescriptorModel;
 use crate::error::{EngineError, Result};
 use crate::index::VectorIndex;
@@ -49,7 +49,7 @@ pub struct Engine {
     comparer: Arc<FineComparer>,
     index: Arc<Mutex<VectorIndex>>,
     index_path: PathBuf,
-    calibration: Option<Arc<Calibration>>,
+    calibrations: Arc<Calibrations>,
     audit_anchor: Arc<AuditAnchor>,
 }
 
@@ -85,10 +85,20 @@ impl Engine {
                 spec.model_version
             );
         }
-        let comparer = FineComparer::new(cfg.compare.clone(), cfg.preprocess.canvas_px);
-        let calibration = match &cfg.calibration {
-            Some(path) => Some(Arc::new(Calibration::load(path)?)),
-            None => None,
+        let score_model = match &cfg.score_model {
+            Some(path) => Some(Arc::new(ScoreModel::load(path)?)),
+            None => {
+                tracing::warn!(
+                    "no score model configured: candidates get the hand-weighted fine score"
+                );
+                None
+            }
+        };
+        let comparer = FineComparer::new(cfg.compare.clone(), cfg.preprocess.canvas_px)
+            .with_score_model(score_model);
+        let calibrations = match &cfg.calibration {
+            Some(path) => Calibrations::load(path)?,
+            None => Calibrations::default(),
         };
         let audit_anchor = Arc::new(AuditAnchor::open(
             &cfg.audit_key_path(),
@@ -97,7 +107,7 @@ impl Engine {
         )?);
         Ok(Engine {
             audit_anchor,
-            calibration,
+            calibrations: Arc::new(calibrations),
             db,
             blobs,
             model: Arc::new(model),
@@ -108,9 +118,9 @@ impl Engine {
         })
     }
 
-    /// The loaded likelihood-ratio calibration, if any.
-    pub fn calibration(&self) -> Option<&Calibration> {
-        self.calibration.as_deref()
+    /// The loaded likelihood-ratio calibrations (none when not configured).
+    pub fn calibrations(&self) -> &Calibrations {
+        &self.calibrations
     }
 
     /// The audit chain's key and checkpoint log.

@@ -40,6 +40,15 @@ pub struct SynthConfig {
     pub transfer: (f64, f64),
     /// Number of circular dropouts (missing data) per casing.
     pub dropouts: usize,
+    /// A model's firing-pin aperture: radius as a fraction of the primer
+    /// radius (drawn from this range) and largest offset of its centre
+    /// from the breech centre, also as a fraction of the primer radius.
+    pub aperture_radius: (f64, f64),
+    pub aperture_offset: f64,
+    /// When set, a casing's breech face survives only as a ring of this
+    /// width (µm, drawn per casing from the range) around the aperture, as
+    /// some labs crop it: the hard case of a thin ring around a large hole.
+    pub ring_width_um: Option<(f64, f64)>,
 }
 
 impl Default for SynthConfig {
@@ -52,6 +61,25 @@ impl Default for SynthConfig {
             noise: 0.5,
             transfer: (0.7, 1.0),
             dropouts: 2,
+            aperture_radius: (0.45, 0.6),
+            aperture_offset: 0.25,
+            ring_width_um: None,
+        }
+    }
+}
+
+impl SynthConfig {
+    /// A striker-fired model whose breech face survives only as a thin
+    /// ring (0.4-0.8 mm) around a large, nearly centred firing-pin
+    /// aperture, scanned at `um_per_px` (the hidden set of issue #14 was
+    /// 7.4 µm/px).
+    pub fn thin_ring(um_per_px: f64) -> SynthConfig {
+        SynthConfig {
+            um_per_px,
+            aperture_radius: (0.5, 0.6),
+            aperture_offset: 0.05,
+            ring_width_um: Some((400.0, 800.0)),
+            ..SynthConfig::default()
         }
     }
 }
@@ -80,10 +108,11 @@ impl Aperture {
     /// The aperture of a random make and model.
     pub fn of_random_model(rng: &mut impl Rng, cfg: &SynthConfig) -> Aperture {
         let r = cfg.primer_radius_um;
+        let (off, (lo, hi)) = (cfg.aperture_offset, cfg.aperture_radius);
         Aperture {
-            x_um: rng.random_range(-0.25..0.25) * r,
-            y_um: rng.random_range(-0.25..0.25) * r,
-            radius_um: rng.random_range(0.45..0.6) * r,
+            x_um: rng.random_range(-off..off) * r,
+            y_um: rng.random_range(-off..off) * r,
+            radius_um: rng.random_range(lo..hi) * r,
         }
     }
 
@@ -144,6 +173,11 @@ fn texture_side(cfg: &SynthConfig) -> usize {
 
 /// Fire `gun` once: a scan of the casing's breech-face impression.
 pub fn fire(gun: &Gun, seed: u64, cfg: &SynthConfig) -> Surface {
+    // Drawn from a stream of its own, so sets without a ring keep the
+    // exact scans they always had.
+    let ring_width = cfg.ring_width_um.map(|(lo, hi)| {
+        ChaCha8Rng::seed_from_u64(seed ^ 0x7215_0a11).random_range(lo.min(hi)..=hi.max(lo))
+    });
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let theta: f64 = rng.random_range(0.0..std::f64::consts::TAU);
     let shift = (
@@ -177,7 +211,10 @@ pub fn fire(gun: &Gun, seed: u64, cfg: &SynthConfig) -> Surface {
             let (bx, by) = (px - shift.0, py - shift.1);
             let (gx, gy) = (cos * bx + sin * by, -sin * bx + cos * by);
             let a = gun.aperture;
-            if (gx - a.x_um).hypot(gy - a.y_um) < a.radius_um {
+            let from_aperture = (gx - a.x_um).hypot(gy - a.y_um);
+            if from_aperture < a.radius_um
+                || ring_width.is_some_and(|w| from_aperture > a.radius_um + w)
+            {
                 continue;
             }
             let mark = gun.texture.at(gx, gy);
@@ -212,6 +249,39 @@ pub fn labelled_set(
     family_size: usize,
     cfg: &SynthConfig,
 ) -> impl Iterator<Item = (usize, usize, Surface)> + '_ {
+    labelled_set_with_raw(seed, guns, casings, family_size, cfg, None)
+        .map(|shot| (shot.gun, shot.casing, shot.scan))
+}
+
+/// One casing of a labelled set.
+#[derive(Debug, Clone)]
+pub struct Shot {
+    pub gun: usize,
+    pub casing: usize,
+    pub scan: Surface,
+    /// A raw scan of the whole casing head (not a cropped breech face).
+    pub raw: bool,
+}
+
+/// Which casings of a labelled set are raw scans of the whole head.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawShare {
+    pub raw: RawConfig,
+    /// The last `per_gun` casings of every gun are raw.
+    pub per_gun: usize,
+}
+
+/// [`labelled_set`], with the last casings of each gun rendered as raw
+/// scans when `raw` says so. A raw casing is fired with the same seed as
+/// its processed twin would be, so both sets hold the same firings.
+pub fn labelled_set_with_raw(
+    seed: u64,
+    guns: usize,
+    casings: usize,
+    family_size: usize,
+    cfg: &SynthConfig,
+    raw: Option<RawShare>,
+) -> impl Iterator<Item = Shot> + '_ {
     let family_size = family_size.max(1);
     let model = model_of_set(seed, cfg);
     let mut family: Option<(usize, Texture)> = None;
@@ -229,8 +299,21 @@ pub fn labelled_set(
         let shot_seed = seed
             .wrapping_mul(7_919)
             .wrapping_add((g * 1_000 + c) as u64);
-        let scan = fire(&gun.as_ref().expect("gun set above").1, shot_seed, cfg);
-        (g, c, scan)
+        let this_gun = &gun.as_ref().expect("gun set above").1;
+        match raw.filter(|r| c + r.per_gun >= casings) {
+            Some(r) => Shot {
+                gun: g,
+                casing: c,
+                scan: fire_raw(this_gun, shot_seed, cfg, &r.raw).0,
+                raw: true,
+            },
+            None => Shot {
+                gun: g,
+                casing: c,
+                scan: fire(this_gun, shot_seed, cfg),
+                raw: false,
+            },
+        }
     })
 }
 
@@ -270,5 +353,96 @@ mod tests {
         let b = make_gun_of_model(42, None, &model, &cfg);
         assert_eq!(a.texture.at(100.0, -250.0), b.texture.at(100.0, -250.0));
         assert_ne!(a.aperture, b.aperture);
+    }
+
+    #[test]
+    fn a_thin_ring_casing_keeps_only_a_ring_of_breech_face_around_its_aperture() {
+        let cfg = SynthConfig::thin_ring(7.4);
+        let model = model_of_set(3, &cfg);
+        assert!(model.radius_um >= 0.5 * cfg.primer_radius_um);
+        let gun = make_gun_of_model(gun_seed(3, 0), None, &model, &cfg);
+        let full = fire(&gun, 77, &SynthConfig::default());
+        let ring = fire(&gun, 77, &cfg);
+        assert_eq!(ring.um_per_px, 7.4);
+        let area = |s: &Surface| s.valid_count() as f64 * s.um_per_px * s.um_per_px;
+        // A ring of at most 0.8 mm around the aperture, at least 0.4 mm.
+        let r = gun.aperture.radius_um;
+        let pi = std::f64::consts::PI;
+        let (lo, hi) = (
+            pi * ((r + 400.0).powi(2) - r * r),
+            pi * ((r + 800.0).powi(2) - r * r),
+        );
+        // Dropouts and the primer's edge take a little; pixels add a rim.
+        assert!(area(&ring) < 1.05 * hi, "{} vs {hi}", area(&ring));
+        assert!(area(&ring) > 0.6 * lo, "{} vs {lo}", area(&ring));
+        assert!(area(&ring) < 0.6 * area(&full));
+        // Every valid sample lies in the ring: no farther from the primer
+        // centre than the aperture's edge plus the widest ring and the play.
+        let half = (ring.width as f64 - 1.0) / 2.0;
+        let reach = r
+            + 800.0
+            + cfg.max_shift_um
+            + 1.5 * APERTURE_TOLERANCE_UM
+            + model.x_um.hypot(model.y_um);
+        for y in 0..ring.height {
+            for x in 0..ring.width {
+                if ring.valid[ring.index(x, y)] {
+                    let d = (x as f64 - half).hypot(y as f64 - half) * ring.um_per_px;
+                    assert!(d <= reach + ring.um_per_px, "{d} > {reach}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_default_generator_is_unchanged_by_the_ring_options() {
+        // The ring options only add: a set without them draws the same
+        // numbers in the same order as before they existed.
+        let plain = SynthConfig::default();
+        let no_ring = SynthConfig {
+            ring_width_um: None,
+            ..SynthConfig::thin_ring(plain.um_per_px)
+        };
+        let gun = make_gun(8, None, &plain);
+        let with_raw_off = labelled_set_with_raw(4, 2, 2, 1, &plain, None)
+            .map(|s| s.scan)
+            .collect::<Vec<_>>();
+        let before = labelled_set(4, 2, 2, 1, &plain)
+            .map(|(_, _, s)| s)
+            .collect::<Vec<_>>();
+        assert_eq!(with_raw_off.len(), 4);
+        for (a, b) in with_raw_off.iter().zip(&before) {
+            assert_eq!(a.values, b.values);
+            assert_eq!(a.valid, b.valid);
+        }
+        // Without a ring, the thin-ring model differs only in its aperture.
+        let a = fire(&gun, 5, &plain);
+        let b = fire(&gun, 5, &no_ring);
+        assert_eq!(a.values, b.values);
+    }
+
+    #[test]
+    fn a_set_with_raw_casings_renders_the_last_of_each_gun_raw() {
+        let cfg = SynthConfig {
+            um_per_px: 25.0,
+            ..SynthConfig::thin_ring(25.0)
+        };
+        let share = RawShare {
+            raw: RawConfig {
+                unmarked_aperture: true,
+                ..RawConfig::default()
+            },
+            per_gun: 1,
+        };
+        let shots: Vec<Shot> = labelled_set_with_raw(2, 2, 3, 1, &cfg, Some(share)).collect();
+        let raw: Vec<(usize, usize)> = shots
+            .iter()
+            .filter(|s| s.raw)
+            .map(|s| (s.gun, s.casing))
+            .collect();
+        assert_eq!(raw, vec![(0, 2), (1, 2)]);
+        // A raw scan covers the whole head; a processed one only its ring.
+        let (processed, raw_scan) = (&shots[0].scan, &shots[2].scan);
+        assert!(raw_scan.valid_count() > 3 * processed.valid_count());
     }
 }

@@ -38,6 +38,10 @@ pub struct RawConfig {
     /// Fraction of samples replaced by spikes of ±`spike_um`.
     pub spike_fraction: f64,
     pub spike_um: f64,
+    /// The breech face marks the primer only outside the gun's firing-pin
+    /// aperture; inside it the primer flows into the hole unmarked. Off by
+    /// default, so raw scans made before the option keep their bytes.
+    pub unmarked_aperture: bool,
 }
 
 impl Default for RawConfig {
@@ -55,6 +59,7 @@ impl Default for RawConfig {
             noise_um: 0.3,
             spike_fraction: 0.002,
             spike_um: 300.0,
+            unmarked_aperture: false,
         }
     }
 }
@@ -115,7 +120,11 @@ pub fn fire_raw(gun: &Gun, seed: u64, cfg: &SynthConfig, raw: &RawConfig) -> (Su
                 // Primer face: the gun's marks, turned, plus firing noise,
                 // on a slight dish; the crater is pressed into it.
                 let (gx, gy) = (cos * sx + sin * sy, -sin * sx + cos * sy);
-                let marks = transfer * gun.texture.at(gx, gy) + cfg.noise * noise_tex.at(sx, sy);
+                let a = gun.aperture;
+                let in_hole =
+                    raw.unmarked_aperture && (gx - a.x_um).hypot(gy - a.y_um) < a.radius_um;
+                let gun_marks = if in_hole { 0.0 } else { gun.texture.at(gx, gy) };
+                let marks = transfer * gun_marks + cfg.noise * noise_tex.at(sx, sy);
                 let mut z = raw.marks_um * marks - raw.dish_um * (d / radius).powi(2);
                 let dp = (sx - pin.0).hypot(sy - pin.1) / pin_r;
                 if dp < 1.0 {

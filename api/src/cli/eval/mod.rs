@@ -35,7 +35,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use casetrace_engine::calibration::{Calibration, FitSource};
+use casetrace_engine::calibration::{Calibration, Coverage, FitSource};
 use casetrace_engine::EngineConfig;
 
 use crossval::{cross_validate, ScoredPair};
@@ -104,6 +104,18 @@ pub struct EvalArgs {
     /// Query at most N casings, one per firearm in turn; pipeline mode.
     #[arg(long)]
     pub queries: Option<usize>,
+    /// Which fine score ranks: `model` (the learned score, when one is
+    /// installed) or `legacy` (the hand-weighted mean of NCC and cell
+    /// score), so both can be measured on one set.
+    #[arg(long, value_enum, default_value_t = Scorer::Model)]
+    pub scorer: Scorer,
+}
+
+/// The fine score `eval` ranks by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scorer {
+    Model,
+    Legacy,
 }
 
 impl EvalArgs {
@@ -117,6 +129,10 @@ impl EvalArgs {
 }
 
 pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = cfg;
+    if args.scorer == Scorer::Legacy {
+        cfg.score_model = None;
+    }
     let rows = read_manifest(&args.labels)?;
     let firearm_of: HashMap<String, String> = rows
         .iter()
@@ -154,6 +170,7 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     let mut scored_pairs = Vec::new();
     let mut pairs: Vec<PairRecord> = Vec::new();
     let mut queries: Vec<QueryRecord> = Vec::new();
+    let mut conditions = CoverageSeen::default();
     let mut pairs_out = match &args.pairs_out {
         Some(path) => Some(PairsCsv::create(path)?),
         None => None,
@@ -183,6 +200,7 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
             if let Some(out) = pairs_out.as_mut() {
                 out.write(&row.casing_id, c, gun == &candidate_gun)?;
             }
+            conditions.add(c);
             scored_pairs.push(ScoredPair {
                 query_gun: gun.clone(),
                 candidate_gun,
@@ -253,7 +271,13 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         }
     };
     if let Some(path) = &args.write_calibration {
-        calibration.save(path)?;
+        let name = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        calibration
+            .clone()
+            .with_coverage(&name, conditions.coverage()?)
+            .save(path)?;
         eprintln!("calibration written to {}", path.display());
     }
     if let Some(dir) = &args.plots {
@@ -295,6 +319,35 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     };
     print_report(&report, args.json);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The conditions of the scored pairs, which a calibration fitted on them
+/// covers: their surface kind, their files' resolutions, their cells.
+#[derive(Default)]
+struct CoverageSeen {
+    kinds: std::collections::BTreeSet<String>,
+    um_per_px: Vec<f64>,
+    cells_possible: Vec<usize>,
+}
+
+impl CoverageSeen {
+    fn add(&mut self, c: &casetrace_engine::service::Candidate) {
+        self.kinds.insert(c.casing.surface_kind.clone());
+        self.um_per_px.push(c.casing.um_per_px);
+        self.cells_possible.push(c.comparison.cells_possible);
+    }
+
+    fn coverage(&self) -> anyhow::Result<Coverage> {
+        let kind = match self.kinds.iter().collect::<Vec<_>>()[..] {
+            [one] => one,
+            _ => bail!(
+                "a calibration covers one surface kind; the set has {:?}",
+                self.kinds
+            ),
+        };
+        Coverage::of_pairs(kind, &self.um_per_px, &self.cells_possible)
+            .context("no scored pairs to state a calibration's coverage")
+    }
 }
 
 /// Import the labelled set, refusing the run if any row fails, and return

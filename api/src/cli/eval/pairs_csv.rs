@@ -19,7 +19,8 @@ impl PairsCsv {
         let mut out = std::io::BufWriter::new(file);
         writeln!(
             out,
-            "query,candidate,same_firearm,score,registration_ncc,cell_score,congruent_cells,valid_cells,overlap_fraction,descriptor_similarity"
+            "query,candidate,same_firearm,score,registration_ncc,cell_score,congruent_cells,valid_cells,overlap_fraction,descriptor_similarity,legacy_score,{}",
+            casetrace_engine::comparison::FEATURE_NAMES.join(",")
         )?;
         Ok(PairsCsv {
             path: path.to_path_buf(),
@@ -37,7 +38,7 @@ impl PairsCsv {
         let cmp = &c.comparison;
         writeln!(
             self.out,
-            "{query},{},{same_firearm},{:.6},{:.6},{:.6},{},{},{:.4},{:.6}",
+            "{query},{},{same_firearm},{:.6},{:.6},{:.6},{},{},{:.4},{:.6},{:.6},{}",
             c.casing.casing_id,
             c.score,
             cmp.registration_ncc,
@@ -45,7 +46,13 @@ impl PairsCsv {
             cmp.cells.congruent_cells,
             cmp.cells.valid_cells,
             cmp.overlap_fraction,
-            c.descriptor_similarity
+            c.descriptor_similarity,
+            cmp.legacy_score,
+            cmp.features
+                .iter()
+                .map(|f| format!("{f:.6}"))
+                .collect::<Vec<_>>()
+                .join(",")
         )
         .with_context(|| format!("writing {}", self.path.display()))
     }

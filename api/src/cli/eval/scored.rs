@@ -17,6 +17,9 @@ pub fn component_scores(c: &Candidate) -> Vec<(String, f64)> {
     vec![
         ("registration_ncc".into(), c.comparison.registration_ncc),
         ("cell_score".into(), c.comparison.cells.cell_score),
+        // The hand-weighted score the learned one replaced, so one run
+        // measures both on the same pairs.
+        ("legacy_score".into(), c.comparison.legacy_score),
     ]
 }
 

@@ -26,12 +26,25 @@ use crate::surface::Surface;
 /// written as NaN. Reading the result back gives the same values to f32
 /// precision.
 pub fn write_x3p(surface: &Surface) -> Vec<u8> {
-    let data = point_data(surface);
+    write_x3p_scaled(surface, 1e6)
+}
+
+/// Encode `surface` as an X3P archive whose increments and heights are in
+/// micrometres where the standard says metres, as some instruments' files
+/// are (the reader recognises them by their increment).
+pub fn write_x3p_micrometres(surface: &Surface) -> Vec<u8> {
+    write_x3p_scaled(surface, 1.0)
+}
+
+/// Lengths are written as micrometres divided by `per_unit` (µm per unit
+/// of the file).
+fn write_x3p_scaled(surface: &Surface, per_unit: f64) -> Vec<u8> {
+    let data = point_data(surface, per_unit);
     let data_md5 = md5_hex(&data);
     let xml = main_xml(
         surface.width,
         surface.height,
-        surface.um_per_px / 1e6,
+        surface.um_per_px / per_unit,
         &data_md5,
     );
     let checksum_file = format!("{} *main.xml\n", md5_hex(xml.as_bytes()));
@@ -47,14 +60,14 @@ pub fn write_x3p(surface: &Surface) -> Vec<u8> {
     .expect("writing an X3P zip into memory cannot fail")
 }
 
-/// Little-endian f64 heights in metres, x fastest, NaN where invalid.
-fn point_data(surface: &Surface) -> Vec<u8> {
+/// Little-endian f64 heights (µm / `per_unit`), x fastest, NaN where invalid.
+fn point_data(surface: &Surface, per_unit: f64) -> Vec<u8> {
     let n = surface.width * surface.height;
     let mut data = Vec::with_capacity(n * 8);
     for i in 0..n {
         let valid = surface.valid.get(i).copied().unwrap_or(false);
         let metres = match surface.values.get(i) {
-            Some(v) if valid => f64::from(*v) / 1e6,
+            Some(v) if valid => f64::from(*v) / per_unit,
             _ => f64::NAN,
         };
         data.extend_from_slice(&metres.to_le_bytes());
@@ -182,5 +195,22 @@ mod tests {
         assert!(xml.contains(&format!("<MD5ChecksumPointData>{}<", md5_hex(&data))));
         assert!(xml.contains("<Increment>2.5e-6</Increment>"), "{xml}");
         assert_eq!(sums, format!("{} *main.xml\n", md5_hex(xml.as_bytes())));
+    }
+
+    #[test]
+    fn a_micrometre_file_reads_back_as_the_same_surface() {
+        let mut s = Surface::empty(4, 3, 7.4, SurfaceKind::Topography);
+        for (i, (v, ok)) in s.values.iter_mut().zip(s.valid.iter_mut()).enumerate() {
+            *v = i as f32 * 0.25 - 1.0;
+            *ok = i != 5;
+        }
+        let bytes = write_x3p_micrometres(&s);
+        assert_ne!(bytes, write_x3p(&s));
+        let back = crate::reading::read_x3p(&bytes, "um.x3p", &Default::default()).expect("reads");
+        assert_eq!(back.um_per_px, 7.4);
+        assert_eq!(back.valid, s.valid);
+        for i in (0..12).filter(|i| s.valid[*i]) {
+            assert!((back.values[i] - s.values[i]).abs() < 1e-5, "sample {i}");
+        }
     }
 }

@@ -405,7 +405,10 @@ async fn archive_uploads_are_bounded_in_size_and_in_number() {
         drop(held);
         let res = test::call_service(&app, post_archive(&content_type, &body).to_request()).await;
         assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", t.backend);
-        let location = res.headers()[header::LOCATION]
+        let location = res
+            .headers()
+            .get(header::LOCATION)
+            .expect("Location")
             .to_str()
             .expect("ascii")
             .to_string();

@@ -377,7 +377,7 @@ async fn archive_uploads_are_bounded_in_size_and_in_number() {
 
         // With the only slot taken, the next upload is refused before it
         // is read, with a clear message and a Retry-After.
-        t.restart_with(|cfg| cfg.imports.max_upload_bytes = 1 << 20)
+        t.restart_with(|cfg| cfg.imports.max_upload_bytes = 1 << 30)
             .await;
         let state = t.state();
         let app = test::init_service(create_app(state.clone())).await;
@@ -405,7 +405,10 @@ async fn archive_uploads_are_bounded_in_size_and_in_number() {
         drop(held);
         let res = test::call_service(&app, post_archive(&content_type, &body).to_request()).await;
         assert_eq!(res.status(), StatusCode::ACCEPTED, "{}", t.backend);
-        let location = res.headers()[header::LOCATION]
+        let location = res
+            .headers()
+            .get(header::LOCATION)
+            .expect("Location")
             .to_str()
             .expect("ascii")
             .to_string();

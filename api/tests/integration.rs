@@ -8,6 +8,8 @@ mod common;
 mod eval;
 mod http;
 mod imports;
+mod isolation;
+mod one_door;
 mod panics;
 mod redescribe;
 mod tls;

@@ -154,7 +154,7 @@ pub async fn record_error(
             None,
             None,
         );
-        if let Err(e) = append(&state, &event).await {
+        if let Err(e) = state.engine.record_audit(&event).await {
             tracing::error!(request_id = %facts.request_id, error = %e, "audit record not written");
         }
     }
@@ -164,14 +164,6 @@ pub async fn record_error(
 /// Append `event` and write a checkpoint when one is due. A checkpoint
 /// that cannot be written is logged, not failed: the record is stored and
 /// chained, and the next checkpoint covers it.
-async fn append(state: &AppState, event: &AuditEvent) -> Result<(), casetrace_engine::EngineError> {
-    let record = state.engine.database().append_audit(event).await?;
-    if let Err(e) = state.engine.note_audit_append(&record).await {
-        tracing::error!(error = %e, seq = record.seq, "audit checkpoint not written");
-    }
-    Ok(())
-}
-
 fn event_of(
     facts: &CallFacts,
     action: String,
@@ -236,7 +228,6 @@ pub async fn record<B: MessageBody + 'static>(
     if facts.caller.get().is_none() && status.is_client_error() {
         if let Err(e) = state
             .engine
-            .database()
             .count_refusal(status.as_u16(), &bounded(&facts.path))
             .await
         {
@@ -260,7 +251,7 @@ pub async fn record<B: MessageBody + 'static>(
         evidence,
         detail,
     );
-    if let Err(e) = append(&state, &event).await {
+    if let Err(e) = state.engine.record_audit(&event).await {
         tracing::error!(%request_id, error = %e, status = status.as_u16(), "audit record not written");
         return Err(ApiError::from(e).into());
     }

@@ -1,8 +1,8 @@
 //! Who is calling: the `Caller` extractor authenticates the request's API
-//! key (`Authorization: Bearer ct_...`) through the engine, and handlers
-//! ask it for roles and agencies. Every route that takes a `Caller` is
-//! authenticated; the only routes without one are `/healthz` and the
-//! OpenAPI document.
+//! key (`Authorization: Bearer ct_...`) through the engine; handlers hand
+//! its principal to the engine, which decides what the caller may do and
+//! see. Every route that takes a `Caller` is authenticated; the only
+//! routes without one are `/healthz` and the OpenAPI document.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,7 +10,8 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use casetrace_engine::access::{Principal, Role, Scope};
+use casetrace_engine::access::policy::{self, Action};
+use casetrace_engine::access::Principal;
 use casetrace_engine::EngineError;
 
 use crate::app::AppState;
@@ -31,38 +32,22 @@ impl Caller {
         &self.0.holder
     }
 
-    /// Refuse unless the key holds one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.iter().any(|r| self.0.has(*r)) {
-            Ok(())
-        } else {
-            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(EngineError::Forbidden(format!(
-                "this needs the role {} (the key has {})",
-                names.join(" or "),
-                Role::join(&self.0.roles)
-            ))
-            .into())
-        }
+    /// Who the engine is asked for: every engine call takes it and
+    /// decides there what the caller may do and see.
+    pub fn principal(&self) -> &Principal {
+        &self.0
+    }
+
+    /// Refuse early, before a body is read, unless the key may do
+    /// `action`. The engine checks again: this only saves the upload.
+    pub fn may(&self, action: Action) -> Result<(), ApiError> {
+        Ok(policy::require(&self.0, action)?)
     }
 
     /// The agency a write goes to: the caller's own. Naming another is
     /// refused: agencies write only their own records.
     pub fn own_agency(&self, named: Option<&str>) -> Result<String, ApiError> {
-        match named {
-            None => Ok(self.0.agency.clone()),
-            Some(a) if a == self.0.agency => Ok(a.to_string()),
-            Some(a) => Err(EngineError::Forbidden(format!(
-                "a key of agency {:?} cannot write records of agency {a:?}",
-                self.0.agency
-            ))
-            .into()),
-        }
-    }
-
-    /// The agencies whose records the caller may use under `scope`.
-    pub async fn visible(&self, state: &AppState, scope: Scope) -> Result<Vec<String>, ApiError> {
-        Ok(state.engine.visible_agencies(&self.0, scope).await?)
+        Ok(policy::write_agency(&self.0, named)?)
     }
 }
 

@@ -92,7 +92,10 @@ impl ApiError {
     /// Whether this answer hides a record from the caller (audited as a
     /// denial although the client sees a 404).
     pub fn is_hidden(&self) -> bool {
-        matches!(self, ApiError::Hidden(_))
+        matches!(
+            self,
+            ApiError::Hidden(_) | ApiError::Engine(EngineError::Hidden(_))
+        )
     }
 
     /// Status and stable code. The engine half is one exhaustive match
@@ -100,33 +103,7 @@ impl ApiError {
     /// before the crate compiles again, instead of silently becoming a 500.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            ApiError::Engine(e) => match e {
-                EngineError::InvalidInput { .. } => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
-                }
-                EngineError::Unusable { .. } => {
-                    (StatusCode::UNPROCESSABLE_ENTITY, "unusable_surface")
-                }
-                EngineError::InvalidMetadata { .. } => {
-                    (StatusCode::BAD_REQUEST, "invalid_metadata")
-                }
-                EngineError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-                EngineError::CasingNotFound(_) => (StatusCode::NOT_FOUND, "casing_not_found"),
-                EngineError::CasingIdConflict { .. } => {
-                    (StatusCode::CONFLICT, "casing_id_conflict")
-                }
-                EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-                EngineError::ImportNotFound(_) => (StatusCode::NOT_FOUND, "import_not_found"),
-                EngineError::ImportRunning { .. } => (StatusCode::CONFLICT, "import_running"),
-                EngineError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-                EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-                EngineError::Model(_)
-                | EngineError::Index(_)
-                | EngineError::Database(_)
-                | EngineError::Migration(_)
-                | EngineError::Io { .. }
-                | EngineError::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            },
+            ApiError::Engine(e) => engine_status_and_code(e),
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "busy"),
             ApiError::PayloadTooLarge { .. } => {
@@ -142,6 +119,31 @@ impl ApiError {
             }
             ApiError::Panicked { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+}
+
+/// The engine half of [`ApiError::status_and_code`]: one exhaustive match
+/// with no `_` arm. A hidden record answers exactly as its absent twin.
+fn engine_status_and_code(e: &EngineError) -> (StatusCode, &'static str) {
+    match e {
+        EngineError::InvalidInput { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        EngineError::Unusable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unusable_surface"),
+        EngineError::InvalidMetadata { .. } => (StatusCode::BAD_REQUEST, "invalid_metadata"),
+        EngineError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        EngineError::CasingNotFound(_) => (StatusCode::NOT_FOUND, "casing_not_found"),
+        EngineError::CasingIdConflict { .. } => (StatusCode::CONFLICT, "casing_id_conflict"),
+        EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        EngineError::ImportNotFound(_) => (StatusCode::NOT_FOUND, "import_not_found"),
+        EngineError::ImportRunning { .. } => (StatusCode::CONFLICT, "import_running"),
+        EngineError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        EngineError::Model(_)
+        | EngineError::Index(_)
+        | EngineError::Database(_)
+        | EngineError::Migration(_)
+        | EngineError::Io { .. }
+        | EngineError::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        EngineError::Hidden(absent) => engine_status_and_code(absent),
     }
 }
 

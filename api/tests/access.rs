@@ -82,10 +82,18 @@ async fn every_call_needs_a_valid_key_and_refusals_are_audited() {
         .unwrap();
         let revoked = t
             .engine
-            .issue_key("local", "leaver", vec![Role::Examiner], 30)
+            .issue_key(
+                &crate::common::operator(),
+                "leaver",
+                vec![Role::Examiner],
+                30,
+            )
             .await
             .unwrap();
-        t.engine.revoke_key(&revoked.record.id).await.unwrap();
+        t.engine
+            .revoke_key(&crate::common::operator(), &revoked.record.id)
+            .await
+            .unwrap();
         let wrong_secret = format!("ct_00000000000000a1_{}", "33".repeat(32));
         for header in [
             None,
@@ -141,7 +149,12 @@ async fn roles_decide_what_a_key_may_do() {
         for role in Role::ALL {
             let issued = t
                 .engine
-                .issue_key("local", &format!("{role} holder"), vec![role], 30)
+                .issue_key(
+                    &crate::common::operator(),
+                    &format!("{role} holder"),
+                    vec![role],
+                    30,
+                )
                 .await
                 .unwrap();
             keys.push((role, issued.key, issued.record.id));
@@ -324,7 +337,7 @@ async fn agreements_decide_whose_casings_an_agency_correlates_with_and_sees() {
         assert!(candidate_ids(&r.json).is_empty(), "{:#}", r.json);
         let de_casing = "/v1/casings/TW01-01?agency=de-bka";
         let r = send(&app, get_as(FR_KEY, de_casing).to_request()).await;
-        r.assert_error(StatusCode::NOT_FOUND, "not_found");
+        r.assert_error(StatusCode::NOT_FOUND, "casing_not_found");
         assert!(audited(&t, "fr-pts", "denied").await.contains(&(
             "GET /v1/casings/{casing_id}".into(),
             "/v1/casings/TW01-01".into()
@@ -355,7 +368,7 @@ async fn agreements_decide_whose_casings_an_agency_correlates_with_and_sees() {
             );
         }
         let r = send(&app, get_as(FR_KEY, de_casing).to_request()).await;
-        r.assert_error(StatusCode::NOT_FOUND, "not_found");
+        r.assert_error(StatusCode::NOT_FOUND, "casing_not_found");
         // The other way round nothing was granted.
         let r = send(
             &app,

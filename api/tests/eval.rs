@@ -17,7 +17,7 @@ async fn submit_scans(t: &TestEngine) -> Vec<i64> {
     for name in SCANS {
         let outcome = t
             .engine
-            .submit(weller_submission(name))
+            .submit(&crate::common::operator(), weller_submission(name))
             .await
             .unwrap_or_else(|e| panic!("{}: submit {name}: {e}", t.backend));
         ids.push(outcome.casing.id);
@@ -35,7 +35,13 @@ async fn fine_comparison_alone_stops_at_its_budget_and_ranks_by_score() {
         let engine = &t.engine;
 
         let none = engine
-            .fine_compare_within("local", "TW01-01", &ids, Duration::ZERO)
+            .fine_compare_within(
+                &crate::common::operator(),
+                "local",
+                "TW01-01",
+                &ids,
+                Duration::ZERO,
+            )
             .await
             .expect("zero budget");
         assert_eq!(
@@ -47,7 +53,13 @@ async fn fine_comparison_alone_stops_at_its_budget_and_ranks_by_score() {
 
         // Ample time: every casing named but the query itself, best first.
         let all = engine
-            .fine_compare_within("local", "TW01-01", &ids, Duration::from_secs(3600))
+            .fine_compare_within(
+                &crate::common::operator(),
+                "local",
+                "TW01-01",
+                &ids,
+                Duration::from_secs(3600),
+            )
             .await
             .expect("ample budget");
         assert_eq!(all.compared, SCANS.len() - 1, "{}", t.backend);
@@ -72,7 +84,13 @@ async fn fine_comparison_alone_stops_at_its_budget_and_ranks_by_score() {
 
         // Only the casings named, whatever the budget.
         let two = engine
-            .fine_compare_within("local", "TW01-01", &ids[3..], Duration::from_secs(3600))
+            .fine_compare_within(
+                &crate::common::operator(),
+                "local",
+                "TW01-01",
+                &ids[3..],
+                Duration::from_secs(3600),
+            )
             .await
             .expect("two casings");
         assert_eq!(two.compared, 2, "{}", t.backend);
@@ -98,7 +116,7 @@ async fn descriptor_shortlist_leaves_out_the_query_and_is_ordered() {
         submit_scans(&t).await;
         let short = t
             .engine
-            .descriptor_shortlist("local", "TW01-01", 3)
+            .descriptor_shortlist(&crate::common::operator(), "local", "TW01-01", 3)
             .await
             .expect("shortlist");
         assert_eq!(short.len(), 3, "{}", t.backend);
@@ -106,7 +124,7 @@ async fn descriptor_shortlist_leaves_out_the_query_and_is_ordered() {
         assert!(short.windows(2).all(|w| w[0].similarity >= w[1].similarity));
         let all = t
             .engine
-            .descriptor_shortlist("local", "TW01-01", 100)
+            .descriptor_shortlist(&crate::common::operator(), "local", "TW01-01", 100)
             .await
             .expect("shortlist");
         assert_eq!(all.len(), SCANS.len() - 1, "{}", t.backend);

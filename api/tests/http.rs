@@ -637,18 +637,21 @@ async fn concurrent_submissions_of_one_file_store_it_once_and_keep_its_evidence(
             let bytes = bytes.clone();
             async move {
                 engine
-                    .submit(Submission {
-                        agency: "local".into(),
-                        casing_id,
-                        file_name: "TW01-01.x3p".into(),
-                        bytes,
-                        kind: CasingKind::Evidence,
-                        case_number: None,
-                        calibre: None,
-                        metadata: serde_json::json!({}),
-                        um_per_px: None,
-                        submitted_by: "test".into(),
-                    })
+                    .submit(
+                        &crate::common::operator(),
+                        Submission {
+                            agency: "local".into(),
+                            casing_id,
+                            file_name: "TW01-01.x3p".into(),
+                            bytes,
+                            kind: CasingKind::Evidence,
+                            case_number: None,
+                            calibre: None,
+                            metadata: serde_json::json!({}),
+                            um_per_px: None,
+                            submitted_by: "test".into(),
+                        },
+                    )
                     .await
             }
         };

@@ -49,7 +49,7 @@ fn upgraded_model(dir: &Path) -> std::path::PathBuf {
 /// Put the Weller scan `id` on file under casing id `id`.
 async fn submit(engine: &Engine, id: &str) {
     engine
-        .submit(weller_submission(id))
+        .submit(&crate::common::operator(), weller_submission(id))
         .await
         .unwrap_or_else(|e| panic!("submit {id}: {e}"));
 }
@@ -68,7 +68,7 @@ async fn restart_with_model(t: &mut TestEngine, model_dir: &Path) {
 /// The casing ids the index offers as `casing_id`'s nearest neighbours.
 async fn shortlist(engine: &Engine, casing_id: &str) -> BTreeSet<String> {
     engine
-        .descriptor_shortlist("local", casing_id, 10)
+        .descriptor_shortlist(&crate::common::operator(), "local", casing_id, 10)
         .await
         .unwrap_or_else(|e| panic!("shortlist of {casing_id}: {e}"))
         .into_iter()

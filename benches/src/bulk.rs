@@ -102,7 +102,8 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
     let label = zip_path.display().to_string();
     let started = Instant::now();
     let result = runtime.block_on(async {
-        let prepared = engine.prepare_import(source, &label, "bench", None).await?;
+        let bench = casetrace_engine::access::Principal::local_admin("local", "benchmark");
+        let prepared = engine.prepare_import(&bench, source, &label).await?;
         engine.run_import(prepared, &|_| {}).await
     })?;
     let wall = started.elapsed().as_secs_f64();

@@ -95,19 +95,23 @@ pub fn run(args: &IngestArgs, json_mode: bool) -> anyhow::Result<serde_json::Val
 
             let started = Instant::now();
             let bytes = std::fs::read(path)?;
+            let bench = casetrace_engine::access::Principal::local_admin("bench", "benchmark");
             let outcome = engine
-                .submit(Submission {
-                    agency: "bench".into(),
-                    casing_id: format!("C{i:06}"),
-                    file_name: format!("c{i:06}.x3p"),
-                    bytes,
-                    kind: CasingKind::Evidence,
-                    case_number: None,
-                    calibre: None,
-                    metadata: serde_json::json!({}),
-                    um_per_px: None,
-                    submitted_by: "bench".into(),
-                })
+                .submit(
+                    &bench,
+                    Submission {
+                        agency: "bench".into(),
+                        casing_id: format!("C{i:06}"),
+                        file_name: format!("c{i:06}.x3p"),
+                        bytes,
+                        kind: CasingKind::Evidence,
+                        case_number: None,
+                        calibre: None,
+                        metadata: serde_json::json!({}),
+                        um_per_px: None,
+                        submitted_by: "bench".into(),
+                    },
+                )
                 .await?;
             let wall = started.elapsed();
             engine_t.push(wall);

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use casetrace_engine::access::Agencies;
 use casetrace_engine::store::{Database, NewFirearm, SerialFilters, SerialQuery};
 use casetrace_engine::traces::{edit_distance, SerialPattern};
 use rand::{Rng, SeedableRng};
@@ -130,7 +131,7 @@ async fn measure(
         for (mode, q) in queries(target, &mut rng).iter().enumerate() {
             let mut found = Vec::new();
             let t = Instant::now();
-            let hits = db.search_serials(q, &none).await?;
+            let hits = db.search_serials(q, &none, &Agencies::All).await?;
             per_mode[mode].0.push(t.elapsed());
             found.push(hits.len());
             let scanned = timed(&mut per_mode[mode].1, || scan(&all, q));

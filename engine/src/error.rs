@@ -79,6 +79,12 @@ pub enum EngineError {
     /// The caller is known but may not do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// A record the caller may not see: shown exactly as the error an
+    /// absent record gives (same text, same status and code), so hidden
+    /// and absent cannot be told apart; the API records it as a denial.
+    /// Made by [`crate::access::policy::hidden`].
+    #[error(transparent)]
+    Hidden(Box<EngineError>),
 }
 
 impl EngineError {
@@ -119,7 +125,16 @@ impl EngineError {
                 | EngineError::NotFound(_)
                 | EngineError::ImportNotFound(_)
                 | EngineError::ImportRunning { .. }
+                | EngineError::Hidden(_)
         )
+    }
+
+    /// The error a client is shown: a hidden record's absent twin.
+    pub fn shown(&self) -> &EngineError {
+        match self {
+            EngineError::Hidden(absent) => absent.shown(),
+            other => other,
+        }
     }
 }
 

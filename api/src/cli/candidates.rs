@@ -29,10 +29,11 @@ pub struct CandidatesArgs {
 
 pub async fn run(cfg: EngineConfig, args: CandidatesArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine(cfg).await?;
+    let operator = super::operator(&args.agency);
     let ids: Vec<String> = match &args.casing_id {
         Some(id) => vec![id.clone()],
         None => {
-            let mut all = engine.database().list_casings().await?;
+            let mut all = engine.casings(&operator).await?;
             all.retain(|c| c.agency == args.agency);
             all.into_iter().map(|c| c.casing_id).collect()
         }
@@ -40,7 +41,7 @@ pub async fn run(cfg: EngineConfig, args: CandidatesArgs) -> anyhow::Result<Exit
     let mut out = std::io::stdout().lock();
     for id in ids {
         let list = engine
-            .candidates(&args.agency, &id, args.limit, None)
+            .candidates(&operator, Some(&args.agency), &id, args.limit)
             .await?;
         print_list(&mut out, Some(&id), &list, args.json)?;
     }

@@ -49,6 +49,7 @@ enum FirearmsCommand {
 
 pub async fn run(cfg: EngineConfig, args: FirearmsArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine(cfg).await?;
+    let operator = super::operator(super::CLI_AGENCY);
     match args.command {
         FirearmsCommand::Search {
             serial,
@@ -68,18 +69,18 @@ pub async fn run(cfg: EngineConfig, args: FirearmsArgs) -> anyhow::Result<ExitCo
                 country,
             };
             let mut out = std::io::stdout().lock();
-            for m in engine.search_serials(&query, &filters).await? {
+            for m in engine.search_serials(&operator, &query, &filters).await? {
                 serde_json::to_writer(&mut out, &SerialMatchDto::from(m))?;
                 std::io::Write::write_all(&mut out, b"\n")?;
             }
         }
         FirearmsCommand::History { id, serial } => match (id, serial) {
-            (Some(id), _) => {
-                print_json(&FirearmHistoryDto::from(engine.firearm_history(id).await?))?
-            }
+            (Some(id), _) => print_json(&FirearmHistoryDto::from(
+                engine.firearm_history(&operator, id).await?,
+            ))?,
             (None, Some(serial)) => {
                 let all: Vec<FirearmHistoryDto> = engine
-                    .serial_history(&serial)
+                    .serial_history(&operator, &serial)
                     .await?
                     .into_iter()
                     .map(Into::into)
@@ -93,7 +94,10 @@ pub async fn run(cfg: EngineConfig, args: FirearmsArgs) -> anyhow::Result<ExitCo
             let dto: NewTraceEventDto = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{}: not a trace event", event.display()))?;
             let (new, casing) = dto.into_new(CLI_ACTOR);
-            let recorded = engine.add_trace_event(id, new, casing.as_deref()).await?;
+            let operator = super::operator(&new.agency);
+            let recorded = engine
+                .add_trace_event(&operator, id, new, casing.as_deref())
+                .await?;
             print_json(&TraceEventDto::from(recorded))?;
         }
     }

@@ -47,7 +47,7 @@ pub async fn run(mut cfg: EngineConfig, args: ImportArgs) -> anyhow::Result<Exit
     let source = ImportSource::open(&args.manifest).map_err(|e| anyhow::anyhow!("{e}"))?;
     let engine = open_engine(cfg).await?;
     let prepared = engine
-        .prepare_import(source, &label, super::CLI_ACTOR, None)
+        .prepare_import(&super::operator(super::CLI_AGENCY), source, &label)
         .await
         .map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
     let job_id = prepared.job.id.clone();
@@ -127,7 +127,8 @@ async fn import_row(engine: &Engine, row: &ManifestRow) -> RowOutcome {
         Ok(s) => s,
         Err(reason) => return RowOutcome::Failed(reason),
     };
-    match engine.submit(submission).await {
+    let operator = super::operator(&submission.agency);
+    match engine.submit(&operator, submission).await {
         Ok(outcome) if outcome.created => RowOutcome::Imported(outcome.timings),
         Ok(_) => RowOutcome::AlreadyOnFile,
         Err(e) => RowOutcome::Failed(e.to_string()),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use casetrace_engine::EngineConfig;
 
-use super::{open_engine, print_json, CLI_ACTOR};
+use super::{open_engine, operator, print_json, CLI_AGENCY};
 use crate::dto::{CaseHistoryDto, DecisionDto, LeadDto};
 
 #[derive(Debug, clap::Args)]
@@ -60,10 +60,9 @@ pub async fn run(cfg: EngineConfig, args: LeadsArgs) -> anyhow::Result<ExitCode>
         } => {
             engine
                 .mark_lead(
-                    &agency,
+                    &operator(&agency),
                     (&agency, &query),
                     (&agency, &candidate),
-                    CLI_ACTOR,
                     comment.as_deref(),
                 )
                 .await?
@@ -79,10 +78,15 @@ pub async fn run(cfg: EngineConfig, args: LeadsArgs) -> anyhow::Result<ExitCode>
                 Decision::Excluded => DecisionDto::Excluded,
             };
             engine
-                .decide_lead(id, decision.into(), CLI_ACTOR, comment.as_deref())
+                .decide_lead(
+                    &operator(CLI_AGENCY),
+                    id,
+                    decision.into(),
+                    comment.as_deref(),
+                )
                 .await?
         }
-        LeadsCommand::Show { id } => engine.lead(id).await?,
+        LeadsCommand::Show { id } => engine.lead(&operator(CLI_AGENCY), id).await?,
     };
     print_json(&LeadDto::from(lead))?;
     Ok(ExitCode::SUCCESS)
@@ -90,7 +94,9 @@ pub async fn run(cfg: EngineConfig, args: LeadsArgs) -> anyhow::Result<ExitCode>
 
 pub async fn run_cases(cfg: EngineConfig, args: CasesArgs) -> anyhow::Result<ExitCode> {
     let engine = open_engine(cfg).await?;
-    let history = engine.case_history(&args.case_number).await?;
+    let history = engine
+        .case_history(&operator(CLI_AGENCY), &args.case_number)
+        .await?;
     print_json(&CaseHistoryDto::from(history))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -228,7 +228,16 @@ pub fn engine_config(cli: &Cli, data_dir: PathBuf) -> EngineConfig {
 
 /// Who the command line records as the author of what it writes: the
 /// operator of the machine, acting as its local administrator.
-const CLI_ACTOR: &str = "cli:local-admin";
+const CLI_ACTOR: &str = casetrace_engine::access::LOCAL_ADMIN;
+
+/// The operator of the machine acting for `agency`: the command line asks
+/// the engine for full access by name, as it alone may.
+fn operator(agency: &str) -> casetrace_engine::access::Principal {
+    casetrace_engine::access::Principal::local_admin(
+        agency,
+        "the machine's operator at the command line",
+    )
+}
 /// The agency the command line acts for (as in its own audit records).
 const CLI_AGENCY: &str = "local";
 

@@ -28,7 +28,13 @@ pub async fn run(cfg: EngineConfig, args: SearchArgs) -> anyhow::Result<ExitCode
     let engine = open_engine(cfg).await?;
     let name = args.file.display().to_string();
     let list = engine
-        .search(bytes, name, args.um_per_px, args.limit, None)
+        .search(
+            &super::operator(super::CLI_AGENCY),
+            bytes,
+            name,
+            args.um_per_px,
+            args.limit,
+        )
         .await?;
     print_list(&mut std::io::stdout().lock(), None, &list, args.json)?;
     Ok(ExitCode::SUCCESS)

@@ -10,7 +10,6 @@ use casetrace_engine::EngineConfig;
 
 use super::open_engine;
 use crate::app::{serve, AppState};
-use casetrace_engine::access::Role;
 use casetrace_engine::store::AgencyRecord;
 use casetrace_engine::Engine;
 
@@ -96,22 +95,15 @@ const FIRST_AGENCY: &str = "local";
 /// route but `/healthz` needs a key. Later keys are issued with
 /// `casetrace keys issue` or `POST /v1/keys`.
 async fn bootstrap(engine: &Engine) -> anyhow::Result<()> {
-    let db = engine.database();
-    if !db.api_keys(None).await?.is_empty() {
+    let first = AgencyRecord {
+        id: FIRST_AGENCY.into(),
+        name: "Local agency".into(),
+        country: "ZZ".into(),
+        identifier: None,
+    };
+    let Some(issued) = engine.bootstrap_first_key(&first).await? else {
         return Ok(());
-    }
-    if db.agency(FIRST_AGENCY).await?.is_none() {
-        db.insert_agency(&AgencyRecord {
-            id: FIRST_AGENCY.into(),
-            name: "Local agency".into(),
-            country: "ZZ".into(),
-            identifier: None,
-        })
-        .await?;
-    }
-    let issued = engine
-        .issue_key(FIRST_AGENCY, "bootstrap-admin", Role::ALL.to_vec(), 365)
-        .await?;
+    };
     eprintln!(
         "first start: agency {FIRST_AGENCY:?} has one API key with every role, shown this once:\n\n    {}\n\nsend it as `Authorization: Bearer <key>`; issue others with `casetrace keys issue` or POST /v1/keys",
         issued.key

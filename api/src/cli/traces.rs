@@ -42,7 +42,9 @@ pub async fn run(cfg: EngineConfig, args: TracesArgs) -> anyhow::Result<ExitCode
             let dto: TraceRequestDto = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{}: not a trace request", request.display()))?;
             let engine = open_engine(cfg).await?;
-            let outcome = engine.submit_trace(dto.into_submission(CLI_ACTOR)).await?;
+            let submission = dto.into_submission(CLI_ACTOR);
+            let operator = super::operator(&submission.event.agency);
+            let outcome = engine.submit_trace(&operator, submission).await?;
             print_json(&TraceOutcomeDto::from(outcome))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -52,7 +54,7 @@ pub async fn run(cfg: EngineConfig, args: TracesArgs) -> anyhow::Result<ExitCode
             let engine = open_engine(cfg).await?;
             let name = file.display().to_string();
             let report = engine
-                .import_traces(&name, &bytes, format, &agency, CLI_ACTOR, None)
+                .import_traces(&super::operator(&agency), &name, &bytes, format)
                 .await?;
             for failure in &report.failed {
                 eprintln!(

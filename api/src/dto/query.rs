@@ -10,7 +10,7 @@ pub const DEFAULT_AGENCY: &str = "local";
 pub const DEFAULT_LIMIT: usize = 10;
 /// Longest candidate list a request may ask for: each candidate costs a
 /// fine comparison.
-pub const MAX_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = casetrace_engine::service::MAX_CANDIDATE_LIST;
 
 /// `?agency=` on reads of one casing.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

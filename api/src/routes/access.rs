@@ -5,8 +5,8 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use casetrace_engine::access::Role;
-use casetrace_engine::store::{AgreementRecord, AuditQuery};
+use casetrace_engine::access::Action;
+use casetrace_engine::store::AuditQuery;
 
 use super::resource;
 use crate::app::AppState;
@@ -32,12 +32,12 @@ pub async fn issue_key(
     caller: Caller,
     body: web::Json<NewKeyDto>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Action::ManageKeys)?;
     let roles = body.roles()?;
     let issued = state
         .engine
         .issue_key(
-            caller.agency(),
+            caller.principal(),
             &body.holder,
             roles,
             body.days.unwrap_or(365),
@@ -65,12 +65,7 @@ pub async fn list_keys(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<web::Json<Vec<KeyDto>>, ApiError> {
-    caller.require(&[Role::Admin])?;
-    let keys = state
-        .engine
-        .database()
-        .api_keys(Some(caller.agency()))
-        .await?;
+    let keys = state.engine.keys(caller.principal()).await?;
     Ok(web::Json(keys.into_iter().map(Into::into).collect()))
 }
 
@@ -89,12 +84,8 @@ pub async fn revoke_key(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<web::Json<KeyDto>, ApiError> {
-    caller.require(&[Role::Admin])?;
-    match state.engine.database().api_key(&id).await? {
-        Some(key) if key.agency == caller.agency() => {}
-        _ => return Err(ApiError::Hidden(format!("key {id:?}"))),
-    }
-    Ok(web::Json(state.engine.revoke_key(&id).await?.into()))
+    let key = state.engine.revoke_key(caller.principal(), &id).await?;
+    Ok(web::Json(key.into()))
 }
 
 /// Let another agency use the caller's agency's records.
@@ -112,16 +103,10 @@ pub async fn grant(
     caller: Caller,
     body: web::Json<NewAgreementDto>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
-    let agreement = AgreementRecord {
-        owner: caller.agency().to_string(),
-        grantee: body.grantee.clone(),
-        scope: body.scope()?,
-    };
-    state
+    caller.may(Action::ManageAgreements)?;
+    let agreement = state
         .engine
-        .database()
-        .grant(&agreement, caller.holder())
+        .grant(caller.principal(), &body.grantee, body.scope()?)
         .await?;
     let detail = AuditDetail::default()
         .with("grantee", agreement.grantee.as_str())
@@ -145,16 +130,12 @@ pub async fn revoke_agreement(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
+    caller.may(Action::ManageAgreements)?;
     let (grantee, scope) = path.into_inner();
-    let agreement = AgreementRecord {
-        owner: caller.agency().to_string(),
-        grantee,
-        scope: scope.parse()?,
-    };
-    if !state.engine.database().revoke_agreement(&agreement).await? {
-        return Err(ApiError::Hidden("agreement".into()));
-    }
+    let agreement = state
+        .engine
+        .end_agreement(caller.principal(), &grantee, scope.parse()?)
+        .await?;
     let detail = AuditDetail::default()
         .with("grantee", agreement.grantee.as_str())
         .with("scope", agreement.scope.as_str());
@@ -172,8 +153,7 @@ pub async fn list_agreements(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<web::Json<Vec<AgreementDto>>, ApiError> {
-    caller.require(&[Role::Admin, Role::Auditor])?;
-    let all = state.engine.database().agreements(caller.agency()).await?;
+    let all = state.engine.agreements(caller.principal()).await?;
     Ok(web::Json(all.into_iter().map(Into::into).collect()))
 }
 
@@ -191,21 +171,20 @@ pub async fn audit_records(
     caller: Caller,
     query: web::Query<AuditQueryDto>,
 ) -> Result<web::Json<Vec<AuditRecordDto>>, ApiError> {
-    caller.require(&[Role::Auditor])?;
     let q = query.into_inner();
+    let query = AuditQuery {
+        agency: Some(caller.agency().to_string()),
+        include_owned: true,
+        resource: q.resource,
+        action: q.action,
+        from: q.from,
+        to: q.to,
+        after_seq: q.after,
+        limit: q.limit.unwrap_or(100),
+    };
     let records = state
         .engine
-        .database()
-        .audit_records(&AuditQuery {
-            agency: Some(caller.agency().to_string()),
-            include_owned: true,
-            resource: q.resource,
-            action: q.action,
-            from: q.from,
-            to: q.to,
-            after_seq: q.after,
-            limit: q.limit.unwrap_or(100),
-        })
+        .audit_records(caller.principal(), query)
         .await?;
     Ok(web::Json(records.into_iter().map(Into::into).collect()))
 }

@@ -14,7 +14,7 @@ use crate::dto::{
     SubmissionMetadataDto, SubmitForm, SubmitQuery, SubmitResponseDto,
 };
 use crate::error::ApiError;
-use casetrace_engine::access::{Role, Scope};
+use casetrace_engine::access::Action;
 
 /// Submit a casing: an `image` file part and a `metadata` JSON part.
 ///
@@ -46,7 +46,7 @@ pub async fn submit_casing(
     req: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Examiner])?;
+    caller.may(Action::SubmitCasing)?;
     // Checked first so a bad query costs no upload.
     let limit = resolve_limit(query.limit, 0)?;
     let upload = read_upload(&req, payload, state.max_upload_bytes).await?;
@@ -59,17 +59,21 @@ pub async fn submit_casing(
     let mut metadata: SubmissionMetadataDto = parse_metadata(&metadata)?;
     metadata.agency = Some(caller.own_agency(metadata.agency.as_deref())?);
     let submission = metadata.into_submission(image.file_name, image.bytes, caller.holder());
-    let outcome = state.engine.submit(submission).await?;
+    let outcome = state.engine.submit(caller.principal(), submission).await?;
     let casing = outcome.casing;
     // The casing is stored by now: if ranking fails the client gets the
     // error, and a retry answers 200 with the list.
     let candidates: Vec<CandidateDto> = if limit == 0 {
         Vec::new()
     } else {
-        let within = caller.visible(&state, Scope::Correlate).await?;
         let list = state
             .engine
-            .candidates(&casing.agency, &casing.casing_id, limit, Some(&within))
+            .candidates(
+                caller.principal(),
+                Some(&casing.agency),
+                &casing.casing_id,
+                limit,
+            )
             .await?;
         list.candidates
             .into_iter()
@@ -120,43 +124,15 @@ pub async fn get_casing(
     casing_id: web::Path<String>,
     query: web::Query<CasingQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Examiner, Role::Investigator])?;
-    let agency = viewable_agency(&state, &caller, query.agency.as_deref(), &casing_id).await?;
     let record = state
         .engine
-        .database()
-        .casing_by_casing_id(&agency, &casing_id)
-        .await?
-        .ok_or_else(|| casetrace_engine::EngineError::CasingNotFound(casing_id.into_inner()))?;
+        .casing(caller.principal(), query.agency.as_deref(), &casing_id)
+        .await?;
     let evidence = AuditEvidence(record.sha256.clone());
     let mut res = HttpResponse::Ok().json(CasingDto::from(record));
     res.extensions_mut().insert(evidence);
     note(&mut res, AuditDetail::default().owned_by(agency));
     Ok(res)
-}
-
-/// The agency whose casing the caller asks about (its own by default),
-/// if the caller may view that agency's casings. Otherwise the casing is
-/// answered as missing: whether another agency holds a casing id is
-/// itself not the caller's to know.
-async fn viewable_agency(
-    state: &AppState,
-    caller: &Caller,
-    named: Option<&str>,
-    casing_id: &str,
-) -> Result<String, ApiError> {
-    let agency = named.unwrap_or(caller.agency());
-    if agency == caller.agency()
-        || caller
-            .visible(state, Scope::View)
-            .await?
-            .iter()
-            .any(|a| a == agency)
-    {
-        Ok(agency.to_string())
-    } else {
-        Err(ApiError::Hidden(format!("casing {casing_id}")))
-    }
 }
 
 /// Candidates for a casing on file, best first, never the casing itself.
@@ -177,13 +153,15 @@ pub async fn get_candidates(
     casing_id: web::Path<String>,
     query: web::Query<CandidatesQuery>,
 ) -> Result<web::Json<CandidateListDto>, ApiError> {
-    caller.require(&[Role::Examiner])?;
     let limit = resolve_limit(query.limit, 1)?;
-    let agency = viewable_agency(&state, &caller, query.agency.as_deref(), &casing_id).await?;
-    let within = caller.visible(&state, Scope::Correlate).await?;
     let list = state
         .engine
-        .candidates(&agency, &casing_id, limit, Some(&within))
+        .candidates(
+            caller.principal(),
+            query.agency.as_deref(),
+            &casing_id,
+            limit,
+        )
         .await?;
     Ok(web::Json(CandidateListDto::new(
         Some(casing_id.into_inner()),

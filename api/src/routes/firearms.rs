@@ -6,7 +6,6 @@ use actix_web::{web, HttpResponse};
 use casetrace_engine::store::{SerialFilters, SerialQuery};
 
 use super::resource;
-use super::visibility::sight_of;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{
@@ -14,7 +13,7 @@ use crate::dto::{
     SerialSearchDto, SerialSearchQuery, TraceEventDto,
 };
 use crate::error::ApiError;
-use casetrace_engine::access::Role;
+use casetrace_engine::access::Action;
 
 /// Register a firearm with no event yet.
 #[utoipa::path(
@@ -32,11 +31,13 @@ pub async fn create_firearm(
     caller: Caller,
     body: web::Json<NewFirearmDto>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Investigator])?;
     let mut body = body.into_inner();
     body.agency = Some(caller.own_agency(body.agency.as_deref())?);
     let new = body.into_new(caller.holder());
-    let firearm = state.engine.register_firearm(&new).await?;
+    let firearm = state
+        .engine
+        .register_firearm(caller.principal(), &new)
+        .await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/firearms/{}", firearm.id)))
         .json(FirearmDto::from(firearm)))
@@ -60,8 +61,7 @@ pub async fn search_firearms(
     caller: Caller,
     query: web::Query<SerialSearchQuery>,
 ) -> Result<web::Json<SerialSearchDto>, ApiError> {
-    caller.require(&[Role::Investigator])?;
-    let sight = sight_of(&state, &caller).await?;
+    caller.may(Action::SerialSearch)?;
     let q = query.into_inner();
     let mode = q.mode.unwrap_or(if q.serial.contains(['?', '*']) {
         SerialModeDto::Pattern
@@ -99,15 +99,14 @@ pub async fn search_firearms(
         calibre: q.calibre,
         country: q.country,
     };
-    let matches = state.engine.search_serials(&serial_query, &filters).await?;
+    let matches = state
+        .engine
+        .search_serials(caller.principal(), &serial_query, &filters)
+        .await?;
     Ok(web::Json(SerialSearchDto {
         mode: name.into(),
         query: q.serial,
-        matches: matches
-            .into_iter()
-            .filter(|m| sight.sees_traces_of(&m.firearm.agency))
-            .map(Into::into)
-            .collect(),
+        matches: matches.into_iter().map(Into::into).collect(),
     }))
 }
 
@@ -127,14 +126,7 @@ pub async fn get_firearm(
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<web::Json<FirearmDto>, ApiError> {
-    caller.require(&[Role::Investigator])?;
-    let firearm = state.engine.firearm(*id).await?;
-    if !sight_of(&state, &caller)
-        .await?
-        .sees_traces_of(&firearm.agency)
-    {
-        return Err(ApiError::Hidden(format!("firearm {id}")));
-    }
+    let firearm = state.engine.firearm(caller.principal(), *id).await?;
     Ok(web::Json(firearm.into()))
 }
 
@@ -156,12 +148,10 @@ pub async fn firearm_history(
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<web::Json<FirearmHistoryDto>, ApiError> {
-    caller.require(&[Role::Investigator])?;
-    let history = state.engine.firearm_history(*id).await?;
-    let history = sight_of(&state, &caller)
-        .await?
-        .firearm_history(history)
-        .ok_or_else(|| ApiError::Hidden(format!("firearm {id}")))?;
+    let history = state
+        .engine
+        .firearm_history(caller.principal(), *id)
+        .await?;
     Ok(web::Json(history.into()))
 }
 
@@ -185,21 +175,14 @@ pub async fn add_event(
     id: web::Path<i64>,
     body: web::Json<NewTraceEventDto>,
 ) -> Result<HttpResponse, ApiError> {
-    // Labs record their test fires; investigators the rest of a history.
-    caller.require(&[Role::Investigator, Role::Examiner])?;
-    let firearm = state.engine.firearm(*id).await?;
-    if !sight_of(&state, &caller)
-        .await?
-        .sees_traces_of(&firearm.agency)
-    {
-        return Err(ApiError::Hidden(format!("firearm {id}")));
-    }
+    // Labs record their test fires; investigators the rest of a history
+    // (the engine's rule).
     let mut body = body.into_inner();
     body.agency = Some(caller.own_agency(body.agency.as_deref())?);
     let (event, casing) = body.into_new(caller.holder());
     let event = state
         .engine
-        .add_trace_event(*id, event, casing.as_deref())
+        .add_trace_event(caller.principal(), *id, event, casing.as_deref())
         .await?;
     Ok(HttpResponse::Created().json(TraceEventDto::from(event)))
 }
@@ -221,19 +204,13 @@ pub async fn serial_history(
     caller: Caller,
     serial: web::Path<String>,
 ) -> Result<web::Json<Vec<FirearmHistoryDto>>, ApiError> {
-    caller.require(&[Role::Investigator])?;
-    let sight = sight_of(&state, &caller).await?;
     let histories: Vec<FirearmHistoryDto> = state
         .engine
-        .serial_history(&serial)
+        .serial_history(caller.principal(), &serial)
         .await?
         .into_iter()
-        .filter_map(|h| sight.firearm_history(h))
         .map(Into::into)
         .collect();
-    if histories.is_empty() {
-        return Err(ApiError::Hidden(format!("firearm with serial {serial:?}")));
-    }
     Ok(web::Json(histories))
 }
 

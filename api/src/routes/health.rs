@@ -19,7 +19,7 @@ use crate::error::ApiError;
     )
 )]
 pub async fn healthz(state: web::Data<AppState>) -> Result<web::Json<HealthDto>, ApiError> {
-    let casings = state.engine.database().count_casings().await?;
+    let casings = state.engine.casing_count().await?;
     let indexed = state.engine.indexed_count()?;
     Ok(web::Json(HealthDto {
         status: "ok".into(),

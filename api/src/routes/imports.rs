@@ -22,7 +22,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{ErrorDto, ImportForm, ImportJobDto, ImportPathDto};
 use crate::error::ApiError;
-use casetrace_engine::access::Role;
+use casetrace_engine::access::Action;
 
 /// Where uploads are spooled, inside the data directory.
 const SPOOL_DIR: &str = "imports-incoming";
@@ -58,7 +58,7 @@ pub async fn start_import(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Importer])?;
+    caller.may(Action::ImportCasings)?;
     let engine = state.engine.clone();
     let content_type = req
         .headers()
@@ -88,7 +88,7 @@ pub async fn start_import(
         ));
     };
     let prepared = engine
-        .prepare_import(source, &label, caller.holder(), Some(caller.agency()))
+        .prepare_import(caller.principal(), source, &label)
         .await?;
     let id = prepared.job.id.clone();
     let runner = engine.clone();
@@ -99,7 +99,7 @@ pub async fn start_import(
             tracing::error!(error = %e, "import job failed");
         }
     });
-    let status = engine.import_status(&id).await?;
+    let status = engine.import_status(caller.principal(), &id).await?;
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/v1/imports/{id}")))
         .json(ImportJobDto::from(status)))
@@ -122,8 +122,7 @@ pub async fn get_import(
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Importer])?;
-    let status = state.engine.import_status(&id).await?;
+    let status = state.engine.import_status(caller.principal(), &id).await?;
     Ok(HttpResponse::Ok().json(ImportJobDto::from(status)))
 }
 

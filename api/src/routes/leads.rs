@@ -4,13 +4,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 use super::resource;
-use super::visibility::sight_of;
 use crate::app::AppState;
 use crate::audit_trail::{note, AuditDetail};
 use crate::auth::Caller;
 use crate::dto::{CaseHistoryDto, ErrorDto, LeadDecisionDto, LeadDto, NewLeadDto};
 use crate::error::ApiError;
-use casetrace_engine::access::Role;
 
 /// Take up a candidate as a lead. The pair may be taken up once (in either
 /// order); asking again answers 200 with the lead on file.
@@ -31,27 +29,14 @@ pub async fn create_lead(
     caller: Caller,
     body: web::Json<NewLeadDto>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Examiner])?;
     let body = body.into_inner();
-    let agency = caller.own_agency(body.agency.as_deref())?;
-    // The casing searched with must be one the examiner may view; the
-    // candidate one its searches may return.
-    let sight = sight_of(&state, &caller).await?;
-    for (casing, allowed) in [
-        (&body.query, &sight.view),
-        (&body.candidate, &sight.correlate),
-    ] {
-        if !allowed.contains(&casing.agency) {
-            return Err(ApiError::Hidden(format!("casing {}", casing.casing_id)));
-        }
-    }
+    caller.own_agency(body.agency.as_deref())?;
     let (lead, created) = state
         .engine
         .mark_lead(
-            &agency,
+            caller.principal(),
             (&body.query.agency, &body.query.casing_id),
             (&body.candidate.agency, &body.candidate.casing_id),
-            caller.holder(),
             body.comment.as_deref(),
         )
         .await?;
@@ -95,11 +80,7 @@ pub async fn get_lead(
     caller: Caller,
     id: web::Path<i64>,
 ) -> Result<web::Json<LeadDto>, ApiError> {
-    caller.require(&[Role::Examiner, Role::Investigator])?;
-    let lead = state.engine.lead(*id).await?;
-    if !sight_of(&state, &caller).await?.views(&lead.agency) {
-        return Err(ApiError::Hidden(format!("lead {id}")));
-    }
+    let lead = state.engine.lead(caller.principal(), *id).await?;
     Ok(web::Json(lead.into()))
 }
 
@@ -123,19 +104,14 @@ pub async fn decide_lead(
     id: web::Path<i64>,
     body: web::Json<LeadDecisionDto>,
 ) -> Result<web::Json<LeadDto>, ApiError> {
-    caller.require(&[Role::Examiner])?;
-    // Only the agency that took up the lead decides it.
-    let lead = state.engine.lead(*id).await?;
-    if lead.agency != caller.agency() {
-        return Err(ApiError::Hidden(format!("lead {id}")));
-    }
+    // Only the agency that took up the lead decides it (the engine's rule).
     let body = body.into_inner();
     let lead = state
         .engine
         .decide_lead(
+            caller.principal(),
             *id,
             body.decision.into(),
-            caller.holder(),
             body.comment.as_deref(),
         )
         .await?;
@@ -159,12 +135,10 @@ pub async fn case_history(
     caller: Caller,
     case_number: web::Path<String>,
 ) -> Result<web::Json<CaseHistoryDto>, ApiError> {
-    caller.require(&[Role::Investigator, Role::Examiner])?;
-    let history = state.engine.case_history(&case_number).await?;
-    let history = sight_of(&state, &caller)
-        .await?
-        .case_history(history)
-        .ok_or_else(|| ApiError::Hidden(format!("case {case_number:?}")))?;
+    let history = state
+        .engine
+        .case_history(caller.principal(), &case_number)
+        .await?;
     Ok(web::Json(history.into()))
 }
 

@@ -12,7 +12,6 @@ pub mod openapi;
 pub mod search;
 pub mod traces;
 mod upload;
-mod visibility;
 
 pub use access::config_access;
 pub use casings::config_casings;

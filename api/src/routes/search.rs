@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{CandidateListDto, ErrorDto, SearchForm, SearchMetadataDto, SearchQuery};
 use crate::error::ApiError;
-use casetrace_engine::access::{Role, Scope};
+use casetrace_engine::access::Action;
 
 /// Rank the casings on file against an uploaded image (an `image` part and
 /// an optional `metadata` part with `um_per_px`). Nothing is stored.
@@ -34,9 +34,8 @@ pub async fn search(
     req: HttpRequest,
     payload: Multipart,
 ) -> Result<web::Json<CandidateListDto>, ApiError> {
-    caller.require(&[Role::Examiner])?;
+    caller.may(Action::SearchImage)?;
     let limit = resolve_limit(query.limit, 1)?;
-    let within = caller.visible(&state, Scope::Correlate).await?;
     let upload = read_upload(&req, payload, state.max_upload_bytes).await?;
     let image = upload
         .image
@@ -48,11 +47,11 @@ pub async fn search(
     let list = state
         .engine
         .search(
+            caller.principal(),
             image.bytes,
             image.file_name,
             metadata.um_per_px,
             limit,
-            Some(&within),
         )
         .await?;
     Ok(web::Json(CandidateListDto::new(None, list)))

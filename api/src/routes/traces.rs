@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{ErrorDto, TraceImportDto, TraceOutcomeDto, TraceRequestDto};
 use crate::error::ApiError;
-use casetrace_engine::access::Role;
+use casetrace_engine::access::Action;
 
 /// Submit a trace request for a recovered firearm: the firearm (matched by
 /// serial and make to one on file, or recorded new) and its recovery, in
@@ -32,11 +32,13 @@ pub async fn submit_trace(
     caller: Caller,
     body: web::Json<TraceRequestDto>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Investigator])?;
     let mut body = body.into_inner();
     body.agency = Some(caller.own_agency(body.agency.as_deref())?);
     let submission = body.into_submission(caller.holder());
-    let outcome = state.engine.submit_trace(submission).await?;
+    let outcome = state
+        .engine
+        .submit_trace(caller.principal(), submission)
+        .await?;
     let location = format!("/v1/firearms/{}/history", outcome.firearm.id);
     let body = TraceOutcomeDto::from(outcome);
     let mut response = if body.created {
@@ -74,20 +76,13 @@ pub async fn import_traces(
     query: web::Query<ImportTracesQuery>,
     payload: web::Payload,
 ) -> Result<web::Json<TraceImportDto>, ApiError> {
-    caller.require(&[Role::Importer])?;
-    let agency = caller.own_agency(query.agency.as_deref())?;
+    caller.may(Action::ImportTraces)?;
+    caller.own_agency(query.agency.as_deref())?;
     let format = table_format(&req)?;
     let bytes = read_body(payload, "the trace file", MAX_TABLE_BYTES as usize).await?;
     let report = state
         .engine
-        .import_traces(
-            "request body",
-            &bytes,
-            format,
-            &agency,
-            caller.holder(),
-            Some(caller.agency()),
-        )
+        .import_traces(caller.principal(), "request body", &bytes, format)
         .await?;
     Ok(web::Json(report.into()))
 }

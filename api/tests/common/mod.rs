@@ -69,6 +69,12 @@ pub fn weller_submission(name: &str) -> Submission {
     }
 }
 
+/// The machine's operator, with full access by name, as the command line
+/// acts: for fixtures that drive the engine directly.
+pub fn operator() -> casetrace_engine::access::Principal {
+    casetrace_engine::access::Principal::local_admin("local", "test fixture")
+}
+
 /// A database a test runs against.
 #[derive(Debug, Clone)]
 pub enum Backend {

@@ -24,6 +24,10 @@ const MANIFEST_NAMES: [&str; 3] = ["manifest.csv", "manifest.jsonl", "manifest.n
 pub struct ImportSource {
     pub path: PathBuf,
     pub kind: SourceKind,
+    /// A lone manifest whose rows may name files under its own folder
+    /// only (as rows of a folder's manifest may), not anywhere on the
+    /// machine. Always set for manifests named over the network.
+    manifest_confined: bool,
 }
 
 /// The manifest as found in a source.
@@ -76,12 +80,32 @@ impl ImportSource {
         Ok(ImportSource {
             path: path.to_path_buf(),
             kind,
+            manifest_confined: false,
         })
+    }
+
+    /// The same source, with a lone manifest's rows held to files under
+    /// the manifest's folder (no `..`, no absolute paths, no symlinks
+    /// leading out). Other sources are confined already.
+    pub fn confined_to_its_folder(mut self) -> ImportSource {
+        self.manifest_confined = true;
+        self
     }
 
     /// Whether rows' paths must stay inside the source.
     pub fn confined(&self) -> bool {
-        self.kind != SourceKind::Manifest
+        self.kind != SourceKind::Manifest || self.manifest_confined
+    }
+
+    /// The folder a confined lone manifest's rows are read from.
+    fn manifest_folder(&self) -> Result<PathBuf> {
+        let parent = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        parent
+            .canonicalize()
+            .map_err(|e| EngineError::io(&parent, e))
     }
 
     fn label(&self) -> String {
@@ -171,6 +195,15 @@ impl ImportSource {
         mut sink: impl FnMut(FileRead) -> bool,
     ) -> Result<()> {
         match self.kind {
+            SourceKind::Manifest if self.manifest_confined => {
+                let root = self.manifest_folder()?;
+                for (index, key) in keys.iter().enumerate() {
+                    let bytes = read_in_folder(&root, key, max_bytes);
+                    if !sink(FileRead { index, bytes }) {
+                        break;
+                    }
+                }
+            }
             SourceKind::Manifest => {
                 for (index, key) in keys.iter().enumerate() {
                     let bytes = File::open(key)

@@ -2,11 +2,14 @@
 
 use chrono::Utc;
 
+use crate::access::policy::{self, Action};
 use crate::access::{
     hash_secret, key_time, new_key, parse_key, same_digest, IssuedKey, Principal, Role, Scope,
+    Sight,
 };
+use crate::audit::AuditRecord;
 use crate::error::{EngineError, Result};
-use crate::store::ApiKeyRecord;
+use crate::store::{AgencyRecord, AgreementRecord, ApiKeyRecord, AuditQuery};
 
 use super::Engine;
 
@@ -20,7 +23,7 @@ impl Engine {
         };
         let (id, secret) = parse_key(presented.trim()).ok_or_else(|| refuse("malformed"))?;
         let key = self
-            .database()
+            .db
             .api_key(id)
             .await?
             .ok_or_else(|| refuse("unknown id"))?;
@@ -35,38 +38,126 @@ impl Engine {
         if key.expires_at <= key_time(Utc::now()) {
             return Err(refuse("expired"));
         }
-        Ok(Principal {
-            agency: key.agency,
-            holder: key.holder,
-            key_id: Some(key.id),
-            roles: key.roles,
-        })
+        Ok(Principal::key_holder(
+            &key.agency,
+            &key.holder,
+            Some(key.id),
+            key.roles,
+        ))
     }
 
-    /// Issue a key for `agency` valid for `days` days.
+    /// Issue a key of `caller`'s agency valid for `days` days.
     pub async fn issue_key(
         &self,
-        agency: &str,
+        caller: &Principal,
         holder: &str,
         roles: Vec<Role>,
         days: i64,
     ) -> Result<IssuedKey> {
-        let issued = new_key(agency, holder, roles, days)?;
-        self.database().insert_api_key(&issued.record).await?;
+        policy::require(caller, Action::ManageKeys)?;
+        let issued = new_key(&caller.agency, holder, roles, days)?;
+        self.db.insert_api_key(&issued.record).await?;
         Ok(issued)
     }
 
-    /// Revoke a key from now on.
-    pub async fn revoke_key(&self, id: &str) -> Result<ApiKeyRecord> {
-        self.database()
-            .revoke_api_key(id, &key_time(Utc::now()))
-            .await
+    /// The keys of `caller`'s agency (never their secrets).
+    pub async fn keys(&self, caller: &Principal) -> Result<Vec<ApiKeyRecord>> {
+        policy::require(caller, Action::ManageKeys)?;
+        self.db.api_keys(Some(&caller.agency)).await
     }
 
-    /// The agencies whose records `caller` may use under `scope`.
-    pub async fn visible_agencies(&self, caller: &Principal, scope: Scope) -> Result<Vec<String>> {
-        self.database()
-            .visible_agencies(&caller.agency, scope)
-            .await
+    /// Revoke a key of `caller`'s agency from now on; another agency's key
+    /// answers as absent.
+    pub async fn revoke_key(&self, caller: &Principal, id: &str) -> Result<ApiKeyRecord> {
+        policy::require(caller, Action::ManageKeys)?;
+        let absent = || EngineError::NotFound(format!("key {id:?}"));
+        match self.db.api_key(id).await? {
+            None => Err(absent()),
+            Some(key) if key.agency == caller.agency || caller.full_access().is_some() => {
+                self.db.revoke_api_key(id, &key_time(Utc::now())).await
+            }
+            Some(_) => Err(policy::hidden(absent())),
+        }
+    }
+
+    /// On a database without any key, register `agency` (unless it is on
+    /// file) and issue it one key with every role, for the operator to
+    /// hand out; `None` when keys exist already.
+    pub async fn bootstrap_first_key(&self, agency: &AgencyRecord) -> Result<Option<IssuedKey>> {
+        if !self.db.api_keys(None).await?.is_empty() {
+            return Ok(None);
+        }
+        if self.db.agency(&agency.id).await?.is_none() {
+            self.db.insert_agency(agency).await?;
+        }
+        let admin = Principal::local_admin(&agency.id, "the first key of a new installation");
+        Ok(Some(
+            self.issue_key(&admin, "bootstrap-admin", Role::ALL.to_vec(), 365)
+                .await?,
+        ))
+    }
+
+    /// Let `grantee` use `caller`'s agency's records under `scope`.
+    pub async fn grant(
+        &self,
+        caller: &Principal,
+        grantee: &str,
+        scope: Scope,
+    ) -> Result<AgreementRecord> {
+        policy::require(caller, Action::ManageAgreements)?;
+        let agreement = AgreementRecord {
+            owner: caller.agency.clone(),
+            grantee: grantee.to_string(),
+            scope,
+        };
+        self.db.grant(&agreement, &caller.holder).await?;
+        Ok(agreement)
+    }
+
+    /// End an agreement `caller`'s agency granted.
+    pub async fn end_agreement(
+        &self,
+        caller: &Principal,
+        grantee: &str,
+        scope: Scope,
+    ) -> Result<AgreementRecord> {
+        policy::require(caller, Action::ManageAgreements)?;
+        let agreement = AgreementRecord {
+            owner: caller.agency.clone(),
+            grantee: grantee.to_string(),
+            scope,
+        };
+        if self.db.revoke_agreement(&agreement).await? {
+            Ok(agreement)
+        } else {
+            Err(EngineError::NotFound("agreement".into()))
+        }
+    }
+
+    /// The agreements `caller`'s agency is party to, either way.
+    pub async fn agreements(&self, caller: &Principal) -> Result<Vec<AgreementRecord>> {
+        policy::require(caller, Action::ReadAgreements)?;
+        self.db.agreements(&caller.agency).await
+    }
+
+    /// Audit records of `caller`'s agency only (every agency's for the
+    /// local administrator), whatever agency the query names.
+    pub async fn audit_records(
+        &self,
+        caller: &Principal,
+        mut query: AuditQuery,
+    ) -> Result<Vec<AuditRecord>> {
+        policy::require(caller, Action::ReadAudit)?;
+        if caller.full_access().is_none() {
+            query.agency = Some(caller.agency.clone());
+        }
+        self.db.audit_records(&query).await
+    }
+
+    /// What `caller` sees of every agency's records. The agreements are
+    /// read even for full access, so every call costs the same queries.
+    pub async fn sight(&self, caller: &Principal) -> Result<Sight> {
+        let agreements = self.db.agreements(&caller.agency).await?;
+        Ok(Sight::new(caller, &agreements))
     }
 }

@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use super::analysis::analyse;
 use super::{blocking, Engine};
+use crate::access::policy::{self, hidden, Action, Agencies};
+use crate::access::{Principal, Scope, Sight};
 use crate::calibration::{LrAssessment, PairConditions};
 use crate::comparison::{decode_canvas, Comparison, ComparisonInput, FineComparer};
 use crate::error::{EngineError, Result};
@@ -59,35 +61,86 @@ pub struct QueryTimings {
 }
 
 impl Engine {
-    /// Candidates for a casing on file (never itself), among the casings
-    /// of the `within` agencies when given (all when `None`).
-    pub async fn candidates(
+    /// A casing on file of `agency` (the caller's own when `None`), if the
+    /// caller may view that agency's casings. Otherwise it is answered as
+    /// missing, after the same lookup: whether another agency holds a
+    /// casing id is itself not the caller's to know.
+    pub async fn casing(
         &self,
+        caller: &Principal,
+        agency: Option<&str>,
+        casing_id: &str,
+    ) -> Result<CasingRecord> {
+        policy::require(caller, Action::ReadCasing)?;
+        let sight = self.sight(caller).await?;
+        let agency = agency.unwrap_or(caller.agency.as_str());
+        self.viewable_casing(&sight, agency, casing_id).await
+    }
+
+    /// Every casing the caller may view, in id order.
+    pub async fn casings(&self, caller: &Principal) -> Result<Vec<CasingRecord>> {
+        policy::require(caller, Action::ReadCasing)?;
+        let sight = self.sight(caller).await?;
+        let mut all = self.db.list_casings().await?;
+        all.retain(|c| sight.sees(Scope::View, &c.agency));
+        Ok(all)
+    }
+
+    /// The casing, if `sight` views its agency; else answered as absent.
+    pub(super) async fn viewable_casing(
+        &self,
+        sight: &Sight,
         agency: &str,
         casing_id: &str,
+    ) -> Result<CasingRecord> {
+        let found = self.db.casing_by_casing_id(agency, casing_id).await?;
+        let absent = || EngineError::CasingNotFound(casing_id.to_string());
+        match found {
+            Some(record) if sight.sees(Scope::View, &record.agency) => Ok(record),
+            Some(_) => Err(hidden(absent())),
+            None if sight.sees(Scope::View, agency) => Err(absent()),
+            None => Err(hidden(absent())),
+        }
+    }
+
+    /// Candidates for a casing on file (never itself) of `agency` (the
+    /// caller's own when `None`), which the caller must be able to view,
+    /// among the casings of the agencies that let it correlate.
+    pub async fn candidates(
+        &self,
+        caller: &Principal,
+        agency: Option<&str>,
+        casing_id: &str,
         limit: usize,
-        within: Option<&[String]>,
     ) -> Result<CandidateList> {
-        let (record, features) = self.stored_query(agency, casing_id).await?;
+        policy::require(caller, Action::Candidates)?;
+        let sight = self.sight(caller).await?;
+        let agency = agency.unwrap_or(caller.agency.as_str());
+        let record = self.viewable_casing(&sight, agency, casing_id).await?;
+        let (record, features) = self.stored_query(&record.agency, &record.casing_id).await?;
         let canvas = decode_canvas(&features.comparison_surface)?;
+        let within = sight.agencies(Scope::Correlate).clone();
         let query = Query {
             canvas,
             descriptor: features.descriptor,
             um_per_px: record.um_per_px,
             exclude: Some(record.id),
         };
-        self.rank(query, limit, within).await
+        self.rank(query, limit, &within).await
     }
 
-    /// Candidates for an image not on file; nothing is stored.
+    /// Candidates for an image not on file, among the casings of the
+    /// agencies that let the caller correlate; nothing is stored.
     pub async fn search(
         &self,
+        caller: &Principal,
         bytes: Vec<u8>,
         source_name: String,
         um_per_px: Option<f64>,
         limit: usize,
-        within: Option<&[String]>,
     ) -> Result<CandidateList> {
+        policy::require(caller, Action::SearchImage)?;
+        let within = self.sight(caller).await?.agencies(Scope::Correlate).clone();
         let (model, limits, pre) = (self.model.clone(), self.cfg.limits, self.cfg.preprocess);
         let analysis =
             blocking(move || analyse(&bytes, &source_name, um_per_px, &limits, &pre, &model))
@@ -98,14 +151,14 @@ impl Engine {
             um_per_px: analysis.um_per_px,
             exclude: None,
         };
-        self.rank(query, limit, within).await
+        self.rank(query, limit, &within).await
     }
 
     async fn rank(
         &self,
         query: Query,
         limit: usize,
-        within: Option<&[String]>,
+        within: &Agencies,
     ) -> Result<CandidateList> {
         let Query {
             canvas,
@@ -117,10 +170,7 @@ impl Engine {
         let k = self.cfg.shortlist.max(limit) + usize::from(exclude.is_some());
         // The agencies' casings are selected before the index is searched,
         // so what a caller may not see never takes a shortlist place.
-        let allowed = match within {
-            Some(agencies) => Some(self.db.casing_pks_of_agencies(agencies).await?),
-            None => None,
-        };
+        let allowed = self.allowed_pks(within).await?;
         let shortlist: Vec<(i64, f32)> = self
             .search_index(descriptor, k, allowed)
             .await?
@@ -197,6 +247,17 @@ impl Engine {
                 compare_s: (t3 - t2).as_secs_f64(),
             },
         })
+    }
+}
+
+impl Engine {
+    /// The row ids a search among `within` may return: `None` for every
+    /// casing (full access only).
+    pub(super) async fn allowed_pks(&self, within: &Agencies) -> Result<Option<Vec<i64>>> {
+        match within {
+            Agencies::All => Ok(None),
+            Agencies::Only(agencies) => Ok(Some(self.db.casing_pks_of_agencies(agencies).await?)),
+        }
     }
 }
 

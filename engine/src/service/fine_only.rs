@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::candidates::compare_stored;
 use super::{blocking, Engine};
+use crate::access::{Principal, Scope};
 use crate::comparison::{decode_canvas, Comparison};
 use crate::error::Result;
 use crate::store::CasingRecord;
@@ -43,8 +44,10 @@ impl Engine {
     /// surface kind, unknown ids and the casing itself are skipped
     /// uncounted. A comparison already running when the budget ends is
     /// finished, so the overrun is at most one comparison per thread.
+    /// Casings `caller` may not correlate with are skipped like unknown ids.
     pub async fn fine_compare_within(
         &self,
+        caller: &Principal,
         agency: &str,
         casing_id: &str,
         order: &[i64],
@@ -52,6 +55,9 @@ impl Engine {
     ) -> Result<BudgetedRanking> {
         let started = Instant::now();
         let deadline = started + budget;
+        crate::access::policy::require(caller, crate::access::Action::Candidates)?;
+        let sight = self.sight(caller).await?;
+        self.viewable_casing(&sight, agency, casing_id).await?;
         let (record, features) = self.stored_query(agency, casing_id).await?;
         let comparer = self.comparer.clone();
         let query = {
@@ -70,6 +76,7 @@ impl Engine {
                 .await?
                 .into_iter()
                 .filter(|r| r.id != record.id && r.surface_kind == record.surface_kind)
+                .filter(|r| sight.sees(Scope::Correlate, &r.agency))
                 .map(|r| (r.id, r))
                 .collect();
             // Keep the caller's order: the database returns rows its own way.

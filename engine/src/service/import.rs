@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{blocking, index_sync, Engine};
+use crate::access::policy::{self, hidden, Action};
+use crate::access::Principal;
 use crate::bulk::pipeline::{self, Stage};
 use crate::bulk::{
     confined_path, parse_manifest, Analysed, DescribedCasing, ImportSource, ManifestRow,
@@ -101,17 +103,25 @@ impl From<Analysed> for Msg {
 
 impl Engine {
     /// Read and parse the source's manifest; resume the unfinished job of
-    /// the same manifest whose process is gone, or create a new job.
-    /// `label` names the source for people (a path, an upload's name).
-    /// With `agency`, rows that name no agency load into it and rows that
-    /// name another fail: an importer loads its own agency's casings only.
+    /// the same manifest, started by the caller's agency, whose process is
+    /// gone, or create a new job. `label` names the source for people (a
+    /// path, an upload's name). Rows that name no agency load into the
+    /// caller's, and rows naming one it may not write fail: an importer
+    /// loads its own agency's casings only. A lone manifest's rows must
+    /// name files under its own folder, unless the caller is the local
+    /// administrator.
     pub async fn prepare_import(
         &self,
+        caller: &Principal,
         source: ImportSource,
         label: &str,
-        submitted_by: &str,
-        agency: Option<&str>,
     ) -> Result<PreparedImport> {
+        policy::require(caller, Action::ImportCasings)?;
+        let source = if policy::may_read_outside_source(caller) {
+            source
+        } else {
+            source.confined_to_its_folder()
+        };
         let (manifest, mut rows) = {
             let source = source.clone();
             blocking(move || {
@@ -121,21 +131,20 @@ impl Engine {
             })
             .await?
         };
-        if let Some(own) = agency {
-            for row in rows.iter_mut().filter(|r| r.problem.is_none()) {
-                if !row.agency_named {
-                    row.agency = own.to_string();
-                } else if row.agency != own {
-                    row.problem = Some(format!(
-                        "agency {:?} is not the importer's agency {own:?}",
-                        row.agency
-                    ));
-                }
+        let own = &caller.agency;
+        for row in rows.iter_mut().filter(|r| r.problem.is_none()) {
+            if !row.agency_named {
+                row.agency = own.to_string();
+            } else if policy::write_agency(caller, Some(&row.agency)).is_err() {
+                row.problem = Some(format!(
+                    "agency {:?} is not the importer's agency {own:?}",
+                    row.agency
+                ));
             }
         }
         let manifest_sha256 = sha256_hex(&manifest.bytes);
         let mut base = manifest.base.clone();
-        if source.kind == SourceKind::Manifest {
+        if source.kind == SourceKind::Manifest && !source.confined() {
             // A lone manifest's relative paths resolve against its folder.
             base = source
                 .path
@@ -143,7 +152,11 @@ impl Engine {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
         }
-        for job in self.db.unfinished_import_jobs(&manifest_sha256).await? {
+        for job in self
+            .db
+            .unfinished_import_jobs(&caller.agency, &manifest_sha256)
+            .await?
+        {
             let same_source = source.kind != SourceKind::Manifest || job.source == label;
             if job.source_kind != source.kind || !same_source {
                 continue;
@@ -163,12 +176,13 @@ impl Engine {
         let job = self
             .db
             .create_import_job(&NewImportJob {
+                agency: caller.agency.clone(),
                 source: label.to_string(),
                 source_kind: source.kind,
                 manifest_sha256,
                 total_rows: rows.len() as u64,
                 owner: owner_here(),
-                submitted_by: submitted_by.to_string(),
+                submitted_by: caller.holder.clone(),
             })
             .await?;
         Ok(PreparedImport {
@@ -323,7 +337,7 @@ impl Engine {
         self.db
             .finish_import_job(&job_id, JobState::Done, None)
             .await?;
-        let status = self.import_status(&job_id).await?;
+        let status = self.job_status(&job_id).await?;
         tracing::info!(
             job = %job_id,
             done = status.job.counts.done,
@@ -341,8 +355,20 @@ impl Engine {
         })
     }
 
-    /// A job with its counts, rate, time left and failed rows.
-    pub async fn import_status(&self, id: &str) -> Result<ImportStatus> {
+    /// A job with its counts, rate, time left and failed rows, if the
+    /// caller's agency started it; another agency's job is answered as
+    /// absent.
+    pub async fn import_status(&self, caller: &Principal, id: &str) -> Result<ImportStatus> {
+        policy::require(caller, Action::ReadImport)?;
+        let status = self.job_status(id).await;
+        match status {
+            Ok(s) if s.job.agency == caller.agency || caller.full_access().is_some() => Ok(s),
+            Ok(_) => Err(hidden(EngineError::ImportNotFound(id.to_string()))),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn job_status(&self, id: &str) -> Result<ImportStatus> {
         let job = self
             .db
             .import_job(id)
@@ -709,6 +735,7 @@ mod tests {
     fn job(state: JobState, run_started_ms: Option<i64>, settled: u64) -> ImportJob {
         ImportJob {
             id: "j".into(),
+            agency: "local".into(),
             source: "s".into(),
             source_kind: SourceKind::Zip,
             manifest_sha256: "0".repeat(64),

@@ -29,7 +29,9 @@ pub use redescribe::{
 };
 pub use shortlist::ShortlistEntry;
 pub use submit::{Submission, SubmitOutcome};
-pub use traces::{TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission};
+pub use traces::{
+    TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission, MAX_CANDIDATE_LIST,
+};
 
 use crate::audit::{AuditAnchor, AuditRecord, Checkpoint};
 use crate::calibration::Calibrations;
@@ -155,8 +157,47 @@ impl Engine {
         &self.cfg
     }
 
+    /// The store behind the engine's door, for tests and tools that check
+    /// what is on file. Only with the `store-access` feature: the REST
+    /// layer is built without it, so no handler can bypass the access
+    /// rules every engine call applies.
+    #[cfg(feature = "store-access")]
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    /// How many casings are on file, of every agency (a count, no record):
+    /// for the health check.
+    pub async fn casing_count(&self) -> Result<i64> {
+        self.db.count_casings().await
+    }
+
+    /// Append one record to the audit log (the hash chain is the store's).
+    /// Attributable actions are recorded by whoever performs them: the API
+    /// layer per call, the command line per command.
+    pub async fn record_audit(
+        &self,
+        event: &crate::audit::AuditEvent,
+    ) -> Result<crate::audit::AuditRecord> {
+        let record = self.db.append_audit(event).await?;
+        // The record is written: a checkpoint that fails is logged, not
+        // turned into a failure of the call it records.
+        if let Err(e) = self.note_audit_append(&record).await {
+            tracing::error!(error = %e, seq = record.seq, "audit checkpoint not written");
+        }
+        Ok(record)
+    }
+
+    /// Count a refused call that carried no valid key (`status` and a
+    /// bounded path), instead of chaining a record of it.
+    pub async fn count_refusal(&self, status: u16, path: &str) -> Result<()> {
+        self.db.count_refusal(status, path).await
+    }
+
+    /// Close the database's connections (before a restart on the same
+    /// data directory).
+    pub async fn close(&self) {
+        self.db.close().await
     }
 
     pub fn blobs(&self) -> &BlobStore {

@@ -4,6 +4,7 @@
 //! afford to go, and benchmarks to time the first stage alone.
 
 use super::Engine;
+use crate::access::{Principal, Scope};
 use crate::error::{EngineError, Result};
 use crate::store::{CasingFeatures, CasingRecord};
 
@@ -18,17 +19,23 @@ pub struct ShortlistEntry {
 impl Engine {
     /// The `k` casings whose descriptors are nearest the stored casing's,
     /// best first; never the casing itself, and only casings of its surface
-    /// kind (as [`Engine::candidates`] filters them). Nothing is compared.
+    /// kind (as [`Engine::candidates`] filters them), among the casings
+    /// `caller` may correlate with. Nothing is compared.
     pub async fn descriptor_shortlist(
         &self,
+        caller: &Principal,
         agency: &str,
         casing_id: &str,
         k: usize,
     ) -> Result<Vec<ShortlistEntry>> {
+        crate::access::policy::require(caller, crate::access::Action::Candidates)?;
+        let sight = self.sight(caller).await?;
+        self.viewable_casing(&sight, agency, casing_id).await?;
         let (record, features) = self.stored_query(agency, casing_id).await?;
+        let allowed = self.allowed_pks(sight.agencies(Scope::Correlate)).await?;
         // One more than asked: the casing itself is on file and is dropped.
         let found: Vec<(i64, f32)> = self
-            .search_index(features.descriptor, k + 1, None)
+            .search_index(features.descriptor, k + 1, allowed)
             .await?
             .into_iter()
             .filter(|(id, _)| *id != record.id)

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use super::analysis::{analyse, AnalysisTimings};
 use super::{blocking, index_sync, Engine};
+use crate::access::policy::{self, Action};
+use crate::access::Principal;
 use crate::comparison::encode_canvas;
 use crate::error::{EngineError, Result};
 use crate::preprocessing::PIPELINE_VERSION;
@@ -41,8 +43,11 @@ pub struct SubmitOutcome {
 
 impl Engine {
     /// Store a casing and index it. Resubmitting the same bytes under the
-    /// same id returns the casing on file and writes nothing.
-    pub async fn submit(&self, sub: Submission) -> Result<SubmitOutcome> {
+    /// same id returns the casing on file and writes nothing. The casing
+    /// goes into `caller`'s agency; naming another is refused.
+    pub async fn submit(&self, caller: &Principal, sub: Submission) -> Result<SubmitOutcome> {
+        policy::require(caller, Action::SubmitCasing)?;
+        policy::write_agency(caller, Some(&sub.agency))?;
         validate_id(&sub.casing_id)?;
         let sha256 = sha256_hex(&sub.bytes);
         if let Some(existing) = self

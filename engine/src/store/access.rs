@@ -266,20 +266,7 @@ impl Database {
     }
 }
 
-/// The agencies whose records `grantee` may use under `scope`, from the
-/// agreements it is party to: itself and every owner whose grant includes
-/// the scope, sorted. One rule for one scope or for several at once.
-pub fn visible_to(grantee: &str, agreements: &[AgreementRecord], scope: Scope) -> Vec<String> {
-    let mut owners: Vec<String> = agreements
-        .iter()
-        .filter(|a| a.grantee == grantee && scope.granted_by().contains(&a.scope))
-        .map(|a| a.owner.clone())
-        .collect();
-    owners.push(grantee.to_string());
-    owners.sort();
-    owners.dedup();
-    owners
-}
+pub use crate::access::policy::visible_to;
 
 #[cfg(test)]
 mod tests {

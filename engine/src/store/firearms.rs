@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::db::{on_pool, Backend, BeginWrite, Database, DbTimestamp, Pool};
+use crate::access::Agencies;
 use crate::error::{EngineError, Result};
 use crate::traces::serial::{
     checked_serial, edit_distance, min_shared_grams, serial_grams, SerialPattern,
@@ -118,18 +119,43 @@ const SELECT_FIREARM: &str = concat!(
     firearm_columns!(),
     " FROM firearms WHERE id = $1"
 );
+/// `{agencies}` is [`agency_clause`] from `$3` on.
 const SELECT_BY_SERIAL: &str = concat!(
     "SELECT ",
     firearm_columns!(),
-    " FROM firearms WHERE serial_normalised = $1 ORDER BY id LIMIT $2"
+    " FROM firearms WHERE serial_normalised = $1{agencies} ORDER BY id LIMIT $2"
 );
 /// `$2` is the prefix with its last character incremented: the range's
-/// exclusive end.
+/// exclusive end. `{agencies}` is [`agency_clause`] from `$4` on.
 const SELECT_BY_PREFIX: &str = concat!(
     "SELECT ",
     firearm_columns!(),
-    " FROM firearms WHERE serial_normalised >= $1 AND serial_normalised < $2 ORDER BY id LIMIT $3"
+    " FROM firearms WHERE serial_normalised >= $1 AND serial_normalised < $2{agencies} \
+     ORDER BY id LIMIT $3"
 );
+
+/// ` AND <column> IN ($first, ...)` restricting a query to the agencies
+/// of `within`, and the values to bind; nothing for every agency. The
+/// restriction is part of the query, so firearms the caller may not see
+/// never count towards a limit or a "too vague" refusal.
+fn agency_clause(column: &str, within: &Agencies, first: usize) -> (String, Vec<String>) {
+    match within {
+        Agencies::All => (String::new(), Vec::new()),
+        Agencies::Only(list) => {
+            let params = (0..list.len())
+                .map(|i| format!("${}", first + i))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // An empty list matches nothing (`IN ()` is not valid SQL).
+            let clause = if list.is_empty() {
+                " AND 1 = 0".to_string()
+            } else {
+                format!(" AND {column} IN ({params})")
+            };
+            (clause, list.clone())
+        }
+    }
+}
 
 /// How a serial search matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,13 +213,20 @@ fn prefix_end(prefix: &str) -> String {
 /// parameters, at most `limit`: one range of the postings' primary key
 /// (gram, firearm_pk) per gram, counted per firearm. Grams are distinct and
 /// a posting is unique, so `min_shared == grams` means all of them.
-fn postings_sql(grams: usize, min_shared: i64, limit: i64) -> String {
+/// `agencies` is an [`agency_clause`] on `f.agency` numbered after the grams.
+fn postings_sql(grams: usize, min_shared: i64, limit: i64, agencies: &str) -> String {
     let list = (1..=grams)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ");
+    // The firearms are joined only to restrict them to some agencies.
+    let join = if agencies.is_empty() {
+        ""
+    } else {
+        " JOIN firearms f ON f.id = firearm_serial_grams.firearm_pk"
+    };
     format!(
-        "SELECT firearm_pk FROM firearm_serial_grams WHERE gram IN ({list}) \
+        "SELECT firearm_pk FROM firearm_serial_grams{join} WHERE gram IN ({list}){agencies} \
          GROUP BY firearm_pk HAVING count(*) >= {min_shared} LIMIT {limit}"
     )
 }
@@ -413,16 +446,26 @@ impl Database {
         Ok(out)
     }
 
-    /// Firearm ids posted under every one of `grams`, at most `limit + 1`
-    /// of them (so the caller can tell the limit was exceeded).
-    async fn firearms_with_all_grams(&self, grams: &[String], limit: i64) -> Result<Vec<i64>> {
-        self.firearms_posted_under(grams, grams.len() as i64, limit + 1)
+    /// Firearm ids of `within` posted under every one of `grams`, at most
+    /// `limit + 1` of them (so the caller can tell the limit was exceeded).
+    async fn firearms_with_all_grams(
+        &self,
+        grams: &[String],
+        limit: i64,
+        within: &Agencies,
+    ) -> Result<Vec<i64>> {
+        self.firearms_posted_under(grams, grams.len() as i64, limit + 1, within)
             .await
     }
 
-    /// Firearm ids sharing at least `min_shared` of `grams`.
-    async fn firearms_sharing_grams(&self, grams: &[String], min_shared: i64) -> Result<Vec<i64>> {
-        self.firearms_posted_under(grams, min_shared, MAX_INDEX_CANDIDATES + 1)
+    /// Firearm ids of `within` sharing at least `min_shared` of `grams`.
+    async fn firearms_sharing_grams(
+        &self,
+        grams: &[String],
+        min_shared: i64,
+        within: &Agencies,
+    ) -> Result<Vec<i64>> {
+        self.firearms_posted_under(grams, min_shared, MAX_INDEX_CANDIDATES + 1, within)
             .await
     }
 
@@ -431,23 +474,29 @@ impl Database {
         grams: &[String],
         min_shared: i64,
         limit: i64,
+        within: &Agencies,
     ) -> Result<Vec<i64>> {
-        let sql = postings_sql(grams.len(), min_shared, limit);
+        let (clause, agencies) = agency_clause("f.agency", within, grams.len() + 1);
+        let sql = postings_sql(grams.len(), min_shared, limit, &clause);
         Ok(on_pool!(self, pool => {
             let mut q = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
-            for g in grams {
+            for g in grams.iter().chain(&agencies) {
                 q = q.bind(g);
             }
             q.fetch_all(pool).await?
         }))
     }
 
-    /// Search firearms by serial number (see [`SerialQuery`]); results are
-    /// ordered by edit distance, then id, at most [`MAX_SEARCH_RESULTS`].
+    /// Search the firearms of the agencies `within` by serial number (see
+    /// [`SerialQuery`]); results are ordered by edit distance, then id, at
+    /// most [`MAX_SEARCH_RESULTS`]. Other agencies' firearms are left out
+    /// by the query itself: they take no place among the results and
+    /// never make a search "too vague".
     pub async fn search_serials(
         &self,
         query: &SerialQuery,
         filters: &SerialFilters,
+        within: &Agencies,
     ) -> Result<Vec<SerialMatch>> {
         let too_vague = |what: &str| {
             EngineError::InvalidMetadata {
@@ -460,12 +509,17 @@ impl Database {
         let mut matches: Vec<SerialMatch> = match query {
             SerialQuery::Exact { serial } => {
                 let normalised = checked_serial("serial", serial)?;
-                let rows: Vec<FirearmRow> = on_pool!(self, pool =>
-                    sqlx::query_as(SELECT_BY_SERIAL)
+                let (clause, agencies) = agency_clause("agency", within, 3);
+                let sql = SELECT_BY_SERIAL.replace("{agencies}", &clause);
+                let rows: Vec<FirearmRow> = on_pool!(self, pool => {
+                    let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()))
                         .bind(&normalised)
-                        .bind(MAX_INDEX_CANDIDATES)
-                        .fetch_all(pool)
-                        .await?);
+                        .bind(MAX_INDEX_CANDIDATES);
+                    for a in &agencies {
+                        q = q.bind(a);
+                    }
+                    q.fetch_all(pool).await?
+                });
                 rows.into_iter()
                     .map(|r| SerialMatch {
                         firearm: r.into(),
@@ -482,20 +536,25 @@ impl Database {
                 // B-tree range. A pattern with neither cannot use an index.
                 let candidates: Vec<FirearmRecord> = if !grams.is_empty() {
                     let ids = self
-                        .firearms_with_all_grams(&grams, MAX_INDEX_CANDIDATES)
+                        .firearms_with_all_grams(&grams, MAX_INDEX_CANDIDATES, within)
                         .await?;
                     if ids.len() as i64 > MAX_INDEX_CANDIDATES {
                         return Err(too_vague(pattern));
                     }
                     self.firearms_by_ids(&ids).await?
                 } else if prefix.len() >= 2 {
-                    let rows: Vec<FirearmRow> = on_pool!(self, pool =>
-                        sqlx::query_as(SELECT_BY_PREFIX)
+                    let (clause, agencies) = agency_clause("agency", within, 4);
+                    let sql = SELECT_BY_PREFIX.replace("{agencies}", &clause);
+                    let rows: Vec<FirearmRow> = on_pool!(self, pool => {
+                        let mut q = sqlx::query_as(AssertSqlSafe(sql.clone()))
                             .bind(&prefix)
                             .bind(prefix_end(&prefix))
-                            .bind(MAX_INDEX_CANDIDATES + 1)
-                            .fetch_all(pool)
-                            .await?);
+                            .bind(MAX_INDEX_CANDIDATES + 1);
+                        for a in &agencies {
+                            q = q.bind(a);
+                        }
+                        q.fetch_all(pool).await?
+                    });
                     if rows.len() as i64 > MAX_INDEX_CANDIDATES {
                         return Err(too_vague(pattern));
                     }
@@ -530,7 +589,9 @@ impl Database {
                         ),
                     });
                 }
-                let ids = self.firearms_sharing_grams(&grams, min_shared).await?;
+                let ids = self
+                    .firearms_sharing_grams(&grams, min_shared, within)
+                    .await?;
                 if ids.len() as i64 > MAX_INDEX_CANDIDATES {
                     return Err(too_vague(serial));
                 }
@@ -544,7 +605,7 @@ impl Database {
                     .collect()
             }
         };
-        matches.retain(|m| filters.admits(&m.firearm));
+        matches.retain(|m| filters.admits(&m.firearm) && within.contains(&m.firearm.agency));
         matches.sort_by_key(|m| (m.distance, m.firearm.id));
         matches.truncate(MAX_SEARCH_RESULTS);
         Ok(matches)
@@ -588,7 +649,10 @@ mod tests {
         let exact = SerialQuery::Exact {
             serial: "ab1o5739".into(),
         };
-        let found = db.search_serials(&exact, &none).await.unwrap();
+        let found = db
+            .search_serials(&exact, &none, &Agencies::All)
+            .await
+            .unwrap();
         assert_eq!(
             found.iter().map(|m| m.firearm.id).collect::<Vec<_>>(),
             vec![target.id]
@@ -599,7 +663,10 @@ mod tests {
         let pattern = SerialQuery::Pattern {
             pattern: "A??057*9".into(),
         };
-        let found = db.search_serials(&pattern, &none).await.unwrap();
+        let found = db
+            .search_serials(&pattern, &none, &Agencies::All)
+            .await
+            .unwrap();
         assert_eq!(
             found.iter().map(|m| m.firearm.id).collect::<Vec<_>>(),
             vec![target.id]
@@ -611,6 +678,7 @@ mod tests {
                     pattern: "A8?0*".into(),
                 },
                 &none,
+                &Agencies::All,
             )
             .await
             .unwrap();
@@ -620,7 +688,10 @@ mod tests {
             serial: "A8105739".into(),
             max_edits: 1,
         };
-        let found = db.search_serials(&fuzzy, &none).await.unwrap();
+        let found = db
+            .search_serials(&fuzzy, &none, &Agencies::All)
+            .await
+            .unwrap();
         let ranked: Vec<(String, usize)> = found
             .iter()
             .map(|m| (m.firearm.serial_normalised.clone(), m.distance))
@@ -637,20 +708,29 @@ mod tests {
             serial: "10000000".into(),
             max_edits,
         };
-        let found = db.search_serials(&repetitive(0), &none).await.unwrap();
+        let found = db
+            .search_serials(&repetitive(0), &none, &Agencies::All)
+            .await
+            .unwrap();
         let ranked: Vec<(&str, usize)> = found
             .iter()
             .map(|m| (m.firearm.serial_normalised.as_str(), m.distance))
             .collect();
         assert_eq!(ranked, [("10000000", 0)]);
-        let err = db.search_serials(&repetitive(1), &none).await.unwrap_err();
+        let err = db
+            .search_serials(&repetitive(1), &none, &Agencies::All)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("max_edits"), "{err}");
 
         let glock = SerialFilters {
             make: Some("glock".into()),
             ..SerialFilters::default()
         };
-        let found = db.search_serials(&fuzzy, &glock).await.unwrap();
+        let found = db
+            .search_serials(&fuzzy, &glock, &Agencies::All)
+            .await
+            .unwrap();
         assert_eq!(found.len(), 1);
 
         let err = db
@@ -659,6 +739,7 @@ mod tests {
                     pattern: "?1?*".into(),
                 },
                 &none,
+                &Agencies::All,
             )
             .await
             .unwrap_err();
@@ -697,6 +778,7 @@ mod tests {
                     pattern: "8K?0777X".into(),
                 },
                 &SerialFilters::default(),
+                &Agencies::All,
             )
             .await
             .unwrap();
@@ -733,14 +815,18 @@ mod tests {
         let Pool::Sqlite(pool) = &db.pool else {
             unreachable!("sqlite_in_tempdir opens SQLite")
         };
-        let postings = postings_sql(7, 4, MAX_INDEX_CANDIDATES + 1);
+        let postings = postings_sql(7, 4, MAX_INDEX_CANDIDATES + 1, "");
+        let (by_serial, by_prefix) = (
+            SELECT_BY_SERIAL.replace("{agencies}", ""),
+            SELECT_BY_PREFIX.replace("{agencies}", ""),
+        );
         for (sql, index) in [
             (
-                SELECT_BY_SERIAL,
+                by_serial.as_str(),
                 "USING INDEX firearms_serial (serial_normalised=?)",
             ),
             (
-                SELECT_BY_PREFIX,
+                by_prefix.as_str(),
                 "USING INDEX firearms_serial (serial_normalised>? AND serial_normalised<?)",
             ),
             (
@@ -764,9 +850,60 @@ mod tests {
         db.close().await;
     }
 
+    /// Issue #15, hole 8: the search kept 200 matches before other
+    /// agencies' firearms were hidden, so a caller's own match could
+    /// vanish behind them. The agencies are now part of the query.
+    async fn serial_search_restricts_agencies_before_the_result_limit(db: &Database) {
+        let others: Vec<NewFirearm> = (0..MAX_SEARCH_RESULTS + 5)
+            .map(|_| NewFirearm {
+                agency: "lab-b".into(),
+                ..gun("SAME-4711", "Glock")
+            })
+            .collect();
+        db.insert_firearms_bulk(&others).await.unwrap();
+        db.settle_after_bulk_load().await.unwrap();
+        let own = db.insert_firearm(&gun("SAME-4711", "Glock")).await.unwrap();
+        let lab_a = Agencies::Only(vec!["lab-a".into()]);
+        let none = SerialFilters::default();
+        for query in [
+            SerialQuery::Exact {
+                serial: "SAME4711".into(),
+            },
+            SerialQuery::Pattern {
+                pattern: "SAME47?1".into(),
+            },
+            SerialQuery::Pattern {
+                pattern: "SA*".into(),
+            },
+            SerialQuery::Fuzzy {
+                serial: "SAME4712".into(),
+                max_edits: 1,
+            },
+        ] {
+            let found = db.search_serials(&query, &none, &lab_a).await.unwrap();
+            let ids: Vec<i64> = found.iter().map(|m| m.firearm.id).collect();
+            assert_eq!(ids, [own.id], "{query:?}");
+            let everyone = db
+                .search_serials(&query, &none, &Agencies::All)
+                .await
+                .unwrap();
+            assert_eq!(everyone.len(), MAX_SEARCH_RESULTS, "{query:?}");
+        }
+        let nobody = Agencies::Only(Vec::new());
+        let exact = SerialQuery::Exact {
+            serial: "SAME4711".into(),
+        };
+        assert!(db
+            .search_serials(&exact, &none, &nobody)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
     on_both_backends!(
         serial_search_modes,
         firearm_round_trips,
-        bulk_insert_indexes_every_row
+        bulk_insert_indexes_every_row,
+        serial_search_restricts_agencies_before_the_result_limit
     );
 }

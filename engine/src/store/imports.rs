@@ -122,6 +122,8 @@ impl RowOutcome {
 /// A job about to be created.
 #[derive(Debug, Clone)]
 pub struct NewImportJob {
+    /// The importer's agency: only it follows or resumes the job.
+    pub agency: String,
     pub source: String,
     pub source_kind: SourceKind,
     pub manifest_sha256: String,
@@ -134,6 +136,8 @@ pub struct NewImportJob {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportJob {
     pub id: String,
+    /// The importer's agency: only it follows or resumes the job.
+    pub agency: String,
     pub source: String,
     pub source_kind: SourceKind,
     pub manifest_sha256: String,
@@ -210,6 +214,7 @@ pub struct BatchResult {
 #[derive(FromRow)]
 struct JobRow {
     id: String,
+    agency: String,
     source: String,
     source_kind: String,
     manifest_sha256: String,
@@ -225,7 +230,8 @@ struct JobRow {
     finished_ms: Option<i64>,
 }
 
-const JOB_COLUMNS: &str = "id, source, source_kind, manifest_sha256, state, total_rows, owner, \
+const JOB_COLUMNS: &str =
+    "id, agency, source, source_kind, manifest_sha256, state, total_rows, owner, \
      submitted_by, error, created_ms, run_started_ms, rows_at_run_start, heartbeat_ms, finished_ms";
 
 const INSERT_ROW: &str = "INSERT INTO import_rows \
@@ -260,7 +266,8 @@ impl Database {
         on_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO import_jobs (id, source, source_kind, manifest_sha256, state, total_rows, \
-                 owner, submitted_by, created_ms) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8)",
+                 owner, submitted_by, created_ms, agency) \
+                 VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9)",
             )
             .bind(&id)
             .bind(&new.source)
@@ -270,6 +277,7 @@ impl Database {
             .bind(&new.owner)
             .bind(&new.submitted_by)
             .bind(now_ms())
+            .bind(&new.agency)
             .execute(pool)
             .await?;
         });
@@ -293,14 +301,23 @@ impl Database {
         }
     }
 
-    /// Unfinished jobs of this manifest, newest first: candidates to resume.
-    pub async fn unfinished_import_jobs(&self, manifest_sha256: &str) -> Result<Vec<ImportJob>> {
+    /// Unfinished jobs of this manifest started by `agency`, newest first:
+    /// candidates to resume. Another agency's jobs are never among them.
+    pub async fn unfinished_import_jobs(
+        &self,
+        agency: &str,
+        manifest_sha256: &str,
+    ) -> Result<Vec<ImportJob>> {
         let sql = format!(
-            "SELECT {JOB_COLUMNS} FROM import_jobs WHERE manifest_sha256 = $1 \
+            "SELECT {JOB_COLUMNS} FROM import_jobs WHERE agency = $1 AND manifest_sha256 = $2 \
              AND state IN ('queued', 'running') ORDER BY created_ms DESC"
         );
         let rows: Vec<JobRow> = on_pool!(self, pool => {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(manifest_sha256).fetch_all(pool).await?
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(agency)
+                .bind(manifest_sha256)
+                .fetch_all(pool)
+                .await?
         });
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -516,6 +533,7 @@ fn job_from_row(row: JobRow, counts: RowCounts) -> Result<ImportJob> {
         source_kind: SourceKind::parse(&row.source_kind)?,
         state: JobState::parse(&row.state)?,
         id: row.id,
+        agency: row.agency,
         source: row.source,
         manifest_sha256: row.manifest_sha256,
         total_rows: row.total_rows as u64,

@@ -137,14 +137,15 @@ const INSERT_LEAD: &str = "INSERT INTO leads (agency, query_casing_pk, candidate
 const SELECT_LEAD: &str = concat!(select_leads!(), " WHERE l.id = $1");
 const SELECT_PAIR: &str = concat!(
     select_leads!(),
-    " WHERE (l.query_casing_pk = $1 AND l.candidate_casing_pk = $2) \
-     OR (l.query_casing_pk = $2 AND l.candidate_casing_pk = $1)"
+    " WHERE l.agency = $3 AND ((l.query_casing_pk = $1 AND l.candidate_casing_pk = $2) \
+     OR (l.query_casing_pk = $2 AND l.candidate_casing_pk = $1))"
 );
 
 impl Database {
-    /// Take up a candidate as a lead. The pair (in either order) may be
-    /// taken up once; a second attempt returns the lead on file. The flag
-    /// says whether this call created the lead.
+    /// Take up a candidate as a lead for `agency`. The pair (in either
+    /// order) may be taken up once per agency; a second attempt returns
+    /// that agency's lead on file, never another agency's. The flag says
+    /// whether this call created the lead.
     pub async fn mark_lead(
         &self,
         agency: &str,
@@ -168,6 +169,7 @@ impl Database {
             sqlx::query_as(SELECT_PAIR)
                 .bind(query_casing_pk)
                 .bind(candidate_casing_pk)
+                .bind(agency)
                 .fetch_optional(pool)
                 .await?);
         if let Some(row) = existing {

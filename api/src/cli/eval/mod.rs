@@ -176,12 +176,13 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         None => None,
     };
     for row in &rows {
+        let agency = row.extra.get("agency").map_or("local", String::as_str);
         let list = engine
             .candidates(
-                row.extra.get("agency").map_or("local", String::as_str),
+                &super::operator(agency),
+                Some(agency),
                 &row.casing_id,
                 rows.len(),
-                None,
             )
             .await?;
         *per_query.entry("search").or_default() += list.timings.search_s;

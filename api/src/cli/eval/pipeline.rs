@@ -57,14 +57,13 @@ pub async fn run(
     } else {
         None
     };
-    let database_casings = engine.database().count_casings().await? as usize;
+    let database_casings = engine.casing_count().await? as usize;
 
     let labels = Labels::new(firearm_of.clone());
     let queries = select_queries(rows, &firearm_of, args.queries);
     // The baseline draws from every casing on file, distractors included.
     let everyone: Vec<i64> = engine
-        .database()
-        .list_casings()
+        .casings(&crate::cli::operator(crate::cli::CLI_AGENCY))
         .await?
         .into_iter()
         .map(|r| r.id)
@@ -86,7 +85,10 @@ pub async fn run(
         let has_mates = labels.has_mates(id);
 
         let t = Instant::now();
-        let short = engine.descriptor_shortlist(agency, id, depth).await?;
+        let operator = crate::cli::operator(agency);
+        let short = engine
+            .descriptor_shortlist(&operator, agency, id, depth)
+            .await?;
         *stages.entry("descriptor_shortlist_only").or_default() += t.elapsed().as_secs_f64();
         if has_mates {
             let ids: Vec<&str> = short.iter().map(|e| e.casing.casing_id.as_str()).collect();
@@ -94,7 +96,9 @@ pub async fn run(
         }
 
         let t = Instant::now();
-        let list = engine.candidates(agency, id, shortlist, None).await?;
+        let list = engine
+            .candidates(&operator, Some(agency), id, shortlist)
+            .await?;
         let wall = t.elapsed();
         *stages.entry("pipeline_wall").or_default() += wall.as_secs_f64();
         *stages.entry("search").or_default() += list.timings.search_s;
@@ -120,7 +124,7 @@ pub async fn run(
             let order = shuffled(&everyone, args.baseline_seed, qi as u64);
             let budget = wall + Duration::from_secs_f64(describe_s);
             let ranking = engine
-                .fine_compare_within(agency, id, &order, budget)
+                .fine_compare_within(&operator, agency, id, &order, budget)
                 .await?;
             compared += ranking.compared;
             budget_s += budget.as_secs_f64();
@@ -181,8 +185,7 @@ pub async fn run(
 /// rendered at it so they take the same resampling as the real scans).
 async fn median_resolution(engine: &Engine) -> anyhow::Result<f64> {
     let mut um: Vec<f64> = engine
-        .database()
-        .list_casings()
+        .casings(&crate::cli::operator(crate::cli::CLI_AGENCY))
         .await?
         .iter()
         .map(|r| r.um_per_px)

@@ -8,6 +8,7 @@ mod common;
 mod eval;
 mod http;
 mod imports;
+mod layering;
 mod openapi;
 mod panics;
 mod redescribe;

@@ -20,8 +20,8 @@ use super::pipeline_report::{print_report, Baseline, DescriptorRecall, PipelineR
 use super::queries::{select_queries, Labels};
 use super::separation::Separation;
 use super::{import_labelled, EvalArgs};
-use crate::cli::manifest::ManifestRow;
-use crate::cli::open_engine;
+use crate::manifest::ManifestRow;
+use crate::open_engine;
 
 /// Depths at which the descriptor shortlist's recall is reported.
 const RECALL_DEPTHS: [usize; 3] = [10, 50, 100];

@@ -11,6 +11,7 @@ mod eval;
 mod http;
 mod imports;
 mod isolation;
+mod layering;
 mod limits;
 mod one_door;
 mod openapi;

@@ -1,22 +1,21 @@
 //! Command-line interface. The contract of `import`, `candidates`,
 //! `search`, `eval` and `serve` is relied on by other tools: change it only
 //! compatibly.
+//!
+//! `eval`, `synth`, `fit-score` and `polar` are the evaluation and model tooling of the
+//! `casetrace-lab` crate; this module only parses their arguments (the
+//! crate's `clap` structs) and dispatches to it.
 
 mod access;
 mod audit;
 mod candidates;
 mod check;
-mod eval;
 mod firearms;
-mod fit_score;
 mod import;
 mod leads;
-mod manifest;
-mod polar;
 mod redescribe;
 mod search;
 mod serve;
-mod synth;
 mod traces;
 
 use std::path::PathBuf;
@@ -24,6 +23,7 @@ use std::process::ExitCode;
 
 use casetrace_engine::description::ModelPaths;
 use casetrace_engine::{Engine, EngineConfig};
+use casetrace_lab::{eval, fit_score, polar, synth};
 use clap::{Parser, Subcommand};
 
 /// casetrace: cartridge-case correlation and firearm traces.

@@ -129,9 +129,11 @@ pub async fn get_casing(
         .casing(caller.principal(), query.agency.as_deref(), &casing_id)
         .await?;
     let evidence = AuditEvidence(record.sha256.clone());
+    // The owner's auditors see who read their casing.
+    let detail = AuditDetail::default().owned_by(&record.agency);
     let mut res = HttpResponse::Ok().json(CasingDto::from(record));
     res.extensions_mut().insert(evidence);
-    note(&mut res, AuditDetail::default().owned_by(agency));
+    note(&mut res, detail);
     Ok(res)
 }
 

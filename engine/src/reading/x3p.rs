@@ -252,6 +252,57 @@ mod tests {
         );
     }
 
+    /// The writer's X3P of `s` with its root element renamed to `root`
+    /// (the namespace URI is left as written), checksums kept consistent.
+    fn x3p_with_root(s: &Surface, root: &str) -> Vec<u8> {
+        let data: Vec<u8> = s
+            .values
+            .iter()
+            .zip(&s.valid)
+            .flat_map(|(v, ok)| if *ok { f64::from(*v) / 1e6 } else { f64::NAN }.to_le_bytes())
+            .collect();
+        let xml = main_xml(s.width, s.height, s.um_per_px / 1e6, &md5_hex(&data))
+            .replace("<p:ISO5436_2 ", &format!("<p:{root} "))
+            .replace("</p:ISO5436_2>", &format!("</p:{root}>"));
+        let sums = format!("{} *main.xml\n", md5_hex(xml.as_bytes()));
+        zip_members(&[
+            ("main.xml", xml.as_bytes()),
+            ("bindata/data.bin", &data),
+            ("md5checksum.hex", sums.as_bytes()),
+        ])
+        .expect("zip")
+    }
+
+    #[test]
+    fn older_iso5436_root_reads_like_iso5436_2() {
+        // Issue #14: a real file in circulation has `<p:ISO5436>` as its root.
+        let s = ramp(7, 5);
+        let standard = x3p_with_root(&s, "ISO5436_2");
+        assert_eq!(standard, write_x3p(&s), "the fixture is the writer's file");
+        let older = x3p_with_root(&s, "ISO5436");
+        let back = read_x3p(&older, "old.x3p", &ReadLimits::default()).expect("reads");
+        assert_eq!((back.width, back.height), (7, 5));
+        assert!((back.um_per_px - 2.5).abs() < 1e-12);
+        assert_eq!(back.valid, s.valid);
+        assert_eq!(back.values, s.values);
+    }
+
+    #[test]
+    fn other_roots_are_refused_naming_the_accepted_ones() {
+        for root in ["ISO5436_3", "ISO25178", "x3p"] {
+            let (field, reason) = invalid_field(read_x3p(
+                &x3p_with_root(&ramp(3, 3), root),
+                "t",
+                &ReadLimits::default(),
+            ));
+            assert_eq!(field, "main.xml", "{root}");
+            assert_eq!(
+                reason,
+                format!("root element is <{root}>, expected <ISO5436_2> or <ISO5436>")
+            );
+        }
+    }
+
     #[test]
     fn flipped_data_byte_fails_the_md5_check() {
         let s = ramp(4, 4);

@@ -6,7 +6,9 @@
 //! while tracking the element path, so the parser never builds a tree whose
 //! size an attacker controls. Element names are compared by local name, which
 //! copes with the namespace prefix real files put on the root
-//! (`<p:ISO5436_2 ...>`).
+//! (`<p:ISO5436_2 ...>`). The root may also be `ISO5436`: some files in
+//! circulation were written with the older name, and the records below it are
+//! the same (issue #14).
 //!
 //! Error fields name the element by its path below the root, e.g.
 //! `Record3/MatrixDimension/SizeX`.
@@ -64,8 +66,18 @@ const UNSUPPORTED: [(&str, &str); 2] = [
     ),
 ];
 
-/// The root element's local name in every X3P.
-const ROOT: &str = "ISO5436_2";
+/// The root element's local names accepted: `ISO5436_2` is the standard's,
+/// `ISO5436` is written by some older software for the same document.
+const ROOTS: [&str; 2] = ["ISO5436_2", "ISO5436"];
+
+/// The accepted roots as an error message lists them.
+fn roots_listed() -> String {
+    ROOTS
+        .iter()
+        .map(|r| format!("<{r}>"))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
 
 /// Text of the wanted leaf elements of `main.xml`, keyed by path below the
 /// root (one of the `WANTED` constants). Values are trimmed.
@@ -98,7 +110,7 @@ impl MainXml {
 ///
 /// Fails on non-UTF-8 bytes (X3P mandates UTF-8, and decoding other
 /// encodings would widen the attack surface for no real file), on malformed
-/// XML, on a root element other than `ISO5436_2`, on a wanted field given
+/// XML, on a root element other than `ISO5436_2` or `ISO5436`, on a wanted field given
 /// twice (an ambiguous evidence file must not be resolved by guessing) and on
 /// unsupported Record3 layouts.
 pub(super) fn parse_main_xml(xml: &[u8], source_name: &str) -> Result<MainXml> {
@@ -146,7 +158,7 @@ pub(super) fn parse_main_xml(xml: &[u8], source_name: &str) -> Result<MainXml> {
         return Err(EngineError::invalid(
             source_name,
             "main.xml",
-            format!("has no <{ROOT}> root element"),
+            format!("has no {} root element", roots_listed()),
         ));
     }
     if walk.depth() != 0 {
@@ -194,11 +206,11 @@ impl Walk<'_> {
             if self.seen_root {
                 return Err(self.malformed(pos, format!("second root element <{name}>")));
             }
-            if name != ROOT {
+            if !ROOTS.contains(&name) {
                 return Err(EngineError::invalid(
                     self.source_name,
                     "main.xml",
-                    format!("root element is <{name}>, expected <{ROOT}>"),
+                    format!("root element is <{name}>, expected {}", roots_listed()),
                 ));
             }
             self.seen_root = true;
@@ -290,6 +302,23 @@ mod tests {
     }
 
     #[test]
+    fn older_iso5436_root_gives_the_same_fields() {
+        let older = MINIMAL
+            .replace("<p:ISO5436_2 ", "<p:ISO5436 ")
+            .replace("</p:ISO5436_2>", "</p:ISO5436>");
+        let xml = parse_main_xml(older.as_bytes(), "t").expect("parses");
+        assert_eq!(xml.get(CX_INCREMENT), Some("6.25e-06"));
+        assert_eq!(xml.get(SIZE_X), Some("561"));
+        assert_eq!(xml.get(POINT_DATA_LINK), Some("bindata/data.bin"));
+        // The root's name is checked once: a child named like a root is just
+        // an unknown element, and a mismatched end tag is still malformed.
+        let mixed = "<ISO5436><Record3></Record3></ISO5436_2>";
+        let (field, reason) = field_of(parse_main_xml(mixed.as_bytes(), "t").unwrap_err());
+        assert_eq!(field, "main.xml");
+        assert!(reason.contains("malformed"), "{reason}");
+    }
+
+    #[test]
     fn entities_and_cdata_resolve_inside_fields() {
         let xml = r#"<ISO5436_2><Record3><DataLink><PointDataLink>bin&#x64;ata/<![CDATA[data]]>&amp;.bin</PointDataLink></DataLink></Record3></ISO5436_2>"#;
         let parsed = parse_main_xml(xml.as_bytes(), "t").expect("parses");
@@ -324,7 +353,16 @@ mod tests {
     #[test]
     fn wrong_root_custom_entities_and_duplicates_are_rejected() {
         let (_, reason) = field_of(parse_main_xml(b"<svg/>", "t").unwrap_err());
-        assert!(reason.contains("expected <ISO5436_2>"), "{reason}");
+        assert!(
+            reason.contains("root element is <svg>, expected <ISO5436_2> or <ISO5436>"),
+            "{reason}"
+        );
+        // Near misses of the accepted names are still refused.
+        for near in ["<ISO5436_3/>", "<ISO5436_/>", "<iso5436_2/>", "<ISO/>"] {
+            let (field, reason) = field_of(parse_main_xml(near.as_bytes(), "t").unwrap_err());
+            assert_eq!(field, "main.xml", "{near}");
+            assert!(reason.contains("expected <ISO5436_2>"), "{near}: {reason}");
+        }
 
         let bomb = r#"<!DOCTYPE x [<!ENTITY a "aaaa">]><ISO5436_2><Record3><MatrixDimension><SizeX>&a;</SizeX></MatrixDimension></Record3></ISO5436_2>"#;
         let (field, _) = field_of(parse_main_xml(bomb.as_bytes(), "t").unwrap_err());

@@ -20,8 +20,8 @@ use super::pipeline_report::{print_report, Baseline, DescriptorRecall, PipelineR
 use super::queries::{select_queries, Labels};
 use super::separation::Separation;
 use super::{import_labelled, EvalArgs};
-use crate::cli::manifest::ManifestRow;
-use crate::cli::open_engine;
+use crate::manifest::ManifestRow;
+use crate::open_engine;
 
 /// Depths at which the descriptor shortlist's recall is reported.
 const RECALL_DEPTHS: [usize; 3] = [10, 50, 100];
@@ -63,7 +63,7 @@ pub async fn run(
     let queries = select_queries(rows, &firearm_of, args.queries);
     // The baseline draws from every casing on file, distractors included.
     let everyone: Vec<i64> = engine
-        .casings(&crate::cli::operator(crate::cli::CLI_AGENCY))
+        .casings(&crate::operator("local"))
         .await?
         .into_iter()
         .map(|r| r.id)
@@ -85,7 +85,7 @@ pub async fn run(
         let has_mates = labels.has_mates(id);
 
         let t = Instant::now();
-        let operator = crate::cli::operator(agency);
+        let operator = crate::operator(agency);
         let short = engine
             .descriptor_shortlist(&operator, agency, id, depth)
             .await?;
@@ -185,7 +185,7 @@ pub async fn run(
 /// rendered at it so they take the same resampling as the real scans).
 async fn median_resolution(engine: &Engine) -> anyhow::Result<f64> {
     let mut um: Vec<f64> = engine
-        .casings(&crate::cli::operator(crate::cli::CLI_AGENCY))
+        .casings(&crate::operator("local"))
         .await?
         .iter()
         .map(|r| r.um_per_px)

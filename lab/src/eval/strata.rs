@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::scored::{hit_rates, split_scores, PairRecord, QueryRecord};
 use super::separation::Separation;
-use crate::cli::manifest::ManifestRow;
+use crate::manifest::ManifestRow;
 
 /// Columns of a labels file that are never strata: the firearm is what is
 /// being predicted, and `casing_id`/`file` are not in `extra`.

@@ -51,9 +51,9 @@ pub use separation::auc;
 use separation::Separation;
 use strata::by_stratum;
 
-use super::import::{import_rows, RowOutcome};
-use super::manifest::read_manifest;
-use super::open_engine;
+use crate::labelled_import::{import_rows, RowOutcome};
+use crate::manifest::{read_manifest, ManifestRow};
+use crate::open_engine;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -356,7 +356,7 @@ impl CoverageSeen {
 /// per casing with every worker busy (what ingest throughput is).
 async fn import_labelled(
     engine: &casetrace_engine::Engine,
-    rows: &[super::manifest::ManifestRow],
+    rows: &[ManifestRow],
 ) -> anyhow::Result<HashMap<&'static str, f64>> {
     let started = Instant::now();
     let outcomes = import_rows(engine, rows).await;

@@ -77,11 +77,7 @@ pub async fn pad(engine: &Engine, n: usize, seed: u64, um_per_px: f64) -> anyhow
         let label = format!("distractors {first}..{last} (seed {seed})");
         let source = ImportSource::open(folder.path()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let prepared = engine
-            .prepare_import(
-                &super::super::operator(super::super::CLI_AGENCY),
-                source,
-                &label,
-            )
+            .prepare_import(&crate::operator("local"), source, &label)
             .await
             .map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
         let report = engine

@@ -11,7 +11,7 @@ use casetrace_engine::comparison::{
     fit_score_model, LabelledPair, PairSet, FEATURES, FEATURE_NAMES,
 };
 
-use super::manifest::read_manifest;
+use crate::manifest::read_manifest;
 
 #[derive(Debug, clap::Args)]
 pub struct FitScoreArgs {

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::super::manifest::ManifestRow;
+use crate::manifest::ManifestRow;
 
 /// Casing id → firearm id, from the labels file.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use casetrace_engine::preprocessing::prepare;
 use casetrace_engine::reading::read_surface;
 use casetrace_engine::EngineConfig;
 
-use super::manifest::read_manifest;
+use crate::manifest::read_manifest;
 
 #[derive(Debug, clap::Args)]
 pub struct PolarArgs {

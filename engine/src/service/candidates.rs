@@ -154,12 +154,7 @@ impl Engine {
         self.rank(query, limit, &within).await
     }
 
-    async fn rank(
-        &self,
-        query: Query,
-        limit: usize,
-        within: &Agencies,
-    ) -> Result<CandidateList> {
+    async fn rank(&self, query: Query, limit: usize, within: &Agencies) -> Result<CandidateList> {
         let Query {
             canvas,
             descriptor,

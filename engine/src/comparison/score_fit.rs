@@ -195,8 +195,8 @@ fn fit_with(sets: &[PairSet], ridge: f64) -> Result<ScoreModel> {
             .map(|j| if j == 0 { 0.0 } else { -ridge * beta[j] })
             .collect();
         let mut hess = vec![vec![0.0; dim]; dim];
-        for j in 1..dim {
-            hess[j][j] = ridge;
+        for (j, row) in hess.iter_mut().enumerate().skip(1) {
+            row[j] = ridge;
         }
         for (x, y, w) in &rows {
             let p = sigmoid(x.iter().zip(&beta).map(|(a, b)| a * b).sum());
@@ -241,12 +241,14 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         }
         a.swap(c, pivot);
         b.swap(c, pivot);
-        for r in c + 1..n {
-            let f = a[r][c] / a[c][c];
-            for k in c..n {
-                a[r][k] -= f * a[c][k];
+        let (done, below) = a.split_at_mut(c + 1);
+        let pivot_row = &done[c];
+        for (offset, row) in below.iter_mut().enumerate() {
+            let f = row[c] / pivot_row[c];
+            for (x, p) in row[c..].iter_mut().zip(&pivot_row[c..]) {
+                *x -= f * p;
             }
-            b[r] -= f * b[c];
+            b[c + 1 + offset] -= f * b[c];
         }
     }
     let mut x = vec![0.0; n];

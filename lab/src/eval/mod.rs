@@ -155,7 +155,6 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         .keep
         .clone()
         .unwrap_or_else(|| scratch.path().to_path_buf());
-    let mut cfg = cfg;
     cfg.data_dir = dir;
     cfg.database_url = None;
     // Every casing must be fine-compared with every other for the pair AUC.

@@ -16,6 +16,7 @@ pub mod comparison;
 pub mod description;
 pub mod error;
 pub mod index;
+mod json_file;
 pub mod preprocessing;
 pub mod reading;
 pub mod service;

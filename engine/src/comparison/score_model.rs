@@ -156,18 +156,7 @@ impl ScoreModel {
 
     /// Write through a temporary file, so a failure never leaves half a file.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let io = |e: std::io::Error| EngineError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|e| EngineError::Config(format!("{}: {e}", path.display())))?;
-        std::fs::write(&tmp, text + "\n").map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        crate::json_file::save_pretty(self, path)
     }
 }
 

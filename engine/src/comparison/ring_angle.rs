@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 
+use crate::preprocessing::{unwrap_about, PolarGrid};
 use crate::surface::Surface;
 
 /// Angular bins over a full turn (2° each; the refinement climbs from there).
@@ -35,27 +36,25 @@ impl RingUnwrap {
     /// `surface` unwrapped about its centre moved by (`dx`, `dy`) pixels,
     /// rings 1 pixel apart from 3 pixels out to the canvas's edge.
     pub fn new(surface: &Surface, dx: f64, dy: f64) -> Self {
-        let cx = (surface.width as f64 - 1.0) / 2.0 + dx;
-        let cy = (surface.height as f64 - 1.0) / 2.0 + dy;
         let r_max = (surface.width.min(surface.height) as f64 / 2.0 - 1.0).max(0.0) as usize;
-        let radii: Vec<usize> = (3..=r_max).collect();
-        let n = radii.len() * RING_BINS;
+        let rings = (r_max + 1).saturating_sub(3);
+        // Counter-clockwise with y up, as `rotate` turns.
+        let grid = PolarGrid {
+            rings,
+            angles: RING_BINS,
+            inner_radius_px: 3.0,
+            outer_radius_px: r_max as f64,
+        };
+        let polar = unwrap_about(surface, &grid, dx, dy);
+        let n = rings * RING_BINS;
         let mut values = vec![Complex32::default(); n];
         let mut squares = vec![Complex32::default(); n];
         let mut mask = vec![Complex32::default(); n];
-        for (k, r) in radii.iter().enumerate() {
-            for t in 0..RING_BINS {
-                // Counter-clockwise with y up, as `rotate` turns.
-                let theta = (t as f64 * 360.0 / RING_BINS as f64).to_radians();
-                let (s, c) = theta.sin_cos();
-                let x = cx + *r as f64 * c;
-                let y = cy - *r as f64 * s;
-                if let Some(v) = surface.sample(x, y) {
-                    let i = k * RING_BINS + t;
-                    values[i] = Complex32::new(v, 0.0);
-                    squares[i] = Complex32::new(v * v, 0.0);
-                    mask[i] = Complex32::new(1.0, 0.0);
-                }
+        for (i, (v, ok)) in polar.values.iter().zip(&polar.valid).enumerate() {
+            if *ok {
+                values[i] = Complex32::new(*v, 0.0);
+                squares[i] = Complex32::new(v * v, 0.0);
+                mask[i] = Complex32::new(1.0, 0.0);
             }
         }
         let forward = &plans().0;
@@ -65,7 +64,7 @@ impl RingUnwrap {
             }
         }
         RingUnwrap {
-            rings: radii.len(),
+            rings,
             values,
             squares,
             mask,

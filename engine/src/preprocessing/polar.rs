@@ -30,9 +30,15 @@ pub struct PolarGrid {
 /// `2πj/angles`, counter-clockwise on screen (y grows downwards), so turning
 /// the casing by `φ` moves its pattern by `φ·angles/2π` columns.
 pub fn unwrap(surface: &Surface, grid: &PolarGrid) -> PolarImage {
+    unwrap_about(surface, grid, 0.0, 0.0)
+}
+
+/// [`unwrap`] about the canvas centre moved by (`dx`, `dy`) pixels (x
+/// right, y down): for comparisons that try centres near the fitted one.
+pub fn unwrap_about(surface: &Surface, grid: &PolarGrid, dx: f64, dy: f64) -> PolarImage {
     let (cx, cy) = (
-        (surface.width as f64 - 1.0) / 2.0,
-        (surface.height as f64 - 1.0) / 2.0,
+        (surface.width as f64 - 1.0) / 2.0 + dx,
+        (surface.height as f64 - 1.0) / 2.0 + dy,
     );
     let mut out = PolarImage {
         rings: grid.rings,

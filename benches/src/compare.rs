@@ -40,10 +40,15 @@ pub struct CompareArgs {
     threads: usize,
     #[arg(long, default_value_t = 5)]
     queries: usize,
+    /// Scan resolution of the synthetic casings, µm per pixel.
+    #[arg(long, default_value_t = 12.5)]
+    um_per_px: f64,
+    /// Casings whose breech face survives only as a thin ring around a
+    /// large aperture (issue #14's hard case), where the registration adds
+    /// its ring-angle proposal: the per-pair cost must hold there too.
+    #[arg(long)]
+    thin_ring: bool,
 }
-
-/// Scan resolution of the synthetic casings, µm per pixel.
-const UM_PER_PX: f64 = 12.5;
 
 pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Value> {
     let m = args.guns * args.casings_per_gun;
@@ -52,9 +57,14 @@ pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Va
         args.baseline_step_deg > 0.0,
         "baseline step must be positive"
     );
-    let synth = SynthConfig {
-        um_per_px: UM_PER_PX,
-        ..SynthConfig::default()
+    anyhow::ensure!(args.um_per_px > 0.0, "resolution must be positive");
+    let synth = if args.thin_ring {
+        SynthConfig::thin_ring(args.um_per_px)
+    } else {
+        SynthConfig {
+            um_per_px: args.um_per_px,
+            ..SynthConfig::default()
+        }
     };
     let pre = PreprocessConfig::default();
     let comparer = FineComparer::new(CompareConfig::default(), pre.canvas_px);
@@ -156,11 +166,13 @@ pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Va
     let mut report = Report::new("compare", json_mode);
     report.push(
         format!(
-            "compare {} pairs ({m} synthetic casings at {UM_PER_PX} µm/px): median {:.1} ms p95 {:.1} ms per pair; \
+            "compare {} pairs ({m} synthetic {} casings at {} µm/px): median {:.1} ms p95 {:.1} ms per pair; \
              exhaustive {}° baseline on {} pairs median {:.1} ms p95 {:.1} ms; ratio engine/baseline {r:.4}; \
              mean score mates {:.3} others {:.3}; worst registration NCC shortfall vs baseline: mates {shortfall_mates:.3}, others {shortfall_others:.3}; \
              {} candidates on {} threads: median {:.1} ms p95 {:.1} ms per query ({} queries)",
             f.n,
+            if args.thin_ring { "thin-ring" } else { "full-disc" },
+            args.um_per_px,
             f.median_ms,
             f.p95_ms,
             args.baseline_step_deg,
@@ -192,7 +204,8 @@ pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Va
         "baseline_step_deg": args.baseline_step_deg,
         "guns": args.guns,
         "casings_per_gun": args.casings_per_gun,
-        "um_per_px": UM_PER_PX,
+        "um_per_px": args.um_per_px,
+        "thin_ring": args.thin_ring,
         "seed": args.seed,
         "candidates": args.candidates,
         "threads": args.threads,

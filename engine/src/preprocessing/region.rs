@@ -11,7 +11,7 @@
 //! disc and the pin impression a dark-rimmed disc near its centre.
 
 use super::centre::{hough_circle, outer_circle_of_valid_region, Circle, CircleSearch, Polarity};
-use super::form::FormFit;
+use super::form::{fit_form, subtract_form, FormFit, FormOrder};
 use crate::surface::Surface;
 
 /// What was found in a surface at the canonical resolution, in its pixels.
@@ -57,9 +57,39 @@ pub fn topography_regions(
     };
     // Deeper than both an absolute depth and many robust sigmas of the
     // face: breech-face marks are a few µm, pin craters tens to hundreds.
-    let depth = pin_depth_um.max(8.0 * form.residual_sigma);
-    let pin = pin_crater(surface, &primer, depth, pin_margin_px);
+    // In a raw scan the first levelling spans primer, gap and case head;
+    // when the head sits tens of µm off the primer its sigma is that of
+    // the mixture (9-15 µm against 2-3 µm of the face alone), 8 of them
+    // exceed a shallow crater's depth, and the crater stayed in the canvas
+    // as a radially symmetric bowl that every other such scan matched at
+    // any angle. So a raw scan is levelled again on its primer face, and
+    // the crater measured from there.
+    let face = if raw {
+        level_on_face(surface, &primer)
+    } else {
+        None
+    };
+    let (levelled, sigma) = match &face {
+        Some((s, f)) => (s, f.residual_sigma),
+        None => (surface, form.residual_sigma),
+    };
+    let depth = pin_depth_um.max(8.0 * sigma);
+    let pin = pin_crater(levelled, &primer, depth, pin_margin_px);
     Some(Regions { primer, raw, pin })
+}
+
+/// Share of the primer radius whose samples level the face: inside the
+/// rounded primer edge, so that only breech face and crater are fitted (the
+/// crater is a minority the robust fit sets aside).
+const FACE_FIT_RADIUS: f64 = 0.9;
+
+/// `surface` with the plane of its primer face removed, and that fit.
+fn level_on_face(surface: &Surface, primer: &Circle) -> Option<(Surface, FormFit)> {
+    let inside = disc_mask(surface.width, surface.height, primer, FACE_FIT_RADIUS);
+    let face = fit_form(surface, FormOrder::Plane, Some(&inside))?;
+    let mut levelled = surface.clone();
+    subtract_form(&mut levelled, &face);
+    Some((levelled, face))
 }
 
 /// The primer's edge in a raw scan, when there is one: a raised disc with
@@ -320,6 +350,47 @@ mod tests {
             assert!(
                 kept > 0.85,
                 "seed {seed}: only {kept:.2} of the breech face kept"
+            );
+        }
+    }
+
+    #[test]
+    fn a_shallow_crater_is_found_when_the_case_head_sits_far_off_the_primer() {
+        // The case: thin-ring raw scans whose case head sat ~40 µm off the
+        // primer face gave the whole-scan levelling a sigma of 9-15 µm, so
+        // 8 sigmas exceeded a 60-100 µm crater, the crater stayed in the
+        // canvas and different guns' scans matched on it.
+        let cfg = synth();
+        let raw = RawConfig {
+            pin_depth_um: (60.0, 70.0),
+            ..RawConfig::default()
+        };
+        let pre = PreprocessConfig::default();
+        for seed in 0..3u64 {
+            let gun = make_gun(300 + seed, None, &cfg);
+            let (mut scan, truth) = fire_raw(&gun, 400 + seed, &cfg, &raw);
+            let (tx, ty) = truth.primer_centre_um;
+            for y in 0..scan.height {
+                for x in 0..scan.width {
+                    let (ux, uy) = (
+                        (x as f64 + 0.5) * cfg.um_per_px,
+                        (y as f64 + 0.5) * cfg.um_per_px,
+                    );
+                    if (ux - tx).hypot(uy - ty) > truth.primer_radius_um {
+                        let i = scan.index(x, y);
+                        scan.values[i] += 45.0;
+                    }
+                }
+            }
+            let p = prepare(&scan, "raw", &pre).expect("raw scan prepares");
+            assert!(p.region_found_in_scan, "seed {seed}: primer edge not found");
+            let (px, py, _) = p
+                .pin_impression_um
+                .unwrap_or_else(|| panic!("seed {seed}: shallow crater not found"));
+            let (qx, qy) = truth.pin_centre_um;
+            assert!(
+                (px - qx).hypot(py - qy) < 75.0,
+                "seed {seed}: pin at {px},{py} vs {qx},{qy}"
             );
         }
     }

@@ -10,7 +10,7 @@ use casetrace_engine::EngineConfig;
 
 use super::open_engine;
 use crate::app::{serve, AppState};
-use casetrace_engine::store::AgencyRecord;
+use casetrace_engine::access::AgencyRecord;
 use casetrace_engine::Engine;
 
 #[derive(Debug, clap::Args)]

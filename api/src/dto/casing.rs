@@ -1,6 +1,6 @@
 //! A casing on file, as clients see it.
 
-use casetrace_engine::store::{CasingKind, CasingRecord};
+use casetrace_engine::casing::{CasingKind, CasingRecord};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -3,7 +3,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use casetrace_engine::store::{SerialFilters, SerialQuery};
+use casetrace_engine::traces::{SerialFilters, SerialQuery};
 
 use super::resource;
 use crate::app::AppState;

@@ -4,12 +4,12 @@ use chrono::Utc;
 
 use crate::access::policy::{self, Action};
 use crate::access::{
-    hash_secret, key_time, new_key, parse_key, same_digest, IssuedKey, Principal, Role, Scope,
-    Sight,
+    hash_secret, key_time, new_key, parse_key, same_digest, AgencyRecord, AgreementRecord,
+    ApiKeyRecord, IssuedKey, Principal, Role, Scope, Sight,
 };
 use crate::audit::AuditRecord;
 use crate::error::{EngineError, Result};
-use crate::store::{AgencyRecord, AgreementRecord, ApiKeyRecord, AuditQuery};
+use crate::store::AuditQuery;
 
 use super::Engine;
 

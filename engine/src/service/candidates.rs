@@ -10,9 +10,9 @@ use super::{blocking, Engine};
 use crate::access::policy::{self, hidden, Action, Agencies};
 use crate::access::{Principal, Scope, Sight};
 use crate::calibration::{LrAssessment, PairConditions};
+use crate::casing::{CasingFeatures, CasingRecord};
 use crate::comparison::{decode_canvas, Comparison, ComparisonInput, FineComparer};
 use crate::error::{EngineError, Result};
-use crate::store::{CasingFeatures, CasingRecord};
 use crate::surface::Surface;
 
 /// One entry of a candidate list.

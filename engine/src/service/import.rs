@@ -28,11 +28,12 @@ use crate::bulk::{
     confined_path, parse_manifest, Analysed, DescribedCasing, ImportSource, ManifestRow,
     PipelineConfig, StageClock, StageSeconds, Work,
 };
+use crate::casing::{CasingFeatures, NewCasing};
 use crate::error::{EngineError, Result};
 use crate::preprocessing::PIPELINE_VERSION;
 use crate::store::{
-    now_ms, sha256_hex, BatchItem, BlobPut, CasingFeatures, ImportJob, JobState, NewCasing,
-    NewImportJob, RowCounts, RowFailure, RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
+    now_ms, sha256_hex, BatchItem, BlobPut, ImportJob, JobState, NewImportJob, RowCounts,
+    RowFailure, RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
 };
 
 /// How long the writer waits for more rows before writing a partial batch.

@@ -8,6 +8,7 @@ mod candidates;
 mod check;
 mod config;
 mod fine_only;
+mod history;
 mod import;
 mod index_sync;
 mod redescribe;
@@ -29,9 +30,7 @@ pub use redescribe::{
 };
 pub use shortlist::ShortlistEntry;
 pub use submit::{Submission, SubmitOutcome};
-pub use traces::{
-    TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission, MAX_CANDIDATE_LIST,
-};
+pub use traces::MAX_CANDIDATE_LIST;
 
 use crate::audit::{AuditAnchor, AuditRecord, Checkpoint};
 use crate::calibration::Calibrations;

@@ -272,9 +272,9 @@ fn new_description(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::casing::{CasingKind, CasingRecord};
     use crate::reading::InputFormat;
     use crate::service::AnalysisTimings;
-    use crate::store::{CasingKind, CasingRecord};
     use crate::surface::{Surface, SurfaceKind};
 
     fn stale(model: Option<&str>, pipeline: Option<&str>) -> StaleCasing {

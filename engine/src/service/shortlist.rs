@@ -5,8 +5,8 @@
 
 use super::Engine;
 use crate::access::{Principal, Scope};
+use crate::casing::{CasingFeatures, CasingRecord};
 use crate::error::{EngineError, Result};
-use crate::store::{CasingFeatures, CasingRecord};
 
 /// One shortlisted casing and its descriptor's cosine similarity to the
 /// query's.

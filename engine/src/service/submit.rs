@@ -8,12 +8,11 @@ use super::analysis::{analyse, AnalysisTimings};
 use super::{blocking, index_sync, Engine};
 use crate::access::policy::{self, Action};
 use crate::access::Principal;
+use crate::casing::{CasingFeatures, CasingKind, CasingRecord, NewCasing};
 use crate::comparison::encode_canvas;
 use crate::error::{EngineError, Result};
 use crate::preprocessing::PIPELINE_VERSION;
-use crate::store::{
-    sha256_hex, BlobPut, CasingFeatures, CasingKind, CasingRecord, InsertOutcome, NewCasing,
-};
+use crate::store::{sha256_hex, BlobPut, InsertOutcome};
 
 /// A casing file and what the submitter says about it.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ use super::casings::{
     SELECT_SAME_CASING,
 };
 use super::db::{on_pool, BeginWrite, Database};
-use super::{CasingFeatures, CasingRecord, NewCasing};
+use crate::casing::{CasingFeatures, CasingRecord, NewCasing};
 use crate::error::{EngineError, Result};
 
 /// Tries of a batch that lost a race on a unique constraint to another

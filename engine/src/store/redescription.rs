@@ -9,8 +9,8 @@ use super::audit::append_audit_in;
 use super::casings::{encode_descriptor, CasingRow};
 use super::db::{on_pool, BeginWrite, Database};
 use crate::audit::AuditEvent;
+use crate::casing::CasingRecord;
 use crate::error::Result;
-use crate::store::CasingRecord;
 
 /// Casings whose features are missing or of another model version, after
 /// a given id, in id order (keyset paging).
@@ -215,7 +215,8 @@ mod tests {
     use super::super::test_support::on_both_backends;
     use super::*;
     use crate::audit::AuditOutcome;
-    use crate::store::{sha256_hex, CasingFeatures, CasingKind, NewCasing};
+    use crate::casing::{CasingFeatures, CasingKind, NewCasing};
+    use crate::store::sha256_hex;
 
     fn new_casing(casing_id: &str) -> NewCasing {
         NewCasing {

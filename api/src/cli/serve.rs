@@ -9,7 +9,8 @@ use anyhow::Context;
 use casetrace_engine::EngineConfig;
 
 use super::open_engine;
-use crate::app::{serve, AppState};
+use crate::app::serve;
+use crate::state::AppState;
 use casetrace_engine::access::AgencyRecord;
 use casetrace_engine::Engine;
 

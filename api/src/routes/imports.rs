@@ -18,10 +18,10 @@ use futures_util::StreamExt;
 
 use super::resource;
 use super::upload::read_body;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{ErrorDto, ImportForm, ImportJobDto, ImportPathDto};
 use crate::error::ApiError;
+use crate::state::AppState;
 use casetrace_engine::access::Action;
 
 /// Where uploads are spooled, inside the data directory.

@@ -20,7 +20,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
-use casetrace_api::app::AppState;
+use casetrace_api::state::AppState;
 use casetrace_engine::casing::CasingKind;
 use casetrace_engine::service::Submission;
 use casetrace_engine::{Engine, EngineConfig};

@@ -12,7 +12,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 
 use crate::audit_trail;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::{panics, routes};
 
@@ -120,7 +120,7 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
             ApiError::UnsupportedMediaType("expected a Content-Type of application/json".into())
         }
         other => ApiError::bad_request(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("the JSON body is not valid: {other}"),
         ),
     }
@@ -132,5 +132,9 @@ fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
 }
 
 fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request("invalid_path", format!("the path is not valid: {err}")).into()
+    ApiError::bad_request(
+        ErrorCode::InvalidPath,
+        format!("the path is not valid: {err}"),
+    )
+    .into()
 }

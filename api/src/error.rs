@@ -223,6 +223,7 @@ fn engine_code(e: &EngineError) -> ErrorCode {
         EngineError::Forbidden(_) => ErrorCode::Forbidden,
         EngineError::Model(_)
         | EngineError::Index(_)
+        | EngineError::Internal(_)
         | EngineError::Database(_)
         | EngineError::Migration(_)
         | EngineError::Io { .. }
@@ -289,6 +290,8 @@ impl ResponseError for ApiError {
 
 #[cfg(test)]
 mod tests {
+    use actix_web::body::to_bytes;
+
     use super::*;
 
     #[test]
@@ -314,5 +317,17 @@ mod tests {
                 (StatusCode::BAD_REQUEST, code.as_str())
             );
         }
+    }
+
+    #[actix_web::test]
+    async fn an_internal_fault_is_a_500_with_a_json_body_and_no_detail() {
+        let error = ApiError::from(EngineError::internal("unknown stored job state \"weird\""));
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = to_bytes(response.into_body()).await.unwrap();
+        let dto: ErrorDto = serde_json::from_slice(&body).unwrap();
+        assert_eq!(dto.code, "internal");
+        assert!(dto.request_id.is_some());
+        assert!(!dto.message.contains("weird"), "{}", dto.message);
     }
 }

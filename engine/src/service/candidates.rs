@@ -293,7 +293,7 @@ pub(super) fn compare_stored(
         for w in workers {
             all.extend(
                 w.join()
-                    .map_err(|_| EngineError::Index("comparison worker panicked".into()))??,
+                    .map_err(|_| EngineError::internal("comparison worker panicked"))??,
             );
         }
         Ok::<_, EngineError>(all)

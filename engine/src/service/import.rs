@@ -275,7 +275,9 @@ impl Engine {
                         &source, &base, &rows, on_file, max_bytes, &clock, work_tx, msg_tx,
                     )
                 })
-                .map_err(|e| EngineError::Index(format!("cannot start the import reader: {e}")))?
+                .map_err(|e| {
+                    EngineError::Internal(format!("cannot start the import reader: {e}"))
+                })?
         };
 
         let mut writer = Writer {
@@ -317,7 +319,7 @@ impl Engine {
             }
             reader
                 .join()
-                .map_err(|_| EngineError::Index("the import reader panicked".into()))?
+                .map_err(|_| EngineError::internal("the import reader panicked"))?
         })
         .await;
         written?;
@@ -329,7 +331,7 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::ImportNotFound(job_id.clone()))?;
         if job.counts.settled() != job.total_rows {
-            return Err(EngineError::Index(format!(
+            return Err(EngineError::Internal(format!(
                 "{} of {} rows settled; the job can be resumed",
                 job.counts.settled(),
                 job.total_rows
@@ -393,7 +395,7 @@ impl Engine {
         blocking(move || {
             let mut index = index
                 .lock()
-                .map_err(|_| EngineError::Index("index lock poisoned by an earlier panic".into()))?;
+                .map_err(|_| EngineError::poisoned_index_lock())?;
             index.add(&ids, &flat)?;
             // One save per batch. The file is a cache: failing to save it
             // costs a rebuild at the next start.

@@ -228,9 +228,9 @@ impl Engine {
     ) -> Result<Vec<(i64, f32)>> {
         let index = self.index.clone();
         blocking(move || {
-            let mut index = index.lock().map_err(|_| {
-                EngineError::Index("index lock poisoned by an earlier panic".into())
-            })?;
+            let mut index = index
+                .lock()
+                .map_err(|_| EngineError::poisoned_index_lock())?;
             index.search_among(&descriptor, k, allowed.as_deref())
         })
         .await
@@ -239,7 +239,7 @@ impl Engine {
     fn lock_index(&self) -> Result<std::sync::MutexGuard<'_, VectorIndex>> {
         self.index
             .lock()
-            .map_err(|_| EngineError::Index("index lock poisoned by an earlier panic".into()))
+            .map_err(|_| EngineError::poisoned_index_lock())
     }
 }
 
@@ -251,5 +251,5 @@ where
 {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| EngineError::Index(format!("worker thread failed: {e}")))?
+        .map_err(|e| EngineError::Internal(format!("worker thread failed: {e}")))?
 }

@@ -235,7 +235,7 @@ impl Engine {
                 None => break,
                 Some(Ok((slot, outcome))) => results[slot] = Some(outcome),
                 Some(Err(e)) => {
-                    return Err(EngineError::Index(format!("worker thread failed: {e}")))
+                    return Err(EngineError::Internal(format!("worker thread failed: {e}")))
                 }
             }
         }

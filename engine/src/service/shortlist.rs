@@ -76,7 +76,7 @@ impl Engine {
             .await?
             .pop()
             .ok_or_else(|| {
-                EngineError::Index(format!("casing {casing_id} has no stored features"))
+                EngineError::Internal(format!("casing {casing_id} has no stored features"))
             })?
             .1;
         Ok((record, features))

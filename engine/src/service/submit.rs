@@ -157,7 +157,7 @@ impl Engine {
         blocking(move || {
             let mut index = index
                 .lock()
-                .map_err(|_| EngineError::Index("index lock poisoned by an earlier panic".into()))?;
+                .map_err(|_| EngineError::poisoned_index_lock())?;
             index.add(&[id], &descriptor)?;
             // The file is a cache: failing to save it costs a rebuild at the
             // next start, not the submission.

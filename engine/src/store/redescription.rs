@@ -161,7 +161,7 @@ impl Database {
                     }
                     (None, None) => {
                         tx.rollback().await?;
-                        return Err(crate::EngineError::Index(format!(
+                        return Err(crate::EngineError::Internal(format!(
                             "casing row {}: no stored features and no comparison surface to store",
                             d.casing_pk
                         )));

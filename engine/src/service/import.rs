@@ -20,7 +20,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{blocking, index_sync, Engine};
+use super::{blocking, Engine};
 use crate::access::policy::{self, hidden, Action};
 use crate::access::Principal;
 use crate::bulk::pipeline::{self, Stage};
@@ -386,26 +386,6 @@ impl Engine {
             failures,
         })
     }
-
-    /// Add a batch of committed descriptors to the index and save it once
-    /// (imports and re-description).
-    pub(super) async fn add_batch_to_index(&self, ids: Vec<i64>, flat: Vec<f32>) -> Result<()> {
-        let stamp = index_sync::expected_stamp(&self.db, self.model.spec()).await?;
-        let (index, path) = (self.index.clone(), self.index_path.clone());
-        blocking(move || {
-            let mut index = index
-                .lock()
-                .map_err(|_| EngineError::poisoned_index_lock())?;
-            index.add(&ids, &flat)?;
-            // One save per batch. The file is a cache: failing to save it
-            // costs a rebuild at the next start.
-            if let Err(e) = index.save(&path, &stamp) {
-                tracing::warn!(error = %e, "could not save the index; it will be rebuilt at start-up");
-            }
-            Ok(())
-        })
-        .await
-    }
 }
 
 /// Gathers settled rows and writes them a batch at a time.
@@ -506,7 +486,7 @@ impl Writer<'_> {
             }
         }
         if !ids.is_empty() {
-            self.engine.add_batch_to_index(ids, flat).await?;
+            self.engine.add_to_index(ids, flat).await?;
         }
         self.clock.add(Stage::Index, started.elapsed());
         // An evidence file written for a row that did not load (a conflict

@@ -182,7 +182,7 @@ impl Engine {
         if !written.is_empty() {
             // Committed rows are the truth; if this fails the index file's
             // stamp no longer matches and the next start rebuilds it.
-            self.add_batch_to_index(written, flat).await?;
+            self.add_to_index(written, flat).await?;
         }
         Ok(())
     }

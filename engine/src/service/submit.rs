@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::analysis::{analyse, AnalysisTimings};
-use super::{blocking, index_sync, Engine};
+use super::{blocking, Engine};
 use crate::access::policy::{self, Action};
 use crate::access::Principal;
 use crate::casing::{CasingFeatures, CasingKind, CasingRecord, NewCasing};
@@ -124,7 +124,10 @@ impl Engine {
                 return Err(e);
             }
         };
-        if let Err(e) = self.add_to_index(inserted.id, &analysis.descriptor).await {
+        if let Err(e) = self
+            .add_to_index(vec![inserted.id], analysis.descriptor.clone())
+            .await
+        {
             self.db.delete_casing(inserted.id).await?;
             self.undo_blob(&blob).await?;
             return Err(e);
@@ -144,29 +147,6 @@ impl Engine {
             return Ok(());
         }
         self.blobs.remove_if_new(blob)
-    }
-
-    async fn add_to_index(&self, id: i64, descriptor: &[f32]) -> Result<()> {
-        let stamp = index_sync::expected_stamp(&self.db, self.model.spec()).await?;
-        let (index, path, descriptor) = (
-            self.index.clone(),
-            self.index_path.clone(),
-            descriptor.to_vec(),
-        );
-        // Adding and saving touch faiss and the disk: off the async executor.
-        blocking(move || {
-            let mut index = index
-                .lock()
-                .map_err(|_| EngineError::poisoned_index_lock())?;
-            index.add(&[id], &descriptor)?;
-            // The file is a cache: failing to save it costs a rebuild at the
-            // next start, not the submission.
-            if let Err(e) = index.save(&path, &stamp) {
-                tracing::warn!(error = %e, "could not save the index; it will be rebuilt at start-up");
-            }
-            Ok(())
-        })
-        .await
     }
 }
 

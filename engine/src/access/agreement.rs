@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Scope;
+use super::{Principal, Scope};
 use crate::error::{EngineError, Result};
 
 /// One agreement: `owner` lets `grantee` use its records under `scope`.
@@ -15,6 +15,17 @@ pub struct AgreementRecord {
 }
 
 impl AgreementRecord {
+    /// The agreement `caller`'s agency grants, or ends, with `grantee`:
+    /// an agency only ever gives away sight of its own records, so the
+    /// owner is always the caller's agency.
+    pub fn granted_by(caller: &Principal, grantee: &str, scope: Scope) -> Self {
+        AgreementRecord {
+            owner: caller.agency.clone(),
+            grantee: grantee.to_string(),
+            scope,
+        }
+    }
+
     /// Refuse an agreement of an agency with itself: it sees its own
     /// records always, and a row saying so would only mislead.
     pub fn check(&self) -> Result<()> {

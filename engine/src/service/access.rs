@@ -105,11 +105,7 @@ impl Engine {
         scope: Scope,
     ) -> Result<AgreementRecord> {
         policy::require(caller, Action::ManageAgreements)?;
-        let agreement = AgreementRecord {
-            owner: caller.agency.clone(),
-            grantee: grantee.to_string(),
-            scope,
-        };
+        let agreement = AgreementRecord::granted_by(caller, grantee, scope);
         self.db.grant(&agreement, &caller.holder).await?;
         Ok(agreement)
     }
@@ -122,11 +118,7 @@ impl Engine {
         scope: Scope,
     ) -> Result<AgreementRecord> {
         policy::require(caller, Action::ManageAgreements)?;
-        let agreement = AgreementRecord {
-            owner: caller.agency.clone(),
-            grantee: grantee.to_string(),
-            scope,
-        };
+        let agreement = AgreementRecord::granted_by(caller, grantee, scope);
         if self.db.revoke_agreement(&agreement).await? {
             Ok(agreement)
         } else {

@@ -12,6 +12,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
+use crate::reading::InputFormat;
+use crate::surface::SurfaceKind;
 
 /// Whether a casing comes from a crime scene or was fired for reference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -61,8 +63,9 @@ pub struct NewCasing {
     /// Lowercase hex SHA-256 of the original file.
     pub sha256: String,
     pub file_name: String,
-    pub format: String,
-    pub surface_kind: String,
+    /// What the file was read as (recognised from its bytes).
+    pub format: InputFormat,
+    pub surface_kind: SurfaceKind,
     pub kind: CasingKind,
     pub case_number: Option<String>,
     pub calibre: Option<String>,
@@ -90,8 +93,9 @@ pub struct CasingRecord {
     pub casing_id: String,
     pub sha256: String,
     pub file_name: String,
-    pub format: String,
-    pub surface_kind: String,
+    /// What the file was read as (recognised from its bytes).
+    pub format: InputFormat,
+    pub surface_kind: SurfaceKind,
     pub kind: CasingKind,
     pub case_number: Option<String>,
     pub calibre: Option<String>,

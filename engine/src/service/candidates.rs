@@ -183,7 +183,7 @@ impl Engine {
             .collect();
         // Heights and grey levels are different quantities: a photograph is
         // only compared with photographs, a topography with topographies.
-        let kind = canvas.kind.as_str();
+        let kind = canvas.kind;
         let ids: Vec<i64> = ids
             .into_iter()
             .filter(|id| records.get(id).is_some_and(|r| r.surface_kind == kind))
@@ -204,7 +204,7 @@ impl Engine {
             .filter_map(|(id, comparison)| {
                 let casing = records.get(&id)?.clone();
                 let pair = PairConditions {
-                    surface_kind: kind,
+                    surface_kind: kind.as_str(),
                     query_um_per_px,
                     candidate_um_per_px: casing.um_per_px,
                     cells_possible: comparison.cells_possible,

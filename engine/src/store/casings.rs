@@ -111,18 +111,18 @@ impl TryFrom<CasingRow> for CasingRecord {
     fn try_from(row: CasingRow) -> Result<CasingRecord> {
         // The schema's CHECK allows only known kinds; a failure here means
         // the database and this code disagree, not bad user input.
-        let kind = row
-            .kind
-            .parse()
-            .map_err(|e: EngineError| stored_value_error(format!("casing {}: {e}", row.id)))?;
+        let stored = |e: EngineError| stored_value_error(format!("casing {}: {e}", row.id));
+        let kind = row.kind.parse().map_err(stored)?;
+        let format = row.format.parse().map_err(stored)?;
+        let surface_kind = row.surface_kind.parse().map_err(stored)?;
         Ok(CasingRecord {
             id: row.id,
             agency: row.agency,
             casing_id: row.casing_id,
             sha256: row.sha256,
             file_name: row.file_name,
-            format: row.format,
-            surface_kind: row.surface_kind,
+            format,
+            surface_kind,
             kind,
             case_number: row.case_number,
             calibre: row.calibre,
@@ -177,8 +177,8 @@ macro_rules! insert_casing_rows {
                 .bind(&new.casing_id)
                 .bind(&new.sha256)
                 .bind(&new.file_name)
-                .bind(&new.format)
-                .bind(&new.surface_kind)
+                .bind(new.format.as_str())
+                .bind(new.surface_kind.as_str())
                 .bind(new.kind.as_str())
                 .bind(&new.case_number)
                 .bind(&new.calibre)
@@ -596,8 +596,8 @@ mod tests {
             casing_id: casing_id.into(),
             sha256: sha256_hex(content.as_bytes()),
             file_name: format!("{casing_id}.x3p"),
-            format: "x3p".into(),
-            surface_kind: "topography".into(),
+            format: crate::reading::InputFormat::X3p,
+            surface_kind: crate::surface::SurfaceKind::Topography,
             kind: CasingKind::Evidence,
             case_number: Some("2024-0001".into()),
             calibre: Some("9mm Luger".into()),

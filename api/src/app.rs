@@ -1,52 +1,20 @@
-//! The actix-web application: shared state, error handling for the
-//! extractors, panics answered as 500s, request logging and every route. [`create_app`] is used by
+//! The actix-web application: error handling for the extractors, panics
+//! answered as 500s, the audit trail, request logging and every route
+//! (the state handlers share is [`crate::state`]). [`create_app`] is used by
 //! both [`serve`] and the integration tests, so the tests exercise exactly
 //! what runs in production.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use casetrace_engine::Engine;
 
 use crate::audit_trail;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
 use crate::{panics, routes};
-
-/// Default largest accepted image upload: 256 MiB, room for the largest
-/// X3P scans in use.
-pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
-
-/// What every handler shares.
-#[derive(Debug)]
-pub struct AppState {
-    pub engine: Arc<Engine>,
-    /// Largest accepted image part, bytes; larger uploads are refused with
-    /// 413 while streaming, before anything is stored.
-    pub max_upload_bytes: usize,
-    /// One permit per import archive upload held at once (see
-    /// `ImportConfig::max_concurrent_uploads`).
-    pub import_uploads: Arc<tokio::sync::Semaphore>,
-}
-
-impl AppState {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        Self::with_upload_limit(engine, DEFAULT_MAX_UPLOAD_BYTES)
-    }
-
-    /// State refusing image parts over `max_upload_bytes`.
-    pub fn with_upload_limit(engine: Arc<Engine>, max_upload_bytes: usize) -> Self {
-        let uploads = engine.config().imports.max_concurrent_uploads;
-        AppState {
-            engine,
-            max_upload_bytes,
-            import_uploads: Arc::new(tokio::sync::Semaphore::new(uploads)),
-        }
-    }
-}
 
 /// The application with all routes, for `HttpServer` and for tests.
 pub fn create_app(
@@ -152,7 +120,7 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
             ApiError::UnsupportedMediaType("expected a Content-Type of application/json".into())
         }
         other => ApiError::bad_request(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!("the JSON body is not valid: {other}"),
         ),
     }
@@ -164,5 +132,9 @@ fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
 }
 
 fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request("invalid_path", format!("the path is not valid: {err}")).into()
+    ApiError::bad_request(
+        ErrorCode::InvalidPath,
+        format!("the path is not valid: {err}"),
+    )
+    .into()
 }

@@ -24,8 +24,8 @@ use actix_web::{web, HttpMessage};
 use casetrace_engine::access::Principal;
 use casetrace_engine::audit::{AuditEvent, AuditOutcome};
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A handler's note for the audit record: the SHA-256 of the evidence file
 /// the call stored or served. Put in the response's extensions.

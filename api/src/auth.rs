@@ -14,9 +14,9 @@ use casetrace_engine::access::policy::{self, Action};
 use casetrace_engine::access::Principal;
 use casetrace_engine::EngineError;
 
-use crate::app::AppState;
 use crate::audit_trail::CallerSlot;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]

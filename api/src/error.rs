@@ -23,6 +23,89 @@ use crate::dto::ErrorDto;
 /// Seconds a client told it is [`ApiError::Busy`] should wait.
 const RETRY_AFTER_SECONDS: &str = "30";
 
+/// One table of every error code: the variant, the stable text clients
+/// branch on and the HTTP status it answers with. Written once so a code
+/// cannot be misspelt at a call site or answer two statuses.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal => $status:ident,)*) => {
+        /// The `code` of an error body ([`ErrorDto`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in table order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as clients see it, e.g. `casing_not_found`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+
+            /// The HTTP status every error of this code answers with.
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The image or scan cannot be read.
+    InvalidInput = "invalid_input" => UNPROCESSABLE_ENTITY,
+    /// The image is readable but holds too little surface to compare.
+    UnusableSurface = "unusable_surface" => UNPROCESSABLE_ENTITY,
+    /// The request's description of itself (metadata, a body field) is wrong.
+    InvalidMetadata = "invalid_metadata" => BAD_REQUEST,
+    /// The input's declared size or scale is over the engine's limits.
+    TooLarge = "too_large" => PAYLOAD_TOO_LARGE,
+    /// The upload is over the server's byte limit.
+    PayloadTooLarge = "payload_too_large" => PAYLOAD_TOO_LARGE,
+    /// A multipart body lacks a part the route needs.
+    MissingPart = "missing_part" => BAD_REQUEST,
+    /// A multipart body that cannot be parsed.
+    InvalidMultipart = "invalid_multipart" => BAD_REQUEST,
+    /// A JSON body that cannot be parsed.
+    InvalidJson = "invalid_json" => BAD_REQUEST,
+    /// A query string that cannot be parsed.
+    InvalidQuery = "invalid_query" => BAD_REQUEST,
+    /// A path parameter that cannot be parsed.
+    InvalidPath = "invalid_path" => BAD_REQUEST,
+    /// The body could not be read.
+    InvalidBody = "invalid_body" => BAD_REQUEST,
+    /// An import named by path outside the server's import roots.
+    ImportPathNotAllowed = "import_path_not_allowed" => BAD_REQUEST,
+    /// No casing with this id that the caller may see.
+    CasingNotFound = "casing_not_found" => NOT_FOUND,
+    /// No firearm, lead, case, key or agreement that the caller may see.
+    NotFound = "not_found" => NOT_FOUND,
+    /// No import job that the caller may see.
+    ImportNotFound = "import_not_found" => NOT_FOUND,
+    /// No route for this path.
+    RouteNotFound = "route_not_found" => NOT_FOUND,
+    /// The route does not take this method.
+    MethodNotAllowed = "method_not_allowed" => METHOD_NOT_ALLOWED,
+    /// The casing id is taken by other content.
+    CasingIdConflict = "casing_id_conflict" => CONFLICT,
+    /// The same manifest is being loaded already.
+    ImportRunning = "import_running" => CONFLICT,
+    /// No valid key.
+    Unauthenticated = "unauthenticated" => UNAUTHORIZED,
+    /// The key lacks the role.
+    Forbidden = "forbidden" => FORBIDDEN,
+    /// The body is not of a media type the route takes.
+    UnsupportedMediaType = "unsupported_media_type" => UNSUPPORTED_MEDIA_TYPE,
+    /// Too many uploads held at once; retry later.
+    Busy = "busy" => TOO_MANY_REQUESTS,
+    /// A fault of the server; the body carries a request id only.
+    Internal = "internal" => INTERNAL_SERVER_ERROR,
+}
+
 /// A failed request.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -33,8 +116,8 @@ pub enum ApiError {
     /// part, metadata that is not the expected JSON, a bad query or path.
     #[error("{message}")]
     BadRequest {
-        /// Stable code, e.g. `missing_part`, `invalid_metadata`.
-        code: &'static str,
+        /// A code of status 400, e.g. [`ErrorCode::MissingPart`].
+        code: ErrorCode,
         message: String,
     },
     /// The upload is over the server's byte limit; nothing was stored.
@@ -67,7 +150,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,
             message: message.into(),
@@ -76,17 +159,17 @@ impl ApiError {
 
     pub fn missing_part(name: &str) -> Self {
         Self::bad_request(
-            "missing_part",
+            ErrorCode::MissingPart,
             format!("the multipart body has no {name:?} part"),
         )
     }
 
     pub fn invalid_metadata(message: impl Into<String>) -> Self {
-        Self::bad_request("invalid_metadata", message)
+        Self::bad_request(ErrorCode::InvalidMetadata, message)
     }
 
     pub fn invalid_query(message: impl Into<String>) -> Self {
-        Self::bad_request("invalid_query", message)
+        Self::bad_request(ErrorCode::InvalidQuery, message)
     }
 
     /// Whether this answer hides a record from the caller (audited as a
@@ -98,52 +181,54 @@ impl ApiError {
         )
     }
 
-    /// Status and stable code. The engine half is one exhaustive match
-    /// with no `_` arm: a new engine error must be given a status here
-    /// before the crate compiles again, instead of silently becoming a 500.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    /// The error's code, which decides its status ([`ErrorCode::status`]).
+    /// The engine half is one exhaustive match with no `_` arm: a new
+    /// engine error must be given a code here before the crate compiles
+    /// again, instead of silently becoming a 500.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Engine(e) => engine_status_and_code(e),
-            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            ApiError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "busy"),
-            ApiError::PayloadTooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-            }
-            ApiError::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
-            ApiError::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found"),
-            ApiError::Hidden(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::MethodNotAllowed { .. } => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
-            }
-            ApiError::Panicked { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Engine(e) => engine_code(e),
+            ApiError::BadRequest { code, .. } => *code,
+            ApiError::Busy(_) => ErrorCode::Busy,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::RouteNotFound { .. } => ErrorCode::RouteNotFound,
+            ApiError::Hidden(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            ApiError::Panicked { .. } => ErrorCode::Internal,
         }
+    }
+
+    /// Status and stable code text, as the response carries them.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        let code = self.code();
+        (code.status(), code.as_str())
     }
 }
 
-/// The engine half of [`ApiError::status_and_code`]: one exhaustive match
-/// with no `_` arm. A hidden record answers exactly as its absent twin.
-fn engine_status_and_code(e: &EngineError) -> (StatusCode, &'static str) {
+/// The engine half of [`ApiError::code`]: one exhaustive match with no
+/// `_` arm. A hidden record answers exactly as its absent twin.
+fn engine_code(e: &EngineError) -> ErrorCode {
     match e {
-        EngineError::InvalidInput { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
-        EngineError::Unusable { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unusable_surface"),
-        EngineError::InvalidMetadata { .. } => (StatusCode::BAD_REQUEST, "invalid_metadata"),
-        EngineError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-        EngineError::CasingNotFound(_) => (StatusCode::NOT_FOUND, "casing_not_found"),
-        EngineError::CasingIdConflict { .. } => (StatusCode::CONFLICT, "casing_id_conflict"),
-        EngineError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-        EngineError::ImportNotFound(_) => (StatusCode::NOT_FOUND, "import_not_found"),
-        EngineError::ImportRunning { .. } => (StatusCode::CONFLICT, "import_running"),
-        EngineError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-        EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        EngineError::InvalidInput { .. } => ErrorCode::InvalidInput,
+        EngineError::Unusable { .. } => ErrorCode::UnusableSurface,
+        EngineError::InvalidMetadata { .. } => ErrorCode::InvalidMetadata,
+        EngineError::TooLarge { .. } => ErrorCode::TooLarge,
+        EngineError::CasingNotFound(_) => ErrorCode::CasingNotFound,
+        EngineError::CasingIdConflict { .. } => ErrorCode::CasingIdConflict,
+        EngineError::NotFound(_) => ErrorCode::NotFound,
+        EngineError::ImportNotFound(_) => ErrorCode::ImportNotFound,
+        EngineError::ImportRunning { .. } => ErrorCode::ImportRunning,
+        EngineError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+        EngineError::Forbidden(_) => ErrorCode::Forbidden,
         EngineError::Model(_)
         | EngineError::Index(_)
+        | EngineError::Internal(_)
         | EngineError::Database(_)
         | EngineError::Migration(_)
         | EngineError::Io { .. }
-        | EngineError::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        EngineError::Hidden(absent) => engine_status_and_code(absent),
+        | EngineError::Config(_) => ErrorCode::Internal,
+        EngineError::Hidden(absent) => engine_code(absent),
     }
 }
 
@@ -162,7 +247,7 @@ impl From<actix_multipart::MultipartError> for ApiError {
                     "{e}; send multipart/form-data with an \"image\" file part"
                 ))
             }
-            _ => ApiError::bad_request("invalid_multipart", message),
+            _ => ApiError::bad_request(ErrorCode::InvalidMultipart, message),
         }
     }
 }
@@ -200,5 +285,49 @@ impl ResponseError for ApiError {
             message: self.to_string(),
             request_id: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+
+    use super::*;
+
+    #[test]
+    fn every_code_is_distinct_snake_case_and_bad_requests_are_400() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} twice");
+            assert!(text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        }
+        for code in [
+            ErrorCode::MissingPart,
+            ErrorCode::InvalidMultipart,
+            ErrorCode::InvalidJson,
+            ErrorCode::InvalidQuery,
+            ErrorCode::InvalidPath,
+            ErrorCode::InvalidBody,
+            ErrorCode::ImportPathNotAllowed,
+        ] {
+            let error = ApiError::bad_request(code, "x");
+            assert_eq!(
+                error.status_and_code(),
+                (StatusCode::BAD_REQUEST, code.as_str())
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn an_internal_fault_is_a_500_with_a_json_body_and_no_detail() {
+        let error = ApiError::from(EngineError::internal("unknown stored job state \"weird\""));
+        let response = error.error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = to_bytes(response.into_body()).await.unwrap();
+        let dto: ErrorDto = serde_json::from_slice(&body).unwrap();
+        assert_eq!(dto.code, "internal");
+        assert!(dto.request_id.is_some());
+        assert!(!dto.message.contains("weird"), "{}", dto.message);
     }
 }

@@ -12,3 +12,4 @@ pub mod dto;
 pub mod error;
 pub mod panics;
 pub mod routes;
+pub mod state;

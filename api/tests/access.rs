@@ -5,8 +5,8 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use casetrace_api::app::create_app;
-use casetrace_engine::access::{hash_secret, Role};
-use casetrace_engine::store::{ApiKeyRecord, AuditQuery};
+use casetrace_engine::access::{hash_secret, ApiKeyRecord, Role};
+use casetrace_engine::store::AuditQuery;
 use serde_json::{json, Value};
 
 use crate::common::{backends, multipart, register_test_agency, send, weller, Part, TestEngine};

@@ -626,8 +626,8 @@ async fn photographs_take_their_scale_from_the_png_and_match_each_other_only() {
 
 #[actix_web::test]
 async fn concurrent_submissions_of_one_file_store_it_once_and_keep_its_evidence() {
+    use casetrace_engine::casing::CasingKind;
     use casetrace_engine::service::Submission;
-    use casetrace_engine::store::CasingKind;
 
     for backend in backends() {
         let t = TestEngine::open(&backend).await;

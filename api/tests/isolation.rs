@@ -6,10 +6,12 @@
 
 use casetrace_engine::access::{Principal, Scope};
 use casetrace_engine::bulk::ImportSource;
-use casetrace_engine::service::{Submission, TraceSubmission};
-use casetrace_engine::store::{
-    AuditQuery, CasingKind, LeadStatus, NewFirearm, NewTraceEvent, SerialFilters, SerialQuery,
-    TraceEventKind,
+use casetrace_engine::casing::CasingKind;
+use casetrace_engine::service::Submission;
+use casetrace_engine::store::AuditQuery;
+use casetrace_engine::traces::{
+    LeadStatus, NewFirearm, NewTraceEvent, SerialFilters, SerialQuery, TraceEventKind,
+    TraceSubmission,
 };
 use casetrace_engine::{Engine, EngineError};
 use chrono::NaiveDate;

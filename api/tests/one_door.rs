@@ -7,7 +7,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use casetrace_api::app::create_app;
 use casetrace_engine::access::Role;
-use casetrace_engine::store::NewFirearm;
+use casetrace_engine::traces::NewFirearm;
 use serde_json::{json, Value};
 
 use crate::common::{

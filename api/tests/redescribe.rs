@@ -9,9 +9,9 @@ use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
 
+use casetrace_engine::casing::CasingFeatures;
 use casetrace_engine::description::ModelPaths;
 use casetrace_engine::service::{RedescribeOptions, REDESCRIBE_ACTION};
-use casetrace_engine::store::CasingFeatures;
 use casetrace_engine::Engine;
 
 use crate::common::{backends, casetrace, weller, weller_submission, TestEngine};

@@ -5,8 +5,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use casetrace_api::app::create_app;
-use casetrace_engine::store::NewFirearm;
-use casetrace_engine::traces::SerialPattern;
+use casetrace_engine::traces::{NewFirearm, SerialPattern};
 use chrono::NaiveDate;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};

@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use casetrace_engine::casing::CasingKind;
 use casetrace_engine::reading::{read_surface, write_x3p, ReadLimits};
 use casetrace_engine::service::Submission;
-use casetrace_engine::store::{sha256_hex, CasingKind};
+use casetrace_engine::store::sha256_hex;
 use casetrace_engine::synth::{fire, make_gun, SynthConfig};
 use casetrace_engine::{Engine, EngineConfig};
 

@@ -6,8 +6,9 @@
 use std::time::{Duration, Instant};
 
 use casetrace_engine::access::Agencies;
-use casetrace_engine::store::{Database, NewFirearm, SerialFilters, SerialQuery};
+use casetrace_engine::store::Database;
 use casetrace_engine::traces::{edit_distance, SerialPattern};
+use casetrace_engine::traces::{NewFirearm, SerialFilters, SerialQuery};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -47,9 +47,16 @@ pub enum EngineError {
     /// The descriptor model could not be loaded or run.
     #[error("descriptor model: {0}")]
     Model(String),
-    /// The nearest-neighbour index failed.
+    /// The nearest-neighbour index (faiss) failed.
     #[error("index: {0}")]
     Index(String),
+    /// A fault of the engine itself, never of the request: work on a
+    /// blocking thread panicked, a lock was poisoned by an earlier panic,
+    /// or data on file is not what this code wrote (an unknown stored
+    /// state, an undecodable comparison canvas, a row missing its
+    /// features). Answered as a 500 without detail.
+    #[error("internal: {0}")]
+    Internal(String),
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -103,6 +110,16 @@ impl EngineError {
             actual,
             limit,
         }
+    }
+
+    pub fn internal(what: impl Into<String>) -> Self {
+        EngineError::Internal(what.into())
+    }
+
+    /// The lock around the index was poisoned: a thread panicked while
+    /// holding it, so what it guards may be half-changed.
+    pub fn poisoned_index_lock() -> Self {
+        EngineError::internal("index lock poisoned by an earlier panic")
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

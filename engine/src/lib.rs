@@ -12,6 +12,7 @@ pub mod access;
 pub mod audit;
 pub mod bulk;
 pub mod calibration;
+pub mod casing;
 pub mod comparison;
 pub mod description;
 pub mod error;

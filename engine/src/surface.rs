@@ -28,11 +28,27 @@ pub enum SurfaceKind {
 }
 
 impl SurfaceKind {
+    /// The stored (and serialised) name.
     pub fn as_str(self) -> &'static str {
         match self {
             SurfaceKind::Topography => "topography",
             SurfaceKind::Photograph => "photograph",
         }
+    }
+}
+
+impl std::str::FromStr for SurfaceKind {
+    type Err = crate::EngineError;
+
+    /// The kind of a stored name ([`SurfaceKind::as_str`]).
+    fn from_str(s: &str) -> crate::Result<Self> {
+        [SurfaceKind::Topography, SurfaceKind::Photograph]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| crate::EngineError::InvalidMetadata {
+                field: "surface_kind".into(),
+                reason: format!("{s:?} is not a surface kind; expected topography or photograph"),
+            })
     }
 }
 

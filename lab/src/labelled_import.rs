@@ -3,8 +3,8 @@
 //! command takes the engine's bulk import job instead; this path is the
 //! simple one a scratch directory needs, with each row's timings.
 
+use casetrace_engine::casing::CasingKind;
 use casetrace_engine::service::{AnalysisTimings, Submission};
-use casetrace_engine::store::CasingKind;
 use casetrace_engine::Engine;
 use futures_util::stream::{self, StreamExt};
 

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use casetrace_engine::access::{key_time, new_key, Role};
-use casetrace_engine::store::{AgencyRecord, AgreementRecord, Database};
+use casetrace_engine::access::{key_time, new_key, AgencyRecord, AgreementRecord, Role};
+use casetrace_engine::store::Database;
 use casetrace_engine::EngineConfig;
 use chrono::Utc;
 

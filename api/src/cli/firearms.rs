@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use casetrace_engine::store::{SerialFilters, SerialQuery};
+use casetrace_engine::traces::{SerialFilters, SerialQuery};
 use casetrace_engine::EngineConfig;
 
 use super::{open_engine, print_json, read_limited, CLI_ACTOR};

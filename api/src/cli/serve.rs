@@ -9,8 +9,9 @@ use anyhow::Context;
 use casetrace_engine::EngineConfig;
 
 use super::open_engine;
-use crate::app::{serve, AppState};
-use casetrace_engine::store::AgencyRecord;
+use crate::app::serve;
+use crate::state::AppState;
+use casetrace_engine::access::AgencyRecord;
 use casetrace_engine::Engine;
 
 #[derive(Debug, clap::Args)]

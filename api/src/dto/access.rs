@@ -1,9 +1,7 @@
 //! Keys, agreements and the audit log on the wire.
 
-use casetrace_engine::access::IssuedKey;
-use casetrace_engine::access::{Role, Scope};
+use casetrace_engine::access::{AgreementRecord, ApiKeyRecord, IssuedKey, Role, Scope};
 use casetrace_engine::audit::AuditRecord;
-use casetrace_engine::store::{AgreementRecord, ApiKeyRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

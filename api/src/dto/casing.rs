@@ -1,6 +1,6 @@
 //! A casing on file, as clients see it.
 
-use casetrace_engine::store::{CasingKind, CasingRecord};
+use casetrace_engine::casing::{CasingKind, CasingRecord};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -68,8 +68,8 @@ impl From<CasingRecord> for CasingDto {
             agency: r.agency,
             sha256: r.sha256,
             file_name: r.file_name,
-            format: r.format,
-            surface_kind: r.surface_kind,
+            format: r.format.as_str().to_string(),
+            surface_kind: r.surface_kind.as_str().to_string(),
             kind: r.kind.into(),
             case_number: r.case_number,
             calibre: r.calibre,

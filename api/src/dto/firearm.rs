@@ -1,8 +1,8 @@
 //! Firearms and their trace events on the wire.
 
-use casetrace_engine::store::{
-    CasingRef, FirearmRecord, NewFirearm, NewTraceEvent, SerialMatch, TraceEventKind,
-    TraceEventRecord,
+use casetrace_engine::casing::CasingRef;
+use casetrace_engine::traces::{
+    FirearmRecord, NewFirearm, NewTraceEvent, SerialMatch, TraceEventKind, TraceEventRecord,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

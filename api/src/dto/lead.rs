@@ -1,7 +1,7 @@
 //! Leads and histories on the wire.
 
-use casetrace_engine::store::{LeadRecord, LeadStatus};
 use casetrace_engine::traces::{CaseHistory, FirearmHistory, TimeToCrime};
+use casetrace_engine::traces::{LeadRecord, LeadStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,7 +1,9 @@
 //! Field trace requests and trace imports on the wire.
 
-use casetrace_engine::service::{TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission};
-use casetrace_engine::store::{NewFirearm, NewTraceEvent, TraceEventKind};
+use casetrace_engine::traces::{
+    NewFirearm, NewTraceEvent, TraceEventKind, TraceImportReport, TraceOutcome, TraceRowError,
+    TraceSubmission,
+};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -9,7 +9,6 @@ use casetrace_engine::access::Action;
 use casetrace_engine::store::AuditQuery;
 
 use super::resource;
-use crate::app::AppState;
 use crate::audit_trail::{note, AuditDetail};
 use crate::auth::Caller;
 use crate::dto::{
@@ -17,6 +16,7 @@ use crate::dto::{
     NewKeyDto,
 };
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Issue a key for the caller's agency. The key is in this answer only.
 #[utoipa::path(

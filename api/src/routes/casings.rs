@@ -6,7 +6,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::upload::{parse_metadata, read_upload};
 use super::{resolve_limit, resource};
-use crate::app::AppState;
 use crate::audit_trail::{note, AuditDetail, AuditEvidence};
 use crate::auth::Caller;
 use crate::dto::{
@@ -14,6 +13,7 @@ use crate::dto::{
     SubmissionMetadataDto, SubmitForm, SubmitQuery, SubmitResponseDto,
 };
 use crate::error::ApiError;
+use crate::state::AppState;
 use casetrace_engine::access::Action;
 
 /// Submit a casing: an `image` file part and a `metadata` JSON part.

@@ -3,16 +3,16 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use casetrace_engine::store::{SerialFilters, SerialQuery};
+use casetrace_engine::traces::{SerialFilters, SerialQuery};
 
 use super::resource;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{
     ErrorDto, FirearmDto, FirearmHistoryDto, NewFirearmDto, NewTraceEventDto, SerialModeDto,
     SerialSearchDto, SerialSearchQuery, TraceEventDto,
 };
 use crate::error::ApiError;
+use crate::state::AppState;
 use casetrace_engine::access::Action;
 
 /// Register a firearm with no event yet.

@@ -3,9 +3,9 @@
 use actix_web::web;
 
 use super::resource;
-use crate::app::AppState;
 use crate::dto::{ErrorDto, HealthDto};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The server is up and its database answers (a failing database is a 500,
 /// so load balancers take the instance out).

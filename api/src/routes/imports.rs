@@ -18,10 +18,10 @@ use futures_util::StreamExt;
 
 use super::resource;
 use super::upload::read_body;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{ErrorDto, ImportForm, ImportJobDto, ImportPathDto};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
 use casetrace_engine::access::Action;
 
 /// Where uploads are spooled, inside the data directory.
@@ -154,7 +154,10 @@ const MAX_JSON_BYTES: usize = 16 * 1024;
 async fn read_json_body(payload: web::Payload) -> Result<ImportPathDto, ApiError> {
     let bytes = read_body(payload, "the JSON body", MAX_JSON_BYTES).await?;
     serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request("invalid_json", format!("the JSON body is not valid: {e}"))
+        ApiError::bad_request(
+            ErrorCode::InvalidJson,
+            format!("the JSON body is not valid: {e}"),
+        )
     })
 }
 
@@ -162,7 +165,7 @@ async fn read_json_body(payload: web::Payload) -> Result<ImportPathDto, ApiError
 fn allowed_path(engine: &Engine, path: &str) -> Result<PathBuf, ApiError> {
     let refused = || {
         ApiError::bad_request(
-            "import_path_not_allowed",
+            ErrorCode::ImportPathNotAllowed,
             format!("{path:?} is not under a folder this server imports from"),
         )
     };
@@ -194,7 +197,7 @@ async fn spool_archive(
         let mut field = field?;
         if field.name() != Some("archive") || spooled.is_some() {
             return Err(ApiError::bad_request(
-                "invalid_multipart",
+                ErrorCode::InvalidMultipart,
                 "expected exactly one part, named \"archive\"",
             ));
         }

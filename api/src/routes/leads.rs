@@ -4,11 +4,11 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
 use super::resource;
-use crate::app::AppState;
 use crate::audit_trail::{note, AuditDetail};
 use crate::auth::Caller;
 use crate::dto::{CaseHistoryDto, ErrorDto, LeadDecisionDto, LeadDto, NewLeadDto};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Take up a candidate as a lead. The pair may be taken up once (in either
 /// order); asking again answers 200 with the lead on file.

@@ -5,10 +5,10 @@ use actix_web::{web, HttpRequest};
 
 use super::upload::{parse_metadata, read_upload};
 use super::{resolve_limit, resource};
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{CandidateListDto, ErrorDto, SearchForm, SearchMetadataDto, SearchQuery};
 use crate::error::ApiError;
+use crate::state::AppState;
 use casetrace_engine::access::Action;
 
 /// Rank the casings on file against an uploaded image (an `image` part and

@@ -7,10 +7,10 @@ use casetrace_engine::bulk::TableFormat;
 
 use super::resource;
 use super::upload::read_body;
-use crate::app::AppState;
 use crate::auth::Caller;
 use crate::dto::{ErrorDto, TraceImportDto, TraceOutcomeDto, TraceRequestDto};
 use crate::error::ApiError;
+use crate::state::AppState;
 use casetrace_engine::access::Action;
 
 /// Submit a trace request for a recovered firearm: the firearm (matched by

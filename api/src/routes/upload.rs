@@ -8,7 +8,7 @@ use actix_web::HttpRequest;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Largest `metadata` part: it is a small JSON object, never a file.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
@@ -78,7 +78,7 @@ pub async fn read_upload(
             // image part".
             other => {
                 return Err(ApiError::bad_request(
-                    "invalid_multipart",
+                    ErrorCode::InvalidMultipart,
                     format!("unexpected part {other:?}; expected \"image\" and \"metadata\""),
                 ))
             }
@@ -103,7 +103,10 @@ pub async fn read_body(
     let mut bytes = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("invalid_body", format!("reading the body failed: {e}"))
+            ApiError::bad_request(
+                ErrorCode::InvalidBody,
+                format!("reading the body failed: {e}"),
+            )
         })?;
         if bytes.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge {
@@ -147,7 +150,7 @@ fn file_name(field: &Field) -> String {
 
 fn duplicate(name: &str) -> ApiError {
     ApiError::bad_request(
-        "invalid_multipart",
+        ErrorCode::InvalidMultipart,
         format!("the multipart body has more than one {name:?} part"),
     )
 }

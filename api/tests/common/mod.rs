@@ -20,9 +20,9 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
-use casetrace_api::app::AppState;
+use casetrace_api::state::AppState;
+use casetrace_engine::casing::CasingKind;
 use casetrace_engine::service::Submission;
-use casetrace_engine::store::CasingKind;
 use casetrace_engine::{Engine, EngineConfig};
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
@@ -338,8 +338,7 @@ pub const TEST_KEY: &str =
 /// Register `agency` (country ZZ) and a key with every role whose text is
 /// `key` (a well-formed `ct_<id>_<secret>`).
 pub async fn register_test_agency(engine: &Engine, agency: &str, key: &str) {
-    use casetrace_engine::access::{hash_secret, parse_key, Role};
-    use casetrace_engine::store::{AgencyRecord, ApiKeyRecord};
+    use casetrace_engine::access::{hash_secret, parse_key, AgencyRecord, ApiKeyRecord, Role};
     let db = engine.database();
     db.insert_agency(&AgencyRecord {
         id: agency.into(),

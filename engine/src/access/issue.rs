@@ -3,9 +3,8 @@
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use super::{generate_key, Role};
+use super::{generate_key, ApiKeyRecord, Role};
 use crate::error::{EngineError, Result};
-use crate::store::ApiKeyRecord;
 
 /// Longest a key may live: keys are rotated at least every two years.
 pub const MAX_KEY_DAYS: i64 = 730;

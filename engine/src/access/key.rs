@@ -1,11 +1,28 @@
 //! API keys: `ct_<id>_<secret>`, generated from the operating system's
-//! randomness, checked against the stored SHA-256 of the secret.
+//! randomness, checked against the stored SHA-256 of the secret, and the
+//! record kept of each ([`ApiKeyRecord`], never the key itself).
 
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use super::Role;
 
 /// Every key starts with this, so a leaked key is easy to grep for.
 pub const KEY_PREFIX: &str = "ct_";
+
+/// An API key as stored: never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub agency: String,
+    pub holder: String,
+    pub roles: Vec<Role>,
+    pub secret_sha256: String,
+    /// RFC 3339 UTC.
+    pub expires_at: String,
+    pub revoked_at: Option<String>,
+}
 
 /// A freshly made key: the whole key is shown once and never stored.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,18 +1,24 @@
 //! Who may do what: agencies, their API keys and roles, and the sharing
-//! agreements between agencies. The rules live here; the rows in
-//! [`crate::store`]; the REST layer only asks.
+//! agreements between agencies. Their records and rules live here;
+//! [`crate::store`] persists the records; the REST layer only asks.
 //!
 //! A key is `ct_<id>_<secret>`: the id is public (it names the key in the
 //! audit log and in revocations), the secret is 256 random bits of which
 //! only the SHA-256 is stored.
 
+mod agency;
+mod agreement;
 mod issue;
 mod key;
 pub mod policy;
 mod role;
 
+pub use agency::AgencyRecord;
+pub use agreement::AgreementRecord;
 pub use issue::{key_time, new_key, IssuedKey, MAX_KEY_DAYS};
-pub use key::{generate_key, hash_secret, parse_key, same_digest, GeneratedKey, KEY_PREFIX};
+pub use key::{
+    generate_key, hash_secret, parse_key, same_digest, ApiKeyRecord, GeneratedKey, KEY_PREFIX,
+};
 pub use policy::{Action, Agencies, Sight};
 pub use role::{Role, Scope};
 

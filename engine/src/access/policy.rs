@@ -5,10 +5,10 @@
 //! [`Principal`]; the REST layer only forwards who is calling. The tests
 //! at the bottom are the rules of `docs/access.md`.
 
-use crate::access::{Principal, Role, Scope};
+use crate::access::{AgreementRecord, Principal, Role, Scope};
 use crate::error::{EngineError, Result};
-use crate::store::{AgreementRecord, LeadRecord};
-use crate::traces::{CaseHistory, FirearmHistory};
+use crate::traces::history::case_numbers;
+use crate::traces::{CaseHistory, FirearmHistory, LeadRecord};
 
 /// A set of agencies a query is restricted to. `All` only ever comes from
 /// a principal given full access by name: there is no default.
@@ -128,16 +128,6 @@ impl Sight {
         h.linked_cases = case_numbers(&h.linked_casings);
         Some(h)
     }
-}
-
-fn case_numbers(casings: &[crate::store::CasingRecord]) -> Vec<String> {
-    let mut cases: Vec<String> = casings
-        .iter()
-        .filter_map(|c| c.case_number.clone())
-        .collect();
-    cases.sort();
-    cases.dedup();
-    cases
 }
 
 /// Everything a caller can ask the engine to do, by the role it needs.

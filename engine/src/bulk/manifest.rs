@@ -13,8 +13,8 @@
 use std::collections::BTreeMap;
 
 use super::table::{read_table, take_text};
+use crate::casing::CasingKind;
 use crate::error::Result;
-use crate::store::CasingKind;
 
 pub use super::table::TableFormat as ManifestFormat;
 pub use super::table::{MAX_FIELD_BYTES, MAX_ROWS, MAX_TABLE_BYTES as MAX_MANIFEST_BYTES};

@@ -26,7 +26,7 @@ pub fn encode_canvas(s: &Surface) -> Vec<u8> {
 }
 
 pub fn decode_canvas(bytes: &[u8]) -> Result<Surface> {
-    let bad = |why: &str| EngineError::Index(format!("stored comparison canvas: {why}"));
+    let bad = |why: &str| EngineError::Internal(format!("stored comparison canvas: {why}"));
     if bytes.len() < 21 || &bytes[..4] != MAGIC {
         return Err(bad("unknown format"));
     }

@@ -103,7 +103,7 @@ impl DescriptorModel {
         }
         let model_err = |e: ort::Error| EngineError::Model(e.to_string());
         let mut session = self.session.lock().map_err(|_| {
-            EngineError::Model("descriptor session poisoned by an earlier panic".into())
+            EngineError::internal("descriptor session poisoned by an earlier panic")
         })?;
         let input = TensorRef::from_array_view(&batch).map_err(model_err)?;
         let outputs = session

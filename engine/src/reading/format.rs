@@ -4,10 +4,14 @@
 //! client-supplied content type: evidence files arrive renamed, and a
 //! wrong extension must not route bytes to the wrong parser.
 
+use std::str::FromStr;
+
 use crate::error::{EngineError, Result};
 
-/// The input formats the engine reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The input formats the engine reads. Serialised (and stored) as
+/// [`InputFormat::as_str`] gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum InputFormat {
     /// ISO 25178-72 X3P topography (a zip container).
     X3p,
@@ -63,6 +67,26 @@ impl InputFormat {
     /// True for the formats that carry a physical scale of their own.
     pub fn is_topography(self) -> bool {
         matches!(self, InputFormat::X3p)
+    }
+}
+
+impl FromStr for InputFormat {
+    type Err = EngineError;
+
+    /// The format of a stored name ([`InputFormat::as_str`]).
+    fn from_str(s: &str) -> Result<Self> {
+        [
+            InputFormat::X3p,
+            InputFormat::Png,
+            InputFormat::Tiff,
+            InputFormat::Jpeg,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+        .ok_or_else(|| EngineError::InvalidMetadata {
+            field: "format".into(),
+            reason: format!("{s:?} is not an input format; expected one of: x3p, png, tiff, jpeg"),
+        })
     }
 }
 

@@ -4,12 +4,12 @@ use chrono::Utc;
 
 use crate::access::policy::{self, Action};
 use crate::access::{
-    hash_secret, key_time, new_key, parse_key, same_digest, IssuedKey, Principal, Role, Scope,
-    Sight,
+    hash_secret, key_time, new_key, parse_key, same_digest, AgencyRecord, AgreementRecord,
+    ApiKeyRecord, IssuedKey, Principal, Role, Scope, Sight,
 };
 use crate::audit::AuditRecord;
 use crate::error::{EngineError, Result};
-use crate::store::{AgencyRecord, AgreementRecord, ApiKeyRecord, AuditQuery};
+use crate::store::AuditQuery;
 
 use super::Engine;
 
@@ -105,11 +105,7 @@ impl Engine {
         scope: Scope,
     ) -> Result<AgreementRecord> {
         policy::require(caller, Action::ManageAgreements)?;
-        let agreement = AgreementRecord {
-            owner: caller.agency.clone(),
-            grantee: grantee.to_string(),
-            scope,
-        };
+        let agreement = AgreementRecord::granted_by(caller, grantee, scope);
         self.db.grant(&agreement, &caller.holder).await?;
         Ok(agreement)
     }
@@ -122,11 +118,7 @@ impl Engine {
         scope: Scope,
     ) -> Result<AgreementRecord> {
         policy::require(caller, Action::ManageAgreements)?;
-        let agreement = AgreementRecord {
-            owner: caller.agency.clone(),
-            grantee: grantee.to_string(),
-            scope,
-        };
+        let agreement = AgreementRecord::granted_by(caller, grantee, scope);
         if self.db.revoke_agreement(&agreement).await? {
             Ok(agreement)
         } else {

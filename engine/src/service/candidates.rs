@@ -10,9 +10,9 @@ use super::{blocking, Engine};
 use crate::access::policy::{self, hidden, Action, Agencies};
 use crate::access::{Principal, Scope, Sight};
 use crate::calibration::{LrAssessment, PairConditions};
+use crate::casing::{CasingFeatures, CasingRecord};
 use crate::comparison::{decode_canvas, Comparison, ComparisonInput, FineComparer};
 use crate::error::{EngineError, Result};
-use crate::store::{CasingFeatures, CasingRecord};
 use crate::surface::Surface;
 
 /// One entry of a candidate list.
@@ -183,7 +183,7 @@ impl Engine {
             .collect();
         // Heights and grey levels are different quantities: a photograph is
         // only compared with photographs, a topography with topographies.
-        let kind = canvas.kind.as_str();
+        let kind = canvas.kind;
         let ids: Vec<i64> = ids
             .into_iter()
             .filter(|id| records.get(id).is_some_and(|r| r.surface_kind == kind))
@@ -204,7 +204,7 @@ impl Engine {
             .filter_map(|(id, comparison)| {
                 let casing = records.get(&id)?.clone();
                 let pair = PairConditions {
-                    surface_kind: kind,
+                    surface_kind: kind.as_str(),
                     query_um_per_px,
                     candidate_um_per_px: casing.um_per_px,
                     cells_possible: comparison.cells_possible,
@@ -293,7 +293,7 @@ pub(super) fn compare_stored(
         for w in workers {
             all.extend(
                 w.join()
-                    .map_err(|_| EngineError::Index("comparison worker panicked".into()))??,
+                    .map_err(|_| EngineError::internal("comparison worker panicked"))??,
             );
         }
         Ok::<_, EngineError>(all)

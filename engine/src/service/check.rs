@@ -87,9 +87,9 @@ impl Engine {
         let (index, path) = (self.index.clone(), self.index_path.clone());
         let (indexed, file_ok, misplaced) = super::blocking(move || {
             let file_ok = VectorIndex::load_if_current(&path, &stamp).is_some();
-            let mut index = index.lock().map_err(|_| {
-                crate::EngineError::Index("index lock poisoned by an earlier panic".into())
-            })?;
+            let mut index = index
+                .lock()
+                .map_err(|_| crate::EngineError::poisoned_index_lock())?;
             let mut misplaced = Vec::new();
             for (id, d) in &descriptors {
                 let hits = index.search(d, SELF_SEARCH_K)?;

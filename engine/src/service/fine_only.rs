@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use super::candidates::compare_stored;
 use super::{blocking, Engine};
 use crate::access::{Principal, Scope};
+use crate::casing::CasingRecord;
 use crate::comparison::{decode_canvas, Comparison};
 use crate::error::Result;
-use crate::store::CasingRecord;
 
 /// Casings loaded from the database per step: small enough that the budget
 /// is checked often, large enough to keep every thread busy.

@@ -20,7 +20,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{blocking, index_sync, Engine};
+use super::{blocking, Engine};
 use crate::access::policy::{self, hidden, Action};
 use crate::access::Principal;
 use crate::bulk::pipeline::{self, Stage};
@@ -28,11 +28,12 @@ use crate::bulk::{
     confined_path, parse_manifest, Analysed, DescribedCasing, ImportSource, ManifestRow,
     PipelineConfig, StageClock, StageSeconds, Work,
 };
+use crate::casing::{CasingFeatures, NewCasing};
 use crate::error::{EngineError, Result};
 use crate::preprocessing::PIPELINE_VERSION;
 use crate::store::{
-    now_ms, sha256_hex, BatchItem, BlobPut, CasingFeatures, ImportJob, JobState, NewCasing,
-    NewImportJob, RowCounts, RowFailure, RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
+    now_ms, sha256_hex, BatchItem, BlobPut, ImportJob, JobState, NewImportJob, RowCounts,
+    RowFailure, RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
 };
 
 /// How long the writer waits for more rows before writing a partial batch.
@@ -274,7 +275,9 @@ impl Engine {
                         &source, &base, &rows, on_file, max_bytes, &clock, work_tx, msg_tx,
                     )
                 })
-                .map_err(|e| EngineError::Index(format!("cannot start the import reader: {e}")))?
+                .map_err(|e| {
+                    EngineError::Internal(format!("cannot start the import reader: {e}"))
+                })?
         };
 
         let mut writer = Writer {
@@ -316,7 +319,7 @@ impl Engine {
             }
             reader
                 .join()
-                .map_err(|_| EngineError::Index("the import reader panicked".into()))?
+                .map_err(|_| EngineError::internal("the import reader panicked"))?
         })
         .await;
         written?;
@@ -328,7 +331,7 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::ImportNotFound(job_id.clone()))?;
         if job.counts.settled() != job.total_rows {
-            return Err(EngineError::Index(format!(
+            return Err(EngineError::Internal(format!(
                 "{} of {} rows settled; the job can be resumed",
                 job.counts.settled(),
                 job.total_rows
@@ -383,26 +386,6 @@ impl Engine {
             failures,
         })
     }
-
-    /// Add a batch of committed descriptors to the index and save it once
-    /// (imports and re-description).
-    pub(super) async fn add_batch_to_index(&self, ids: Vec<i64>, flat: Vec<f32>) -> Result<()> {
-        let stamp = index_sync::expected_stamp(&self.db, self.model.spec()).await?;
-        let (index, path) = (self.index.clone(), self.index_path.clone());
-        blocking(move || {
-            let mut index = index
-                .lock()
-                .map_err(|_| EngineError::Index("index lock poisoned by an earlier panic".into()))?;
-            index.add(&ids, &flat)?;
-            // One save per batch. The file is a cache: failing to save it
-            // costs a rebuild at the next start.
-            if let Err(e) = index.save(&path, &stamp) {
-                tracing::warn!(error = %e, "could not save the index; it will be rebuilt at start-up");
-            }
-            Ok(())
-        })
-        .await
-    }
 }
 
 /// Gathers settled rows and writes them a batch at a time.
@@ -450,8 +433,8 @@ impl Writer<'_> {
                 casing_id: row.casing_id.clone(),
                 sha256: casing.blob.sha256.clone(),
                 file_name,
-                format: casing.format.as_str().to_string(),
-                surface_kind: casing.surface_kind.as_str().to_string(),
+                format: casing.format,
+                surface_kind: casing.surface_kind,
                 kind: row.kind,
                 case_number: row.case_number.clone(),
                 calibre: row.calibre.clone(),
@@ -503,7 +486,7 @@ impl Writer<'_> {
             }
         }
         if !ids.is_empty() {
-            self.engine.add_batch_to_index(ids, flat).await?;
+            self.engine.add_to_index(ids, flat).await?;
         }
         self.clock.add(Stage::Index, started.elapsed());
         // An evidence file written for a row that did not load (a conflict

@@ -1,9 +1,12 @@
-//! Keeping the faiss index in step with the database, its source of truth.
+//! Keeping the faiss index in step with the database, its source of truth:
+//! built from the database at start-up ([`load_or_rebuild`]), then grown
+//! through one door ([`Engine::add_to_index`]) as casings are committed.
 
 use std::path::Path;
 
+use super::{blocking, Engine};
 use crate::description::ModelSpec;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::index::{IndexStamp, VectorIndex};
 use crate::store::Database;
 
@@ -47,4 +50,31 @@ pub async fn load_or_rebuild(db: &Database, path: &Path, spec: &ModelSpec) -> Re
         "index rebuilt from the database"
     );
     Ok(index)
+}
+
+impl Engine {
+    /// Add descriptors whose rows are committed to the live index and
+    /// save the index file once. The one way casings enter the index after
+    /// start-up: a submission (one id), an import batch and a
+    /// re-description batch all come here, so the stamp and the save
+    /// policy cannot drift apart. `flat` holds `ids.len()` descriptors,
+    /// row after row.
+    pub(super) async fn add_to_index(&self, ids: Vec<i64>, flat: Vec<f32>) -> Result<()> {
+        let stamp = expected_stamp(&self.db, self.model.spec()).await?;
+        let (index, path) = (self.index.clone(), self.index_path.clone());
+        // Adding and saving touch faiss and the disk: off the async executor.
+        blocking(move || {
+            let mut index = index
+                .lock()
+                .map_err(|_| EngineError::poisoned_index_lock())?;
+            index.add(&ids, &flat)?;
+            // The file is a cache: failing to save it costs a rebuild at
+            // the next start, not the committed casings.
+            if let Err(e) = index.save(&path, &stamp) {
+                tracing::warn!(error = %e, "could not save the index; it will be rebuilt at start-up");
+            }
+            Ok(())
+        })
+        .await
+    }
 }

@@ -8,6 +8,7 @@ mod candidates;
 mod check;
 mod config;
 mod fine_only;
+mod history;
 mod import;
 mod index_sync;
 mod redescribe;
@@ -29,9 +30,7 @@ pub use redescribe::{
 };
 pub use shortlist::ShortlistEntry;
 pub use submit::{Submission, SubmitOutcome};
-pub use traces::{
-    TraceImportReport, TraceOutcome, TraceRowError, TraceSubmission, MAX_CANDIDATE_LIST,
-};
+pub use traces::MAX_CANDIDATE_LIST;
 
 use crate::audit::{AuditAnchor, AuditRecord, Checkpoint};
 use crate::calibration::Calibrations;
@@ -229,9 +228,9 @@ impl Engine {
     ) -> Result<Vec<(i64, f32)>> {
         let index = self.index.clone();
         blocking(move || {
-            let mut index = index.lock().map_err(|_| {
-                EngineError::Index("index lock poisoned by an earlier panic".into())
-            })?;
+            let mut index = index
+                .lock()
+                .map_err(|_| EngineError::poisoned_index_lock())?;
             index.search_among(&descriptor, k, allowed.as_deref())
         })
         .await
@@ -240,7 +239,7 @@ impl Engine {
     fn lock_index(&self) -> Result<std::sync::MutexGuard<'_, VectorIndex>> {
         self.index
             .lock()
-            .map_err(|_| EngineError::Index("index lock poisoned by an earlier panic".into()))
+            .map_err(|_| EngineError::poisoned_index_lock())
     }
 }
 
@@ -252,5 +251,5 @@ where
 {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| EngineError::Index(format!("worker thread failed: {e}")))?
+        .map_err(|e| EngineError::Internal(format!("worker thread failed: {e}")))?
 }

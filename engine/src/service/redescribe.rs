@@ -182,7 +182,7 @@ impl Engine {
         if !written.is_empty() {
             // Committed rows are the truth; if this fails the index file's
             // stamp no longer matches and the next start rebuilds it.
-            self.add_batch_to_index(written, flat).await?;
+            self.add_to_index(written, flat).await?;
         }
         Ok(())
     }
@@ -235,7 +235,7 @@ impl Engine {
                 None => break,
                 Some(Ok((slot, outcome))) => results[slot] = Some(outcome),
                 Some(Err(e)) => {
-                    return Err(EngineError::Index(format!("worker thread failed: {e}")))
+                    return Err(EngineError::Internal(format!("worker thread failed: {e}")))
                 }
             }
         }
@@ -272,9 +272,9 @@ fn new_description(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::casing::{CasingKind, CasingRecord};
     use crate::reading::InputFormat;
     use crate::service::AnalysisTimings;
-    use crate::store::{CasingKind, CasingRecord};
     use crate::surface::{Surface, SurfaceKind};
 
     fn stale(model: Option<&str>, pipeline: Option<&str>) -> StaleCasing {
@@ -285,8 +285,8 @@ mod tests {
                 casing_id: "C-7".into(),
                 sha256: "0".repeat(64),
                 file_name: "c7.x3p".into(),
-                format: "x3p".into(),
-                surface_kind: "topography".into(),
+                format: crate::reading::InputFormat::X3p,
+                surface_kind: crate::surface::SurfaceKind::Topography,
                 kind: CasingKind::Evidence,
                 case_number: None,
                 calibre: None,

@@ -5,8 +5,8 @@
 
 use super::Engine;
 use crate::access::{Principal, Scope};
+use crate::casing::{CasingFeatures, CasingRecord};
 use crate::error::{EngineError, Result};
-use crate::store::{CasingFeatures, CasingRecord};
 
 /// One shortlisted casing and its descriptor's cosine similarity to the
 /// query's.
@@ -76,7 +76,7 @@ impl Engine {
             .await?
             .pop()
             .ok_or_else(|| {
-                EngineError::Index(format!("casing {casing_id} has no stored features"))
+                EngineError::Internal(format!("casing {casing_id} has no stored features"))
             })?
             .1;
         Ok((record, features))

@@ -5,15 +5,14 @@
 use std::sync::Arc;
 
 use super::analysis::{analyse, AnalysisTimings};
-use super::{blocking, index_sync, Engine};
+use super::{blocking, Engine};
 use crate::access::policy::{self, Action};
 use crate::access::Principal;
+use crate::casing::{CasingFeatures, CasingKind, CasingRecord, NewCasing};
 use crate::comparison::encode_canvas;
 use crate::error::{EngineError, Result};
 use crate::preprocessing::PIPELINE_VERSION;
-use crate::store::{
-    sha256_hex, BlobPut, CasingFeatures, CasingKind, CasingRecord, InsertOutcome, NewCasing,
-};
+use crate::store::{sha256_hex, BlobPut, InsertOutcome};
 
 /// A casing file and what the submitter says about it.
 #[derive(Debug, Clone)]
@@ -89,8 +88,8 @@ impl Engine {
             casing_id: sub.casing_id.clone(),
             sha256: sha256.clone(),
             file_name: sub.file_name.clone(),
-            format: analysis.format.as_str().to_string(),
-            surface_kind: analysis.surface_kind.as_str().to_string(),
+            format: analysis.format,
+            surface_kind: analysis.surface_kind,
             kind: sub.kind,
             case_number: sub.case_number.clone(),
             calibre: sub.calibre.clone(),
@@ -125,7 +124,10 @@ impl Engine {
                 return Err(e);
             }
         };
-        if let Err(e) = self.add_to_index(inserted.id, &analysis.descriptor).await {
+        if let Err(e) = self
+            .add_to_index(vec![inserted.id], analysis.descriptor.clone())
+            .await
+        {
             self.db.delete_casing(inserted.id).await?;
             self.undo_blob(&blob).await?;
             return Err(e);
@@ -145,29 +147,6 @@ impl Engine {
             return Ok(());
         }
         self.blobs.remove_if_new(blob)
-    }
-
-    async fn add_to_index(&self, id: i64, descriptor: &[f32]) -> Result<()> {
-        let stamp = index_sync::expected_stamp(&self.db, self.model.spec()).await?;
-        let (index, path, descriptor) = (
-            self.index.clone(),
-            self.index_path.clone(),
-            descriptor.to_vec(),
-        );
-        // Adding and saving touch faiss and the disk: off the async executor.
-        blocking(move || {
-            let mut index = index
-                .lock()
-                .map_err(|_| EngineError::Index("index lock poisoned by an earlier panic".into()))?;
-            index.add(&[id], &descriptor)?;
-            // The file is a cache: failing to save it costs a rebuild at the
-            // next start, not the submission.
-            if let Err(e) = index.save(&path, &stamp) {
-                tracing::warn!(error = %e, "could not save the index; it will be rebuilt at start-up");
-            }
-            Ok(())
-        })
-        .await
     }
 }
 

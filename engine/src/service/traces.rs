@@ -1,67 +1,24 @@
 //! Traces, leads and histories through the engine: the calls the REST API
-//! and the command line share. Storage and the history queries live in
-//! [`crate::store`] and [`crate::traces`]; this layer resolves what callers
+//! and the command line share. The records and rules live in
+//! [`crate::traces`], storage in [`crate::store`], the history reads in
+//! `history.rs`; this layer resolves what callers
 //! name (casing ids, serials, trace numbers) into rows and decides when a
 //! trace lands on a firearm already on file.
 
 use crate::access::policy::{self, hidden, Action};
 use crate::access::{Principal, Scope, Sight};
 use crate::bulk::TableFormat;
+use crate::casing::CasingRecord;
 use crate::error::{EngineError, Result};
-use crate::store::{
-    CasingRecord, FirearmRecord, LeadRecord, LeadStatus, NewFirearm, NewTraceEvent, SerialFilters,
-    SerialMatch, SerialQuery, TraceEventKind, TraceEventRecord, TraceFirearm,
-};
 use crate::traces::{
-    case_history, firearm_history, normalise_serial, parse_trace_rows, CaseHistory, FirearmHistory,
+    normalise_serial, parse_trace_rows, CaseHistory, FirearmHistory, FirearmRecord, LeadRecord,
+    LeadStatus, NewFirearm, NewTraceEvent, SerialFilters, SerialMatch, SerialQuery, TraceEventKind,
+    TraceEventRecord, TraceFirearm, TraceImportReport, TraceOutcome, TraceRowError,
+    TraceSubmission,
 };
 
+use super::history::{case_history, firearm_history};
 use super::Engine;
-
-/// A trace as it arrives: from a field trace request (a recovery) or an
-/// imported row (any kind of event). The event's `firearm_id` and
-/// `casing_pk` are filled in by the engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TraceSubmission {
-    pub firearm: NewFirearm,
-    pub event: NewTraceEvent,
-    /// Test fires: the lab's test-fire casing, by its casing id within the
-    /// event's agency.
-    pub test_fire_casing: Option<String>,
-}
-
-/// What a trace submission did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TraceOutcome {
-    pub firearm: FirearmRecord,
-    pub event: TraceEventRecord,
-    /// The firearm was not on file before this trace.
-    pub created_firearm: bool,
-    /// False when the agency's trace number was already on file: nothing
-    /// was written and `event` is the one recorded then.
-    pub created: bool,
-}
-
-/// What a trace import did, row by row.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
-pub struct TraceImportReport {
-    pub rows: usize,
-    /// Traces recorded by this run.
-    pub recorded: usize,
-    /// Rows whose trace number was already on file: nothing written.
-    pub duplicates: usize,
-    /// Firearms this run created (the rest were on file).
-    pub firearms_created: usize,
-    pub failed: Vec<TraceRowError>,
-}
-
-/// A row that was not recorded, and why.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct TraceRowError {
-    pub row: u64,
-    pub trace_number: Option<String>,
-    pub reason: String,
-}
 
 impl Engine {
     /// Record every row of a trace file (CSV or JSON lines) for `caller`'s

@@ -1,35 +1,31 @@
 //! Agencies, API keys and sharing agreements: the rows behind
-//! [`crate::access`].
+//! [`crate::access`], which defines the records and their rules.
 
-use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::db::{on_pool, Database};
-use crate::access::{Role, Scope};
+use crate::access::policy::visible_to;
+use crate::access::{AgencyRecord, AgreementRecord, ApiKeyRecord, Role, Scope};
 use crate::error::{EngineError, Result};
 
-/// An agency, the owner of records.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromRow)]
-pub struct AgencyRecord {
-    pub id: String,
-    pub name: String,
-    /// ISO 3166-1 alpha-2.
-    pub country: String,
-    /// The agency's own identifier, e.g. an ORI.
-    pub identifier: Option<String>,
+/// An `agencies` row as stored.
+#[derive(FromRow)]
+struct AgencyRow {
+    id: String,
+    name: String,
+    country: String,
+    identifier: Option<String>,
 }
 
-/// An API key as stored: never the key itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApiKeyRecord {
-    pub id: String,
-    pub agency: String,
-    pub holder: String,
-    pub roles: Vec<Role>,
-    pub secret_sha256: String,
-    /// RFC 3339 UTC.
-    pub expires_at: String,
-    pub revoked_at: Option<String>,
+impl From<AgencyRow> for AgencyRecord {
+    fn from(r: AgencyRow) -> Self {
+        AgencyRecord {
+            id: r.id,
+            name: r.name,
+            country: r.country,
+            identifier: r.identifier,
+        }
+    }
 }
 
 #[derive(FromRow)]
@@ -59,46 +55,14 @@ impl TryFrom<KeyRow> for ApiKeyRecord {
     }
 }
 
-/// One agreement: `owner` lets `grantee` use its records under `scope`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgreementRecord {
-    pub owner: String,
-    pub grantee: String,
-    pub scope: Scope,
-}
-
 const KEY_COLUMNS: &str =
     "SELECT id, agency, holder, roles, secret_sha256, expires_at, revoked_at FROM api_keys";
-
-fn checked_agency_id(id: &str) -> Result<()> {
-    let ok = (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(EngineError::InvalidMetadata {
-            field: "agency".into(),
-            reason: format!("{id:?} is not an agency id: 1-64 of a-z, 0-9, -, _"),
-        })
-    }
-}
 
 impl Database {
     /// Register an agency. Registering one already on file with the same
     /// details is a no-op; different details are refused.
     pub async fn insert_agency(&self, agency: &AgencyRecord) -> Result<AgencyRecord> {
-        checked_agency_id(&agency.id)?;
-        if agency.country.len() != 2 || !agency.country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(EngineError::InvalidMetadata {
-                field: "country".into(),
-                reason: format!(
-                    "{:?} is not an ISO 3166-1 alpha-2 code such as DE",
-                    agency.country
-                ),
-            });
-        }
+        agency.check()?;
         if let Some(existing) = self.agency(&agency.id).await? {
             return if &existing == agency {
                 Ok(existing)
@@ -125,18 +89,20 @@ impl Database {
     }
 
     pub async fn agency(&self, id: &str) -> Result<Option<AgencyRecord>> {
-        Ok(on_pool!(self, pool =>
+        let row: Option<AgencyRow> = on_pool!(self, pool =>
             sqlx::query_as("SELECT id, name, country, identifier FROM agencies WHERE id = $1")
                 .bind(id)
                 .fetch_optional(pool)
-                .await?))
+                .await?);
+        Ok(row.map(AgencyRecord::from))
     }
 
     pub async fn agencies(&self) -> Result<Vec<AgencyRecord>> {
-        Ok(on_pool!(self, pool =>
+        let rows: Vec<AgencyRow> = on_pool!(self, pool =>
             sqlx::query_as("SELECT id, name, country, identifier FROM agencies ORDER BY id")
                 .fetch_all(pool)
-                .await?))
+                .await?);
+        Ok(rows.into_iter().map(AgencyRecord::from).collect())
     }
 
     /// Store a key (its hash only). The agency must be registered.
@@ -199,12 +165,7 @@ impl Database {
 
     /// Record an agreement; granting one already on file is a no-op.
     pub async fn grant(&self, agreement: &AgreementRecord, by: &str) -> Result<()> {
-        if agreement.owner == agreement.grantee {
-            return Err(EngineError::InvalidMetadata {
-                field: "grantee".into(),
-                reason: "an agency always sees its own records".into(),
-            });
-        }
+        agreement.check()?;
         for id in [&agreement.owner, &agreement.grantee] {
             if self.agency(id).await?.is_none() {
                 return Err(EngineError::NotFound(format!("agency {id:?}")));
@@ -265,8 +226,6 @@ impl Database {
         Ok(visible_to(grantee, &self.agreements(grantee).await?, scope))
     }
 }
-
-pub use crate::access::policy::visible_to;
 
 #[cfg(test)]
 mod tests {

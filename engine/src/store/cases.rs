@@ -1,7 +1,7 @@
 //! Cases: the casings filed under a case number.
 
 use super::db::{on_pool, Database};
-use super::CasingRecord;
+use crate::casing::CasingRecord;
 use crate::error::Result;
 
 const SELECT_CASE_CASINGS: &str = "SELECT id FROM casings WHERE case_number = $1 ORDER BY id";

@@ -6,15 +6,12 @@
 //! same casing: a resubmission, under its own or another casing id, returns
 //! the casing on file instead of storing a second copy.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::blobs::check_sha256_hex;
 use super::db::{on_pool, BeginWrite, Database, DbTimestamp};
+use crate::casing::{CasingFeatures, CasingRecord, NewCasing};
 use crate::error::{EngineError, Result};
 
 /// The most ids bound into one `IN (...)` list. SQLite's limit on bound
@@ -25,108 +22,6 @@ const DESCRIPTOR_PAGE: i64 = 10_000;
 /// Tries of an insert that lost a race to a concurrent one and then found
 /// the winner gone again (its submission undone).
 const INSERT_ATTEMPTS: usize = 3;
-
-/// Whether a casing comes from a crime scene or was fired for reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CasingKind {
-    Evidence,
-    TestFire,
-}
-
-impl CasingKind {
-    pub const ALL: [CasingKind; 2] = [CasingKind::Evidence, CasingKind::TestFire];
-
-    /// The stored (and serialised) name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CasingKind::Evidence => "evidence",
-            CasingKind::TestFire => "test_fire",
-        }
-    }
-}
-
-impl fmt::Display for CasingKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for CasingKind {
-    type Err = EngineError;
-
-    fn from_str(s: &str) -> Result<Self> {
-        CasingKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| EngineError::InvalidMetadata {
-                field: "kind".into(),
-                reason: format!("{s:?} is not a casing kind; expected one of: evidence, test_fire"),
-            })
-    }
-}
-
-/// A casing about to be stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NewCasing {
-    pub agency: String,
-    pub casing_id: String,
-    /// Lowercase hex SHA-256 of the original file.
-    pub sha256: String,
-    pub file_name: String,
-    pub format: String,
-    pub surface_kind: String,
-    pub kind: CasingKind,
-    pub case_number: Option<String>,
-    pub calibre: Option<String>,
-    /// Further metadata: a JSON object (`null` is stored as `{}`).
-    pub metadata: serde_json::Value,
-    pub um_per_px: f64,
-    pub width: i64,
-    pub height: i64,
-    pub submitted_by: String,
-}
-
-/// A casing as clients name it: its agency and its id there.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct CasingRef {
-    pub agency: String,
-    pub casing_id: String,
-}
-
-/// A casing on file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CasingRecord {
-    /// Database id, also the casing's id in the vector index.
-    pub id: i64,
-    pub agency: String,
-    pub casing_id: String,
-    pub sha256: String,
-    pub file_name: String,
-    pub format: String,
-    pub surface_kind: String,
-    pub kind: CasingKind,
-    pub case_number: Option<String>,
-    pub calibre: Option<String>,
-    pub metadata: serde_json::Value,
-    pub um_per_px: f64,
-    pub width: i64,
-    pub height: i64,
-    /// Set by the database when the casing was stored.
-    pub submitted_at: chrono::DateTime<chrono::Utc>,
-    pub submitted_by: String,
-}
-
-/// What the engine computed from a casing and keeps for later comparisons.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CasingFeatures {
-    /// Version of the descriptor model that made `descriptor`.
-    pub model_version: String,
-    pub descriptor: Vec<f32>,
-    /// The comparison surface, encoded by the caller; stored as given.
-    pub comparison_surface: Vec<u8>,
-    pub pipeline_version: String,
-}
 
 /// What [`Database::insert_casing`] did.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,18 +111,18 @@ impl TryFrom<CasingRow> for CasingRecord {
     fn try_from(row: CasingRow) -> Result<CasingRecord> {
         // The schema's CHECK allows only known kinds; a failure here means
         // the database and this code disagree, not bad user input.
-        let kind = row
-            .kind
-            .parse()
-            .map_err(|e: EngineError| stored_value_error(format!("casing {}: {e}", row.id)))?;
+        let stored = |e: EngineError| stored_value_error(format!("casing {}: {e}", row.id));
+        let kind = row.kind.parse().map_err(stored)?;
+        let format = row.format.parse().map_err(stored)?;
+        let surface_kind = row.surface_kind.parse().map_err(stored)?;
         Ok(CasingRecord {
             id: row.id,
             agency: row.agency,
             casing_id: row.casing_id,
             sha256: row.sha256,
             file_name: row.file_name,
-            format: row.format,
-            surface_kind: row.surface_kind,
+            format,
+            surface_kind,
             kind,
             case_number: row.case_number,
             calibre: row.calibre,
@@ -274,16 +169,16 @@ impl TryFrom<FeaturesRow> for (i64, CasingFeatures) {
 /// single submissions and import batches insert exactly the same columns.
 macro_rules! insert_casing_rows {
     ($tx:ident, $new:expr, $metadata:expr, $features:expr, $descriptor:expr) => {{
-        let new: &$crate::store::NewCasing = $new;
-        let features: &$crate::store::CasingFeatures = $features;
+        let new: &$crate::casing::NewCasing = $new;
+        let features: &$crate::casing::CasingFeatures = $features;
         let row: $crate::store::casings::CasingRow =
             sqlx::query_as($crate::store::casings::INSERT_CASING)
                 .bind(&new.agency)
                 .bind(&new.casing_id)
                 .bind(&new.sha256)
                 .bind(&new.file_name)
-                .bind(&new.format)
-                .bind(&new.surface_kind)
+                .bind(new.format.as_str())
+                .bind(new.surface_kind.as_str())
                 .bind(new.kind.as_str())
                 .bind(&new.case_number)
                 .bind(&new.calibre)
@@ -693,6 +588,7 @@ mod tests {
     use super::super::blobs::sha256_hex;
     use super::super::test_support::on_both_backends;
     use super::*;
+    use crate::casing::CasingKind;
 
     fn new_casing(casing_id: &str, content: &str) -> NewCasing {
         NewCasing {
@@ -700,8 +596,8 @@ mod tests {
             casing_id: casing_id.into(),
             sha256: sha256_hex(content.as_bytes()),
             file_name: format!("{casing_id}.x3p"),
-            format: "x3p".into(),
-            surface_kind: "topography".into(),
+            format: crate::reading::InputFormat::X3p,
+            surface_kind: crate::surface::SurfaceKind::Topography,
             kind: CasingKind::Evidence,
             case_number: Some("2024-0001".into()),
             calibre: Some("9mm Luger".into()),

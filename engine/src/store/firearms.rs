@@ -8,8 +8,6 @@
 //! trigram postings and keeps firearms with enough of them to be within
 //! the edit budget. The surviving candidates are checked exactly in Rust.
 
-use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::db::{on_pool, Backend, BeginWrite, Database, DbTimestamp, Pool};
@@ -18,47 +16,13 @@ use crate::error::{EngineError, Result};
 use crate::traces::serial::{
     checked_serial, edit_distance, min_shared_grams, serial_grams, SerialPattern,
 };
+use crate::traces::{FirearmRecord, NewFirearm, SerialFilters, SerialMatch, SerialQuery};
 
 /// Most results any serial search returns.
 pub const MAX_SEARCH_RESULTS: usize = 200;
 /// Most candidates read from the index before the exact check; beyond
 /// this the query is too vague to answer usefully and is refused.
 const MAX_INDEX_CANDIDATES: i64 = 50_000;
-
-/// A firearm about to be stored.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct NewFirearm {
-    pub agency: String,
-    pub make: Option<String>,
-    pub model: Option<String>,
-    pub firearm_type: Option<String>,
-    pub calibre: Option<String>,
-    pub country: Option<String>,
-    pub importer: Option<String>,
-    pub serial: String,
-    pub obliterated: bool,
-    pub restored_chars: Option<String>,
-    pub submitted_by: String,
-}
-
-/// A firearm on file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FirearmRecord {
-    pub id: i64,
-    pub agency: String,
-    pub make: Option<String>,
-    pub model: Option<String>,
-    pub firearm_type: Option<String>,
-    pub calibre: Option<String>,
-    pub country: Option<String>,
-    pub importer: Option<String>,
-    pub serial_as_written: String,
-    pub serial_normalised: String,
-    pub obliterated: bool,
-    pub restored_chars: Option<String>,
-    pub submitted_at: chrono::DateTime<chrono::Utc>,
-    pub submitted_by: String,
-}
 
 #[derive(FromRow)]
 pub(super) struct FirearmRow {
@@ -157,48 +121,6 @@ fn agency_clause(column: &str, within: &Agencies, first: usize) -> (String, Vec<
     }
 }
 
-/// How a serial search matches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case")]
-pub enum SerialQuery {
-    /// The normalised serial equals the query's normalised form.
-    Exact { serial: String },
-    /// `?` one unknown character, `*` any run (e.g. `A?3*9`).
-    Pattern { pattern: String },
-    /// Within `max_edits` edits of the query's normalised form, nearest first.
-    Fuzzy { serial: String, max_edits: usize },
-}
-
-/// Restrictions on a serial search; `None` matches anything. Compared
-/// case-insensitively.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct SerialFilters {
-    pub make: Option<String>,
-    pub calibre: Option<String>,
-    pub country: Option<String>,
-}
-
-impl SerialFilters {
-    fn admits(&self, f: &FirearmRecord) -> bool {
-        let same = |want: &Option<String>, have: &Option<String>| match (want, have) {
-            (None, _) => true,
-            (Some(w), Some(h)) => w.eq_ignore_ascii_case(h),
-            (Some(_), None) => false,
-        };
-        same(&self.make, &f.make)
-            && same(&self.calibre, &f.calibre)
-            && same(&self.country, &f.country)
-    }
-}
-
-/// One firearm a serial search found, with its edit distance to the query
-/// (zero for exact and pattern matches).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SerialMatch {
-    pub firearm: FirearmRecord,
-    pub distance: usize,
-}
-
 /// The smallest string greater than every string starting with `prefix`
 /// (normalised serials are ASCII, so bumping the last byte suffices).
 fn prefix_end(prefix: &str) -> String {
@@ -268,7 +190,7 @@ fn values_placeholders(backend: Backend, rows: usize, cols: usize) -> String {
 /// backend (see `on_pool!`).
 macro_rules! insert_firearm_in {
     ($tx:ident, $new:expr, $normalised:expr) => {{
-        let new: &$crate::store::NewFirearm = $new;
+        let new: &$crate::traces::NewFirearm = $new;
         let normalised: &str = &$normalised;
         let row: $crate::store::firearms::FirearmRow =
             sqlx::query_as($crate::store::firearms::INSERT_FIREARM)
@@ -293,7 +215,7 @@ macro_rules! insert_firearm_in {
                 .execute(&mut *$tx)
                 .await?;
         }
-        $crate::store::FirearmRecord::from(row)
+        $crate::traces::FirearmRecord::from(row)
     }};
 }
 pub(super) use insert_firearm_in;
@@ -610,14 +532,6 @@ impl Database {
         matches.truncate(MAX_SEARCH_RESULTS);
         Ok(matches)
     }
-}
-
-/// Parse an ISO calendar date, naming the field when it is not one.
-pub fn parse_event_date(field: &str, text: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| EngineError::InvalidMetadata {
-        field: field.into(),
-        reason: format!("{text:?} is not a YYYY-MM-DD date: {e}"),
-    })
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use super::casings::{
     SELECT_SAME_CASING,
 };
 use super::db::{on_pool, BeginWrite, Database};
-use super::{CasingFeatures, CasingRecord, NewCasing};
+use crate::casing::{CasingFeatures, CasingRecord, NewCasing};
 use crate::error::{EngineError, Result};
 
 /// Tries of a batch that lost a race on a unique constraint to another
@@ -59,7 +59,7 @@ impl SourceKind {
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
-        .ok_or_else(|| EngineError::Index(format!("unknown stored source kind {s:?}")))
+        .ok_or_else(|| EngineError::Internal(format!("unknown stored source kind {s:?}")))
     }
 }
 
@@ -94,7 +94,7 @@ impl JobState {
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
-        .ok_or_else(|| EngineError::Index(format!("unknown stored job state {s:?}")))
+        .ok_or_else(|| EngineError::Internal(format!("unknown stored job state {s:?}")))
     }
 }
 
@@ -283,7 +283,7 @@ impl Database {
         });
         self.import_job(&id)
             .await?
-            .ok_or_else(|| EngineError::Index(format!("import job {id} vanished after insert")))
+            .ok_or_else(|| EngineError::Internal(format!("import job {id} vanished after insert")))
     }
 
     /// The job with this id and its row counts.

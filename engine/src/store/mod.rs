@@ -2,6 +2,11 @@
 //! SQLite embedded or PostgreSQL) and the content-addressed store of the
 //! original evidence files ([`BlobStore`]).
 //!
+//! Persistence only: the records stored are defined beside their rules
+//! ([`crate::casing`], [`crate::access`], [`crate::audit`],
+//! [`crate::traces`]), and this module depends on them, never the other
+//! way round.
+//!
 //! The database is the source of truth for what is on file; the vector
 //! index is rebuilt from it ([`Database::all_descriptors`]). Evidence files
 //! are named by their SHA-256, which every casing row records.
@@ -23,21 +28,15 @@ mod redescription;
 pub(crate) mod test_support;
 mod trace_events;
 
-pub use access::{visible_to, AgencyRecord, AgreementRecord, ApiKeyRecord};
 pub use audit::{AuditQuery, AUDIT_PAGE, AUDIT_QUERY_MAX};
 pub use audit_archive::{ArchiveOutcome, AuditSegment};
 pub use audit_refusals::RefusalCount;
 pub use blobs::{sha256_hex, BlobPut, BlobStore};
-pub use casings::{CasingFeatures, CasingKind, CasingRecord, CasingRef, InsertOutcome, NewCasing};
+pub use casings::InsertOutcome;
 pub use db::{Backend, Database, DEFAULT_SQLITE_FILE};
-pub use firearms::{
-    parse_event_date, FirearmRecord, NewFirearm, SerialFilters, SerialMatch, SerialQuery,
-    MAX_SEARCH_RESULTS,
-};
+pub use firearms::MAX_SEARCH_RESULTS;
 pub use imports::{
     now_ms, BatchItem, BatchResult, ImportJob, JobState, NewImportJob, RowCounts, RowFailure,
     RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
 };
-pub use leads::{LeadRecord, LeadStatus};
 pub use redescription::{NewDescription, StaleCasing};
-pub use trace_events::{NewTraceEvent, TraceEventKind, TraceEventRecord, TraceFirearm};

@@ -9,8 +9,8 @@ use super::audit::append_audit_in;
 use super::casings::{encode_descriptor, CasingRow};
 use super::db::{on_pool, BeginWrite, Database};
 use crate::audit::AuditEvent;
+use crate::casing::CasingRecord;
 use crate::error::Result;
-use crate::store::CasingRecord;
 
 /// Casings whose features are missing or of another model version, after
 /// a given id, in id order (keyset paging).
@@ -161,7 +161,7 @@ impl Database {
                     }
                     (None, None) => {
                         tx.rollback().await?;
-                        return Err(crate::EngineError::Index(format!(
+                        return Err(crate::EngineError::Internal(format!(
                             "casing row {}: no stored features and no comparison surface to store",
                             d.casing_pk
                         )));
@@ -215,7 +215,8 @@ mod tests {
     use super::super::test_support::on_both_backends;
     use super::*;
     use crate::audit::AuditOutcome;
-    use crate::store::{sha256_hex, CasingFeatures, CasingKind, NewCasing};
+    use crate::casing::{CasingFeatures, CasingKind, NewCasing};
+    use crate::store::sha256_hex;
 
     fn new_casing(casing_id: &str) -> NewCasing {
         NewCasing {
@@ -223,8 +224,8 @@ mod tests {
             casing_id: casing_id.into(),
             sha256: sha256_hex(casing_id.as_bytes()),
             file_name: format!("{casing_id}.x3p"),
-            format: "x3p".into(),
-            surface_kind: "topography".into(),
+            format: crate::reading::InputFormat::X3p,
+            surface_kind: crate::surface::SurfaceKind::Topography,
             kind: CasingKind::Evidence,
             case_number: None,
             calibre: None,

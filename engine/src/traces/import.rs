@@ -19,8 +19,7 @@ use serde_json::Value;
 
 use crate::bulk::table::{read_table, take_text, TableFormat};
 use crate::error::Result;
-use crate::service::TraceSubmission;
-use crate::store::{parse_event_date, NewFirearm, NewTraceEvent, TraceEventKind};
+use crate::traces::{parse_event_date, NewFirearm, NewTraceEvent, TraceEventKind, TraceSubmission};
 
 /// Every column a trace row may have.
 pub const TRACE_COLUMNS: [&str; 21] = [

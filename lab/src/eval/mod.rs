@@ -332,7 +332,8 @@ struct CoverageSeen {
 
 impl CoverageSeen {
     fn add(&mut self, c: &casetrace_engine::service::Candidate) {
-        self.kinds.insert(c.casing.surface_kind.clone());
+        self.kinds
+            .insert(c.casing.surface_kind.as_str().to_string());
         self.um_per_px.push(c.casing.um_per_px);
         self.cells_possible.push(c.comparison.cells_possible);
     }

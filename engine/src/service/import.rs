@@ -29,7 +29,7 @@ use crate::bulk::{
     PipelineConfig, StageClock, StageSeconds, Work,
 };
 use crate::error::{EngineError, Result};
-use crate::preprocessing::PIPELINE_VERSION;
+use crate::preprocessing::{MARKS_VERSION, PIPELINE_VERSION};
 use crate::store::{
     now_ms, sha256_hex, BatchItem, BlobPut, CasingFeatures, ImportJob, JobState, NewCasing,
     NewImportJob, RowCounts, RowFailure, RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
@@ -466,6 +466,8 @@ impl Writer<'_> {
                 descriptor: casing.descriptor,
                 comparison_surface: casing.comparison_surface,
                 pipeline_version: PIPELINE_VERSION.to_string(),
+                pin_mark: casing.pin_mark,
+                marks_version: Some(MARKS_VERSION.to_string()),
             }),
         }
     }

@@ -313,6 +313,7 @@ mod tests {
             um_per_px: 1.5,
             surface_kind: SurfaceKind::Topography,
             canvas,
+            pin_mark: None,
             descriptor: vec![0.6, 0.8],
             timings: AnalysisTimings::default(),
         }

@@ -242,6 +242,8 @@ mod tests {
             descriptor: vec![value; 4],
             comparison_surface: vec![1, 2, 3],
             pipeline_version: "pre-old".into(),
+            pin_mark: None,
+            marks_version: Some("K".into()),
         }
     }
 

@@ -105,8 +105,9 @@ pub enum Command {
     Keys(access::KeysArgs),
     /// Grant, revoke and list sharing agreements between agencies.
     Agreements(access::AgreementsArgs),
-    /// After a descriptor model upgrade: re-describe every casing not
-    /// described by the current model, from its evidence file (resumable).
+    /// After a descriptor model upgrade or a new mark extraction: re-describe
+    /// every casing not described by the current model or without marks of
+    /// the current extraction, from its evidence file (resumable).
     Redescribe(redescribe::RedescribeArgs),
 }
 

@@ -77,7 +77,12 @@ async fn stored_marks(engine: &Engine, ids: &[&str]) -> Vec<(bool, Option<String
     let mut out = Vec::new();
     for id in ids {
         let record = db.casing_by_casing_id("local", id).await.unwrap().unwrap();
-        let (_, f) = db.features_by_pks(&[record.id]).await.unwrap().pop().unwrap();
+        let (_, f) = db
+            .features_by_pks(&[record.id])
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
         out.push((f.pin_mark.is_some(), f.marks_version));
     }
     out
@@ -116,16 +121,16 @@ async fn raw_scans_are_ranked_by_breech_face_and_pin_and_processed_ones_by_breec
                 .filter(|c| c.casing.casing_id.starts_with('P'))
                 .collect();
             assert_eq!(raw_candidates.len(), 5, "{query}");
-            let pin = |c: &Candidate| c.marks.firing_pin.expect("both raw: a pin score");
+            let pin = |c: &&Candidate| c.marks.firing_pin.expect("both raw: a pin score");
             let worst_mate = raw_candidates
                 .iter()
                 .filter(|c| c.casing.casing_id.starts_with(gun))
-                .map(|c| pin(c))
+                .map(pin)
                 .fold(f64::MAX, f64::min);
             let best_other = raw_candidates
                 .iter()
                 .filter(|c| !c.casing.casing_id.starts_with(gun))
-                .map(|c| pin(c))
+                .map(pin)
                 .fold(f64::MIN, f64::max);
             assert!(
                 worst_mate > best_other + 0.1,
@@ -140,25 +145,40 @@ async fn raw_scans_are_ranked_by_breech_face_and_pin_and_processed_ones_by_breec
         // Processed: no pin mark, so combined is the breech-face score.
         let weller = candidates(&t.engine, "TW01-01").await;
         assert_eq!(weller[0].casing.casing_id, "TW01-02");
-        for c in weller.iter().filter(|c| c.casing.casing_id.starts_with("TW")) {
+        for c in weller
+            .iter()
+            .filter(|c| c.casing.casing_id.starts_with("TW"))
+        {
             assert_eq!(c.marks.firing_pin, None);
             assert_eq!(c.marks.combined.to_bits(), c.score.to_bits());
         }
 
         // REST and CLI JSON carry the marks.
         let app = test::init_service(create_app(t.state())).await;
-        let r = send(&app, get("/v1/casings/P1-1/candidates?limit=3").to_request()).await;
+        let r = send(
+            &app,
+            get("/v1/casings/P1-1/candidates?limit=3").to_request(),
+        )
+        .await;
         assert_eq!(r.status, actix_web::http::StatusCode::OK, "{:#}", r.json);
         let best = &r.json["candidates"][0];
         assert_eq!(best["marks"]["breech_face"], best["score"], "{best:#}");
         assert!(best["marks"]["firing_pin"].is_number(), "{best:#}");
         assert!(best["marks"]["combined"].is_number(), "{best:#}");
-        let r = send(&app, get("/v1/casings/TW01-01/candidates?limit=1").to_request()).await;
+        let r = send(
+            &app,
+            get("/v1/casings/TW01-01/candidates?limit=1").to_request(),
+        )
+        .await;
         let best = &r.json["candidates"][0];
         assert!(best["marks"]["firing_pin"].is_null(), "{best:#}");
         assert_eq!(best["marks"]["combined"], best["score"], "{best:#}");
         let out = casetrace(&t, &["candidates", "P2-1", "--json", "--limit", "2"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let line: serde_json::Value =
             serde_json::from_slice(&out.stdout).expect("candidates --json is JSON");
         let best = &line["candidates"][0];
@@ -172,13 +192,20 @@ async fn raw_scans_are_ranked_by_breech_face_and_pin_and_processed_ones_by_breec
         )
         .await;
         assert_eq!(t.engine.count_to_redescribe().await.unwrap(), 8);
-        assert_eq!(candidates(&t.engine, "P1-1").await[0].marks.firing_pin, None);
+        assert_eq!(
+            candidates(&t.engine, "P1-1").await[0].marks.firing_pin,
+            None
+        );
         let opts = RedescribeOptions {
             batch: 3,
             agency: "local".into(),
             actor: "cli:local-admin".into(),
         };
-        let report = t.engine.redescribe(&opts, &|_| {}).await.expect("redescribe");
+        let report = t
+            .engine
+            .redescribe(&opts, &|_| {})
+            .await
+            .expect("redescribe");
         assert_eq!((report.redescribed, report.remaining), (8, 0), "{report:?}");
         assert_eq!(
             stored_marks(&t.engine, &["P1-1", "TW01-01"]).await,

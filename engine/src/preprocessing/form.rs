@@ -55,13 +55,7 @@ impl FormFit {
 /// Most terms of any order; unused ones are 0.
 const MAX_TERMS: usize = 15;
 
-fn basis(
-    order: FormOrder,
-    x: usize,
-    y: usize,
-    centre: (f64, f64),
-    scale: f64,
-) -> [f64; MAX_TERMS] {
+fn basis(order: FormOrder, x: usize, y: usize, centre: (f64, f64), scale: f64) -> [f64; MAX_TERMS] {
     let u = (x as f64 - centre.0) / scale;
     let v = (y as f64 - centre.1) / scale;
     let mut p = [0.0; MAX_TERMS];

@@ -65,7 +65,7 @@ pub fn extract_pin_mark(
     pin_um: (f64, f64, f64),
     cfg: &PinMarkConfig,
 ) -> Option<Surface> {
-    if input.kind != SurfaceKind::Topography || !(input.um_per_px > 0.0) {
+    if input.kind != SurfaceKind::Topography || input.um_per_px.is_nan() || input.um_per_px <= 0.0 {
         return None;
     }
     let (cx, cy, r) = pin_um;
@@ -188,7 +188,10 @@ mod tests {
         let corner = mark.index(0, 0);
         assert!(!mark.valid[corner]);
         let (mean, std) = mark.valid_mean_std();
-        assert!(mean.abs() < 1e-4 && (std - 1.0).abs() < 1e-3, "{mean} {std}");
+        assert!(
+            mean.abs() < 1e-4 && (std - 1.0).abs() < 1e-3,
+            "{mean} {std}"
+        );
         // What is left is the pattern, not the crater: it correlates with
         // the pattern sampled at the canvas's pixels.
         let half = 31.5;

@@ -110,7 +110,11 @@ impl Database {
     /// How many casings have no descriptor of `model_version` (they are
     /// not searchable until re-described) or no marks of `marks_version`
     /// (they are compared on the breech face only until then).
-    pub async fn count_to_redescribe(&self, model_version: &str, marks_version: &str) -> Result<i64> {
+    pub async fn count_to_redescribe(
+        &self,
+        model_version: &str,
+        marks_version: &str,
+    ) -> Result<i64> {
         Ok(on_pool!(self, pool => {
             sqlx::query_scalar(
                 "SELECT count(*) FROM casings c LEFT JOIN casing_features f ON f.casing_pk = c.id \
@@ -294,7 +298,10 @@ mod tests {
         assert_eq!(db.count_to_redescribe("B", "K").await.unwrap(), 3);
         // Marks of another extraction make every casing stale.
         assert_eq!(db.count_to_redescribe("B", "K2").await.unwrap(), 4);
-        let first = db.casings_to_redescribe("B", "K", i64::MIN, 2).await.unwrap();
+        let first = db
+            .casings_to_redescribe("B", "K", i64::MIN, 2)
+            .await
+            .unwrap();
         let got: Vec<i64> = first.iter().map(|s| s.casing.id).collect();
         assert_eq!(got, [ids[0], ids[2]]);
         assert_eq!(first[0].model_version.as_deref(), Some("A"));
@@ -377,7 +384,10 @@ mod tests {
                 .await
                 .unwrap();
         });
-        let stale = db.casings_to_redescribe("B", "K", i64::MIN, 10).await.unwrap();
+        let stale = db
+            .casings_to_redescribe("B", "K", i64::MIN, 10)
+            .await
+            .unwrap();
         assert_eq!(stale.len(), 1);
         assert_eq!(stale[0].model_version, None);
 

@@ -19,9 +19,9 @@ mod pin_tip;
 mod raw;
 mod texture;
 
+pub use pin_tip::PinTip;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-pub use pin_tip::PinTip;
 pub use raw::{fire_raw, RawConfig, RawTruth};
 pub use texture::Texture;
 

@@ -98,7 +98,10 @@ mod tests {
     use super::*;
 
     fn parts(bf: f64, pin: Option<f64>) -> Vec<(String, f64)> {
-        let mut p = vec![("breech_face".to_string(), bf), ("combined".to_string(), bf)];
+        let mut p = vec![
+            ("breech_face".to_string(), bf),
+            ("combined".to_string(), bf),
+        ];
         if let Some(v) = pin {
             p.push(("firing_pin".to_string(), v));
         }
@@ -114,7 +117,10 @@ mod tests {
                 candidates: vec![(false, parts(0.6, Some(0.9))), (true, parts(0.5, None))],
             },
             QueryMarks {
-                candidates: vec![(false, parts(0.7, Some(0.1))), (true, parts(0.4, Some(0.8)))],
+                candidates: vec![
+                    (false, parts(0.7, Some(0.1))),
+                    (true, parts(0.4, Some(0.8))),
+                ],
             },
         ];
         let figures = mark_figures(&queries, &[]);

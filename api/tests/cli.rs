@@ -213,6 +213,20 @@ fn eval_reports_accuracy_and_timings_on_real_scans() {
     assert!(figure("top10") >= 0.9, "{report:#}");
     assert!(figure("top1") >= 0.9, "{report:#}");
     assert!(figure("pair_auc") >= 0.95, "{report:#}");
+    // Per mark: processed scans carry no pin mark, so the firing pin is
+    // scored on no pair and the marks combined rank as the breech face.
+    let marks = report["marks"].as_array().expect("marks");
+    let mark = |name: &str| {
+        marks
+            .iter()
+            .find(|m| m["mark"] == name)
+            .unwrap_or_else(|| panic!("{name} missing: {report:#}"))
+    };
+    assert_eq!(mark("firing_pin")["queries"], 0, "{report:#}");
+    assert_eq!(mark("firing_pin")["pairs"]["known_match_pairs"], 0);
+    assert_eq!(mark("breech_face")["pairs"]["auc"], report["pair_auc"]);
+    assert_eq!(mark("combined")["top1"], mark("breech_face")["top1"]);
+    assert_eq!(mark("combined")["top1"], report["top1"]);
     for stage in ["search", "load", "compare"] {
         assert!(
             report["seconds_per_query"][stage].as_f64().is_some(),

@@ -77,6 +77,11 @@ async fn submissions_are_stored_and_rank_the_same_gun_first() {
         for field in ["rotation_deg", "dx_um", "dy_um", "overlap_fraction"] {
             assert!(best["registration"][field].is_number(), "{field}: {best:#}");
         }
+        // Processed scans have no firing-pin mark: the breech face alone
+        // ranks them, unchanged.
+        assert!(best["marks"]["firing_pin"].is_null(), "{best:#}");
+        assert_eq!(best["marks"]["breech_face"], best["score"], "{best:#}");
+        assert_eq!(best["marks"]["combined"], best["score"], "{best:#}");
         // A Weller pair is inside the shipped calibration's coverage: it
         // gets an LR and names the calibration that gave it.
         assert!(best["log10_lr"].is_number(), "{best:#}");

@@ -16,6 +16,7 @@ mod limits;
 mod one_door;
 mod openapi;
 mod panics;
+mod pin_marks;
 mod redescribe;
 mod tls;
 mod traces;

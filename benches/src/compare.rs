@@ -1,6 +1,8 @@
 //! Fine comparison per pair (coarse rotation sweep + refinement + cells)
 //! against the reference that tries every angle at full resolution, and
-//! whole shortlists of `--candidates` pairs on `--threads` threads.
+//! whole shortlists of `--candidates` pairs on `--threads` threads. The
+//! firing-pin comparison a pair of raw scans adds is timed too (`pin.rs`),
+//! and the ratio counts it.
 
 use std::time::Duration;
 
@@ -162,6 +164,8 @@ pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Va
     let batch = Summary::of(&mut batches);
     let (f, s) = (Summary::of(&mut fast), Summary::of(&mut slow));
     let r = ratio(f.median_ms, s.median_ms);
+    let pin = crate::pin::time_pin_pairs(args.seed, args.pairs)?;
+    let r_with_pin = ratio(f.median_ms + pin.median_ms, s.median_ms);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
     let mut report = Report::new("compare", json_mode);
     report.push(
@@ -169,7 +173,8 @@ pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Va
             "compare {} pairs ({m} synthetic {} casings at {} µm/px): median {:.1} ms p95 {:.1} ms per pair; \
              exhaustive {}° baseline on {} pairs median {:.1} ms p95 {:.1} ms; ratio engine/baseline {r:.4}; \
              mean score mates {:.3} others {:.3}; worst registration NCC shortfall vs baseline: mates {shortfall_mates:.3}, others {shortfall_others:.3}; \
-             {} candidates on {} threads: median {:.1} ms p95 {:.1} ms per query ({} queries)",
+             {} candidates on {} threads: median {:.1} ms p95 {:.1} ms per query ({} queries); \
+             firing-pin marks {} pairs: median {:.2} ms p95 {:.2} ms per pair; ratio engine with pin/baseline {r_with_pin:.4}",
             f.n,
             if args.thin_ring { "thin-ring" } else { "full-disc" },
             args.um_per_px,
@@ -186,6 +191,9 @@ pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Va
             batch.median_ms,
             batch.p95_ms,
             batch.n,
+            pin.n,
+            pin.median_ms,
+            pin.p95_ms,
         ),
         serde_json::json!({
             "engine_compare": f.json(),
@@ -196,6 +204,8 @@ pub fn run(args: &CompareArgs, json_mode: bool) -> anyhow::Result<serde_json::Va
             "max_registration_ncc_shortfall_vs_baseline_mates": shortfall_mates,
             "max_registration_ncc_shortfall_vs_baseline_non_mates": shortfall_others,
             "shortlist_per_query": batch.json(),
+            "pin_compare": pin.json(),
+            "ratio_median_with_pin": r_with_pin,
         }),
     );
     Ok(report.to_json(serde_json::json!({

@@ -8,6 +8,7 @@ mod compare;
 mod index;
 mod ingest;
 mod load;
+mod pin;
 mod report;
 mod scan;
 mod serials;

@@ -117,4 +117,10 @@ pub struct CasingFeatures {
     /// The comparison surface, encoded by the caller; stored as given.
     pub comparison_surface: Vec<u8>,
     pub pipeline_version: String,
+    /// The firing-pin mark, encoded by the caller; `None` when the casing
+    /// has none.
+    pub pin_mark: Option<Vec<u8>>,
+    /// The version of the mark extraction that ran; `None` on rows stored
+    /// before it existed.
+    pub marks_version: Option<String>,
 }

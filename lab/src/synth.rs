@@ -40,6 +40,14 @@ pub struct SynthArgs {
     /// head (unmarked inside the aperture) instead of processed ones.
     #[arg(long, default_value_t = 0)]
     pub raw_per_gun: usize,
+    /// Raw scans carry the gun's firing-pin mark: the crater sits where
+    /// the gun's pin strikes (its aperture's centre, plus the pin's play)
+    /// and its floor holds the gun's own pin-tip texture, turned with the
+    /// casing. Without it a raw scan's crater is a smooth hemisphere at a
+    /// random offset, with nothing of the gun in it. Acts on the raw scans
+    /// of `--raw-per-gun` only (processed scans have no crater).
+    #[arg(long)]
+    pub pin_marks: bool,
     /// Every Nth file (0: none) stores its increments and heights in
     /// micrometres where X3P says metres, as some instruments write them.
     #[arg(long, default_value_t = 0)]
@@ -70,6 +78,7 @@ impl SynthArgs {
         (self.raw_per_gun > 0).then(|| RawShare {
             raw: RawConfig {
                 unmarked_aperture: true,
+                pin_marks: self.pin_marks,
                 ..RawConfig::default()
             },
             per_gun: self.raw_per_gun,

@@ -22,7 +22,10 @@ pub struct CandidatesArgs {
     /// Agency owning the casing.
     #[arg(long, default_value = "local")]
     pub agency: String,
-    /// One JSON object per line (the default output is a table).
+    /// One JSON object per line (the default output is a table); each
+    /// candidate carries `marks`: `breech_face` (= `score`, the one the LR
+    /// is calibrated on), `firing_pin` (null unless both casings have a
+    /// pin mark) and `combined` (the list's order).
     #[arg(long)]
     pub json: bool,
 }
@@ -65,6 +68,11 @@ pub fn print_list(
                     "casing_id": c.casing.casing_id,
                     "agency": c.casing.agency,
                     "score": round4(c.score),
+                    "marks": {
+                        "breech_face": round4(c.marks.breech_face),
+                        "firing_pin": c.marks.firing_pin.map(round4),
+                        "combined": round4(c.marks.combined),
+                    },
                     "log10_lr": c.log10_lr.map(round4),
                     "calibration": c.calibration,
                     "lr_withheld": c.lr_withheld,
@@ -86,16 +94,19 @@ pub fn print_list(
     writeln!(out, "candidates for {}", query.unwrap_or("(search image)"))?;
     writeln!(
         out,
-        "{:>4}  {:<24} {:>7} {:>7} {:>7} {:>9} {:>8}",
-        "rank", "casing", "score", "log10LR", "cells", "rotation", "shift µm"
+        "{:>4}  {:<24} {:>7} {:>7} {:>7} {:>7} {:>9} {:>8}",
+        "rank", "casing", "score", "pin", "log10LR", "cells", "rotation", "shift µm"
     )?;
     for (i, c) in list.candidates.iter().enumerate() {
         writeln!(
             out,
-            "{:>4}  {:<24} {:>7.4} {:>7} {:>7} {:>8.1}° {:>8.0}",
+            "{:>4}  {:<24} {:>7.4} {:>7} {:>7} {:>7} {:>8.1}° {:>8.0}",
             i + 1,
             c.casing.casing_id,
             c.score,
+            c.marks
+                .firing_pin
+                .map_or("-".to_string(), |p| format!("{p:.4}")),
             c.log10_lr.map_or("-".to_string(), |l| format!("{l:.2}")),
             format!(
                 "{}/{}",

@@ -70,11 +70,14 @@ pub enum Command {
     /// Import the casings listed in a CSV manifest (columns file,casing_id,...),
     /// or a folder, zip or tar(.gz) holding scans and a manifest: a resumable job.
     Import(import::ImportArgs),
-    /// Ranked candidates for casings on file, one JSON object per line.
+    /// Ranked candidates for casings on file, one JSON object per line, with
+    /// per-mark scores (breech face; firing pin when both casings have one)
+    /// and the marks combined, which ranks them.
     Candidates(candidates::CandidatesArgs),
     /// Ranked candidates for an image that is not on file.
     Search(search::SearchArgs),
-    /// Measure accuracy and speed on a labelled set (casing_id,firearm_id,file).
+    /// Measure accuracy and speed on a labelled set (casing_id,firearm_id,file),
+    /// overall and per mark (breech face, firing pin, combined).
     Eval(eval::EvalArgs),
     /// Run the REST server.
     Serve(serve::ServeArgs),
@@ -102,8 +105,9 @@ pub enum Command {
     Keys(access::KeysArgs),
     /// Grant, revoke and list sharing agreements between agencies.
     Agreements(access::AgreementsArgs),
-    /// After a descriptor model upgrade: re-describe every casing not
-    /// described by the current model, from its evidence file (resumable).
+    /// After a descriptor model upgrade or a new mark extraction: re-describe
+    /// every casing not described by the current model or without marks of
+    /// the current extraction, from its evidence file (resumable).
     Redescribe(redescribe::RedescribeArgs),
 }
 

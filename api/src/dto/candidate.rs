@@ -1,6 +1,6 @@
 //! Ranked candidate lists.
 
-use casetrace_engine::comparison::CellResult;
+use casetrace_engine::comparison::{CellResult, MarkScores};
 use casetrace_engine::service::{Candidate, CandidateList};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,6 +17,35 @@ pub struct RegistrationDto {
     pub overlap_fraction: f64,
     /// Masked NCC of the whole surface at this registration, in [-1, 1].
     pub registration_ncc: f64,
+}
+
+/// The candidate's score on each mark both casings carry, and the marks
+/// combined (see docs/comparison.md, "Marks").
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MarksDto {
+    /// The breech face's fine comparison score (the same as `score`).
+    #[schema(example = 0.62)]
+    pub breech_face: f64,
+    /// Best normalised cross-correlation of the two firing-pin marks over
+    /// every turn, floored at 0, in [0, 1]; null unless both casings have a
+    /// firing-pin mark (raw scans with the impression; processed scans
+    /// whose hole is cut out have none).
+    #[schema(example = 0.48)]
+    pub firing_pin: Option<f64>,
+    /// Both marks' evidence added on the log-odds scale; equal to
+    /// `breech_face` when `firing_pin` is null. The list is ranked by it.
+    #[schema(example = 0.91)]
+    pub combined: f64,
+}
+
+impl From<MarkScores> for MarksDto {
+    fn from(m: MarkScores) -> Self {
+        MarksDto {
+            breech_face: m.breech_face,
+            firing_pin: m.firing_pin,
+            combined: m.combined,
+        }
+    }
 }
 
 /// One cell of the query's breech face, registered on its own against the
@@ -61,14 +90,15 @@ pub struct CandidateDto {
     #[schema(example = "TW01-02")]
     pub casing_id: String,
     pub agency: String,
-    /// Fine comparison score in [0, 1], comparable across lists; higher =
-    /// more likely same firearm: the mean of the whole-surface correlation
-    /// (floored at 0) and the cell score (congruent cells' correlations
-    /// summed over the scored cells). See docs/comparison.md.
+    /// The breech face's fine comparison score in [0, 1], comparable
+    /// across lists; higher = more likely same firearm. See
+    /// docs/comparison.md.
     #[schema(example = 0.62)]
     pub score: f64,
+    /// Per-mark scores and the marks combined, which ranks the list.
+    pub marks: MarksDto,
     /// log10 of the calibrated likelihood ratio (same firearm vs different
-    /// firearms) of `score`, bounded by the calibration's sample sizes;
+    /// firearms) of `score`, the breech face alone, bounded by the calibration's sample sizes;
     /// null when no calibration covers the pair (see `lr_withheld`).
     #[schema(example = 2.1)]
     pub log10_lr: Option<f64>,
@@ -95,6 +125,7 @@ impl From<Candidate> for CandidateDto {
             casing_id: c.casing.casing_id,
             agency: c.casing.agency,
             score: c.comparison.score,
+            marks: c.marks.into(),
             log10_lr: c.log10_lr,
             calibration: c.calibration,
             lr_withheld: c.lr_withheld,

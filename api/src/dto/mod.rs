@@ -18,7 +18,7 @@ mod trace;
 pub use access::{
     AgreementDto, AuditQueryDto, AuditRecordDto, IssuedKeyDto, KeyDto, NewAgreementDto, NewKeyDto,
 };
-pub use candidate::{CandidateDto, CandidateListDto, CellDto, RegistrationDto};
+pub use candidate::{CandidateDto, CandidateListDto, CellDto, MarksDto, RegistrationDto};
 pub use casing::{CasingDto, CasingKindDto};
 pub use error::ErrorDto;
 pub use firearm::{

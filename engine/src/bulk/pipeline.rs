@@ -15,7 +15,9 @@ use serde::Serialize;
 
 use crate::comparison::encode_canvas;
 use crate::description::DescriptorModel;
-use crate::preprocessing::{prepare, PolarImage, PreprocessConfig};
+use crate::preprocessing::{
+    extract_pin_mark, prepare, PinMarkConfig, PolarImage, PreprocessConfig,
+};
 use crate::reading::{read_surface, InputFormat, ReadLimits};
 use crate::store::{BlobPut, BlobStore};
 use crate::surface::SurfaceKind;
@@ -43,6 +45,8 @@ pub struct DescribedCasing {
     pub surface_kind: SurfaceKind,
     /// The comparison canvas, encoded for storage.
     pub comparison_surface: Vec<u8>,
+    /// The firing-pin mark's canvas, encoded, when the scan has one.
+    pub pin_mark: Option<Vec<u8>>,
     pub descriptor: Vec<f32>,
     /// The evidence file, written.
     pub blob: BlobPut,
@@ -250,6 +254,12 @@ fn analyse_one(
     let prepared = clock
         .time(Stage::Prepare, || prepare(&surface, name, &cfg.preprocess))
         .map_err(|e| e.to_string())?;
+    let pin_mark = clock.time(Stage::Prepare, || {
+        prepared
+            .pin_impression_um
+            .and_then(|pin| extract_pin_mark(&surface, pin, &PinMarkConfig::default()))
+            .map(|mark| encode_canvas(&mark))
+    });
     let (polar, comparison_surface) = clock.time(Stage::Polar, || {
         (
             model.polar_input(&prepared.surface),
@@ -269,6 +279,7 @@ fn analyse_one(
             um_per_px: surface.um_per_px,
             surface_kind: surface.kind,
             comparison_surface,
+            pin_mark,
             descriptor: Vec::new(),
             blob,
         },

@@ -16,6 +16,8 @@
 mod cells;
 mod codec;
 mod fft2;
+mod marks;
+mod pin;
 mod ring_angle;
 mod score_fit;
 mod score_model;
@@ -29,6 +31,8 @@ use std::sync::{Arc, OnceLock};
 pub use cells::{analyse_cells, cells_possible, CellAnalysis, CellConfig, CellResult};
 pub use codec::{decode_canvas, encode_canvas};
 use fft2::Fft2;
+pub use marks::{MarkScores, PinLogOdds, PIN_LOG_ODDS};
+pub use pin::{PinQuery, PinUnwrap, PIN_BINS, PIN_CENTRE_REACH_PX};
 use ring_angle::{RingQuery, RingUnwrap, RING_BINS};
 pub use score_fit::{auc_of, fit_score_model, LabelledPair, PairSet};
 pub use score_model::{features, FittedSet, ScoreModel, FEATURES, FEATURE_NAMES};

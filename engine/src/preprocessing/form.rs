@@ -17,6 +17,9 @@ pub enum FormOrder {
     Plane,
     /// Plane plus `x², x·y, y²`: tilt and the primer's bulge or dish.
     Quadratic,
+    /// Every monomial up to degree 4 (15 terms): the floor of a rounded
+    /// firing-pin crater, whose walls a quadratic bowl does not follow.
+    Quartic,
 }
 
 impl FormOrder {
@@ -24,6 +27,7 @@ impl FormOrder {
         match self {
             FormOrder::Plane => 3,
             FormOrder::Quadratic => 6,
+            FormOrder::Quartic => 15,
         }
     }
 }
@@ -48,13 +52,34 @@ impl FormFit {
     }
 }
 
-fn basis(order: FormOrder, x: usize, y: usize, centre: (f64, f64), scale: f64) -> [f64; 6] {
+/// Most terms of any order; unused ones are 0.
+const MAX_TERMS: usize = 15;
+
+fn basis(order: FormOrder, x: usize, y: usize, centre: (f64, f64), scale: f64) -> [f64; MAX_TERMS] {
     let u = (x as f64 - centre.0) / scale;
     let v = (y as f64 - centre.1) / scale;
-    match order {
-        FormOrder::Plane => [1.0, u, v, 0.0, 0.0, 0.0],
-        FormOrder::Quadratic => [1.0, u, v, u * u, u * v, v * v],
+    let mut p = [0.0; MAX_TERMS];
+    // Written in place: prepare calls this for every sample of every
+    // reweighting round.
+    p[..3].copy_from_slice(&[1.0, u, v]);
+    if order != FormOrder::Plane {
+        p[3..6].copy_from_slice(&[u * u, u * v, v * v]);
     }
+    if order == FormOrder::Quartic {
+        let (u2, v2) = (u * u, v * v);
+        p[6..15].copy_from_slice(&[
+            u2 * u,
+            u2 * v,
+            u * v2,
+            v2 * v,
+            u2 * u2,
+            u2 * u * v,
+            u2 * v2,
+            u * v2 * v,
+            v2 * v2,
+        ]);
+    }
+    p
 }
 
 /// Iterations of reweighting; the biweight converges in a handful.

@@ -6,6 +6,7 @@ mod centre;
 mod filter;
 mod form;
 mod level;
+mod pin_mark;
 mod polar;
 mod region;
 mod resample;
@@ -17,6 +18,7 @@ pub use centre::{
 pub use filter::{band_pass, masked_gaussian, sigma_for_cutoff};
 pub use form::{fit_form, subtract_form, FormFit, FormOrder};
 pub use level::remove_plane;
+pub use pin_mark::{extract_pin_mark, PinMarkConfig, MARKS_VERSION};
 pub use polar::{unwrap, unwrap_about, PolarGrid, PolarImage};
 pub use region::{topography_regions, PinImpression, Regions};
 pub use resample::{check_resampled_size, resample, resampled_size, MAX_RESAMPLED_PIXELS};

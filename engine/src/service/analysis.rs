@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::description::DescriptorModel;
 use crate::error::Result;
-use crate::preprocessing::{prepare, PreprocessConfig};
+use crate::preprocessing::{extract_pin_mark, prepare, PinMarkConfig, PreprocessConfig};
 use crate::reading::{read_surface, InputFormat, ReadLimits};
 use crate::surface::Surface;
 
@@ -19,6 +19,9 @@ pub struct Analysis {
     pub um_per_px: f64,
     pub surface_kind: crate::surface::SurfaceKind,
     pub canvas: Surface,
+    /// The firing-pin mark's canvas, when the scan has a pin impression
+    /// (`preprocessing::extract_pin_mark`).
+    pub pin_mark: Option<Surface>,
     pub descriptor: Vec<f32>,
     pub timings: AnalysisTimings,
 }
@@ -44,6 +47,9 @@ pub fn analyse(
     let (format, surface) = read_surface(bytes, source_name, um_per_px, limits)?;
     let t1 = Instant::now();
     let prepared = prepare(&surface, source_name, preprocess)?;
+    let pin_mark = prepared
+        .pin_impression_um
+        .and_then(|pin| extract_pin_mark(&surface, pin, &PinMarkConfig::default()));
     let t2 = Instant::now();
     let descriptor = model
         .describe(&[&prepared.surface])?
@@ -64,6 +70,7 @@ pub fn analyse(
         um_per_px: surface.um_per_px,
         surface_kind: surface.kind,
         canvas: prepared.surface,
+        pin_mark,
         descriptor,
         timings: AnalysisTimings {
             decode_s: (t1 - t0).as_secs_f64(),

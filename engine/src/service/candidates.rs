@@ -1,5 +1,7 @@
 //! Ranked candidate lists: descriptor shortlist from the index, then every
-//! shortlisted casing re-scored by the fine comparison.
+//! shortlisted casing re-scored by the fine comparison of the breech face
+//! and, when both casings have one, of the firing-pin mark; ranked by the
+//! marks combined (`comparison::MarkScores`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +13,9 @@ use crate::access::policy::{self, hidden, Action, Agencies};
 use crate::access::{Principal, Scope, Sight};
 use crate::calibration::{LrAssessment, PairConditions};
 use crate::casing::{CasingFeatures, CasingRecord};
-use crate::comparison::{decode_canvas, Comparison, ComparisonInput, FineComparer};
+use crate::comparison::{
+    decode_canvas, Comparison, ComparisonInput, FineComparer, MarkScores, PinQuery, PIN_LOG_ODDS,
+};
 use crate::error::{EngineError, Result};
 use crate::surface::Surface;
 
@@ -19,11 +23,15 @@ use crate::surface::Surface;
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub casing: CasingRecord,
-    /// The fine comparison score (`Comparison::score`); comparable across
-    /// lists, higher = more likely the same firearm.
+    /// The fine comparison score of the breech face (`Comparison::score`);
+    /// comparable across lists, higher = more likely the same firearm.
     pub score: f64,
-    /// log10 of the calibrated likelihood ratio of the score (same firearm
-    /// vs different firearms); `None` when no calibration covers the pair.
+    /// The score of each mark both casings carry, and the marks combined
+    /// (which ranks the list); `marks.breech_face` is `score`.
+    pub marks: MarkScores,
+    /// log10 of the calibrated likelihood ratio of the breech-face score
+    /// (same firearm vs different firearms; the pin mark is not part of
+    /// it); `None` when no calibration covers the pair.
     pub log10_lr: Option<f64>,
     /// The calibration that gave `log10_lr`.
     pub calibration: Option<String>,
@@ -40,6 +48,8 @@ pub struct Candidate {
 /// to leave out when the query is itself on file.
 struct Query {
     canvas: Surface,
+    /// Its firing-pin mark, when it has one.
+    pin_mark: Option<Surface>,
     descriptor: Vec<f32>,
     um_per_px: f64,
     exclude: Option<i64>,
@@ -119,9 +129,15 @@ impl Engine {
         let record = self.viewable_casing(&sight, agency, casing_id).await?;
         let (record, features) = self.stored_query(&record.agency, &record.casing_id).await?;
         let canvas = decode_canvas(&features.comparison_surface)?;
+        let pin_mark = features
+            .pin_mark
+            .as_deref()
+            .map(decode_canvas)
+            .transpose()?;
         let within = sight.agencies(Scope::Correlate).clone();
         let query = Query {
             canvas,
+            pin_mark,
             descriptor: features.descriptor,
             um_per_px: record.um_per_px,
             exclude: Some(record.id),
@@ -147,6 +163,7 @@ impl Engine {
                 .await?;
         let query = Query {
             canvas: analysis.canvas,
+            pin_mark: analysis.pin_mark,
             descriptor: analysis.descriptor,
             um_per_px: analysis.um_per_px,
             exclude: None,
@@ -157,6 +174,7 @@ impl Engine {
     async fn rank(&self, query: Query, limit: usize, within: &Agencies) -> Result<CandidateList> {
         let Query {
             canvas,
+            pin_mark,
             descriptor,
             um_per_px: query_um_per_px,
             exclude,
@@ -192,9 +210,14 @@ impl Engine {
         let t2 = Instant::now();
         let comparer = self.comparer.clone();
         let threads = self.cfg.threads;
-        let scored = blocking(move || {
+        let (scored, pins) = blocking(move || {
             let query = comparer.input(canvas);
-            Ok(compare_stored(&comparer, &query, &stored, threads, None)?.1)
+            let scored = compare_stored(&comparer, &query, &stored, threads, None)?.1;
+            let pins = match &pin_mark {
+                Some(mark) => pin_scores(&PinQuery::new(mark), &stored)?,
+                None => HashMap::new(),
+            };
+            Ok((scored, pins))
         })
         .await?;
         let t3 = Instant::now();
@@ -217,9 +240,15 @@ impl Engine {
                         } => (Some(log10_lr), Some(calibration), None),
                         LrAssessment::Withheld { reason } => (None, None, Some(reason)),
                     };
+                let marks = MarkScores::new(
+                    comparison.score,
+                    pins.get(&id).copied().flatten(),
+                    &PIN_LOG_ODDS,
+                );
                 Some(Candidate {
                     casing,
                     score: comparison.score,
+                    marks,
                     log10_lr,
                     calibration,
                     lr_withheld,
@@ -228,9 +257,12 @@ impl Engine {
                 })
             })
             .collect();
+        // By the marks combined: the breech-face score itself wherever a
+        // pin mark is missing, so such lists keep their order.
         candidates.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
+            b.marks
+                .combined
+                .total_cmp(&a.marks.combined)
                 .then(a.casing.id.cmp(&b.casing.id))
         });
         candidates.truncate(limit);
@@ -254,6 +286,22 @@ impl Engine {
             Agencies::Only(agencies) => Ok(Some(self.db.casing_pks_of_agencies(agencies).await?)),
         }
     }
+}
+
+/// The pin score of every stored casing that has a firing-pin mark, by
+/// row id (`None` where the marks share no usable ring). About a
+/// millisecond a casing, next to the breech face's tens.
+fn pin_scores(
+    query: &PinQuery,
+    stored: &[(i64, CasingFeatures)],
+) -> Result<HashMap<i64, Option<f64>>> {
+    let mut out = HashMap::new();
+    for (id, features) in stored {
+        if let Some(bytes) = &features.pin_mark {
+            out.insert(*id, query.score(&decode_canvas(bytes)?));
+        }
+    }
+    Ok(out)
 }
 
 /// Fine-compare `query` with `stored` on `threads` threads, each taking the

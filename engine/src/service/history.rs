@@ -111,6 +111,8 @@ mod tests {
             descriptor: vec![0.0; 4],
             comparison_surface: vec![0],
             pipeline_version: "p".into(),
+            pin_mark: None,
+            marks_version: None,
         };
         db.insert_casing(&new, &features).await.unwrap().record().id
     }

@@ -30,7 +30,7 @@ use crate::bulk::{
 };
 use crate::casing::{CasingFeatures, NewCasing};
 use crate::error::{EngineError, Result};
-use crate::preprocessing::PIPELINE_VERSION;
+use crate::preprocessing::{MARKS_VERSION, PIPELINE_VERSION};
 use crate::store::{
     now_ms, sha256_hex, BatchItem, BlobPut, ImportJob, JobState, NewImportJob, RowCounts,
     RowFailure, RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
@@ -449,6 +449,8 @@ impl Writer<'_> {
                 descriptor: casing.descriptor,
                 comparison_surface: casing.comparison_surface,
                 pipeline_version: PIPELINE_VERSION.to_string(),
+                pin_mark: casing.pin_mark,
+                marks_version: Some(MARKS_VERSION.to_string()),
             }),
         }
     }

@@ -38,6 +38,7 @@ use crate::comparison::{FineComparer, ScoreModel};
 use crate::description::DescriptorModel;
 use crate::error::{EngineError, Result};
 use crate::index::VectorIndex;
+use crate::preprocessing::MARKS_VERSION;
 use crate::store::{BlobStore, Database};
 
 /// A running casetrace engine. Cheap to share behind an `Arc`.
@@ -77,12 +78,15 @@ impl Engine {
         std::fs::create_dir_all(&index_dir).map_err(|e| EngineError::io(&index_dir, e))?;
         let index_path = index_dir.join("descriptors.faiss");
         let index = index_sync::load_or_rebuild(&db, &index_path, spec).await?;
-        let stale = db.count_to_redescribe(&spec.model_version).await?;
+        let stale = db
+            .count_to_redescribe(&spec.model_version, MARKS_VERSION)
+            .await?;
         if stale > 0 {
             tracing::warn!(
                 casings = stale,
                 model = %spec.model_version,
-                "{stale} casings have no descriptor of model {}: they are not searchable until re-described; run `casetrace redescribe`",
+                marks = MARKS_VERSION,
+                "{stale} casings have no descriptor of model {} or no marks of {MARKS_VERSION}: without the descriptor they are not searchable, without the marks compared on the breech face only; run `casetrace redescribe`",
                 spec.model_version
             );
         }

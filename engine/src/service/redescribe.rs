@@ -1,12 +1,17 @@
-//! Re-describing stored casings when the descriptor model changes
+//! Re-describing stored casings when the descriptor model changes, and
+//! giving them their marks when the mark extraction is new or changes
 //! (`casetrace redescribe`).
 //!
 //! The index holds descriptors of the current model only, so a casing
 //! described by an older model drops out of every search after an
-//! upgrade. This finds every casing whose descriptor is missing or of
-//! another model version, re-reads its evidence file (re-hashed on read)
+//! upgrade; and a casing stored before its firing-pin mark was extracted
+//! (or by another version of the extraction) is compared on its breech
+//! face only. This finds every casing whose descriptor is missing or of
+//! another model version, or whose marks are not of [`MARKS_VERSION`],
+//! re-reads its evidence file (re-hashed on read)
 //! and runs it through exactly the submission's read → prepare → describe
 //! step ([`analyse`]), on blocking threads. Each batch of new descriptors
+//! and marks
 //! commits in one transaction together with its audit record, then joins
 //! the index. A run stopped at any point leaves every row old or new, and
 //! the next run carries on with the old ones. A casing whose evidence file
@@ -21,7 +26,7 @@ use super::Engine;
 use crate::audit::{AuditEvent, AuditOutcome};
 use crate::comparison::encode_canvas;
 use crate::error::{EngineError, Result};
-use crate::preprocessing::PIPELINE_VERSION;
+use crate::preprocessing::{MARKS_VERSION, PIPELINE_VERSION};
 use crate::store::{NewDescription, StaleCasing};
 
 /// The audit action of one committed batch.
@@ -75,10 +80,14 @@ pub struct RedescribeReport {
 }
 
 impl Engine {
-    /// Casings with no descriptor of the current model: not searchable
-    /// until `redescribe` runs.
+    /// Casings with no descriptor of the current model (not searchable
+    /// until `redescribe` runs) or no marks of the current extraction
+    /// (compared on the breech face only until then).
     pub async fn count_to_redescribe(&self) -> Result<u64> {
-        Ok(self.db.count_to_redescribe(self.model_version()).await? as u64)
+        Ok(self
+            .db
+            .count_to_redescribe(self.model_version(), MARKS_VERSION)
+            .await? as u64)
     }
 
     /// Give every casing a descriptor of the current model, from its
@@ -108,7 +117,7 @@ impl Engine {
         loop {
             let page = self
                 .db
-                .casings_to_redescribe(&model_version, after, batch as i64)
+                .casings_to_redescribe(&model_version, MARKS_VERSION, after, batch as i64)
                 .await?;
             let Some(last) = page.last() else { break };
             after = last.casing.id;
@@ -266,6 +275,8 @@ fn new_description(
         model_version: model_version.to_string(),
         descriptor: analysis.descriptor.clone(),
         surface,
+        pin_mark: analysis.pin_mark.as_ref().map(encode_canvas),
+        marks_version: MARKS_VERSION.to_string(),
     }
 }
 
@@ -313,6 +324,7 @@ mod tests {
             um_per_px: 1.5,
             surface_kind: SurfaceKind::Topography,
             canvas,
+            pin_mark: None,
             descriptor: vec![0.6, 0.8],
             timings: AnalysisTimings::default(),
         }

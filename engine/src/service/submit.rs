@@ -11,7 +11,7 @@ use crate::access::Principal;
 use crate::casing::{CasingFeatures, CasingKind, CasingRecord, NewCasing};
 use crate::comparison::encode_canvas;
 use crate::error::{EngineError, Result};
-use crate::preprocessing::PIPELINE_VERSION;
+use crate::preprocessing::{MARKS_VERSION, PIPELINE_VERSION};
 use crate::store::{sha256_hex, BlobPut, InsertOutcome};
 
 /// A casing file and what the submitter says about it.
@@ -104,6 +104,10 @@ impl Engine {
             descriptor: analysis.descriptor.clone(),
             comparison_surface: encode_canvas(&analysis.canvas),
             pipeline_version: PIPELINE_VERSION.to_string(),
+            // In the same transaction as the casing row: a failed
+            // submission leaves no mark behind either.
+            pin_mark: analysis.pin_mark.as_ref().map(encode_canvas),
+            marks_version: Some(MARKS_VERSION.to_string()),
         };
         let blob = {
             let (blobs, sub) = (self.blobs.clone(), sub.clone());

@@ -80,7 +80,8 @@ pub(super) const INSERT_CASING: &str = concat!(
     casing_columns!()
 );
 pub(super) const INSERT_FEATURES: &str = "INSERT INTO casing_features \
-     (casing_pk, model_version, descriptor, comparison_surface, pipeline_version) VALUES ($1, $2, $3, $4, $5)";
+     (casing_pk, model_version, descriptor, comparison_surface, pipeline_version, pin_mark, marks_version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const SELECT_DESCRIPTOR_PAGE: &str = "SELECT casing_pk, descriptor FROM casing_features \
      WHERE model_version = $1 AND casing_pk > $2 ORDER BY casing_pk LIMIT $3";
 
@@ -144,6 +145,8 @@ struct FeaturesRow {
     descriptor: Vec<u8>,
     comparison_surface: Vec<u8>,
     pipeline_version: String,
+    pin_mark: Option<Vec<u8>>,
+    marks_version: Option<String>,
 }
 
 impl TryFrom<FeaturesRow> for (i64, CasingFeatures) {
@@ -158,6 +161,8 @@ impl TryFrom<FeaturesRow> for (i64, CasingFeatures) {
                 descriptor,
                 comparison_surface: row.comparison_surface,
                 pipeline_version: row.pipeline_version,
+                pin_mark: row.pin_mark,
+                marks_version: row.marks_version,
             },
         ))
     }
@@ -195,6 +200,8 @@ macro_rules! insert_casing_rows {
             .bind($descriptor)
             .bind(&features.comparison_surface)
             .bind(&features.pipeline_version)
+            .bind(&features.pin_mark)
+            .bind(&features.marks_version)
             .execute(&mut *$tx)
             .await?;
         row
@@ -382,7 +389,8 @@ impl Database {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(chunk_len) {
             let sql = format!(
-                "SELECT casing_pk, model_version, descriptor, comparison_surface, pipeline_version \
+                "SELECT casing_pk, model_version, descriptor, comparison_surface, pipeline_version, \
+                 pin_mark, marks_version \
                  FROM casing_features WHERE casing_pk IN ({}) ORDER BY casing_pk",
                 placeholders(chunk.len())
             );
@@ -615,6 +623,9 @@ mod tests {
             descriptor: vec![seed, -seed, 0.5, f32::MIN_POSITIVE, 1e-30],
             comparison_surface: vec![seed as u8, 1, 2, 3, 255],
             pipeline_version: "p1".into(),
+            // Some casings have a pin mark, some none: both round-trip.
+            pin_mark: (seed > 1.5).then(|| vec![seed as u8, 7, 0, 255]),
+            marks_version: Some("k1".into()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Re-describing casings after a model upgrade: finding the casings whose
-//! stored descriptor is not of the current model, and replacing their
-//! descriptors a batch at a time, each batch in one transaction together
+//! stored descriptor is not of the current model (or whose marks are not
+//! of the current extraction), and replacing their descriptors and marks
+//! a batch at a time, each batch in one transaction together
 //! with the audit record that attributes it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,26 +13,31 @@ use crate::audit::AuditEvent;
 use crate::casing::CasingRecord;
 use crate::error::Result;
 
-/// Casings whose features are missing or of another model version, after
-/// a given id, in id order (keyset paging).
+/// Casings whose features are missing, of another model version or
+/// without marks of the current extraction (`$4`), after a given id, in
+/// id order (keyset paging).
 const SELECT_STALE_PAGE: &str = "SELECT c.id, c.agency, c.casing_id, c.sha256, c.file_name, \
      c.format, c.surface_kind, c.kind, c.case_number, c.calibre, c.metadata, c.um_per_px, \
      c.width, c.height, c.submitted_at, c.submitted_by, \
      f.model_version AS features_model, f.pipeline_version AS features_pipeline \
      FROM casings c LEFT JOIN casing_features f ON f.casing_pk = c.id \
-     WHERE (f.casing_pk IS NULL OR f.model_version <> $1) AND c.id > $2 \
+     WHERE (f.casing_pk IS NULL OR f.model_version <> $1 \
+            OR f.marks_version IS NULL OR f.marks_version <> $4) AND c.id > $2 \
      ORDER BY c.id LIMIT $3";
 
 /// Only the row still holding the version it was read with is replaced, so
 /// a casing re-described meanwhile by another run is not written twice.
-const UPDATE_DESCRIPTOR: &str = "UPDATE casing_features SET model_version = $2, descriptor = $3 \
+const UPDATE_DESCRIPTOR: &str = "UPDATE casing_features SET model_version = $2, descriptor = $3, \
+     pin_mark = $5, marks_version = $6 \
      WHERE casing_pk = $1 AND model_version = $4";
 const UPDATE_DESCRIPTOR_AND_SURFACE: &str = "UPDATE casing_features SET model_version = $2, \
-     descriptor = $3, comparison_surface = $5, pipeline_version = $6 \
+     descriptor = $3, comparison_surface = $5, pipeline_version = $6, pin_mark = $7, \
+     marks_version = $8 \
      WHERE casing_pk = $1 AND model_version = $4";
 const INSERT_MISSING_FEATURES: &str = "INSERT INTO casing_features \
-     (casing_pk, model_version, descriptor, comparison_surface, pipeline_version) \
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (casing_pk) DO NOTHING";
+     (casing_pk, model_version, descriptor, comparison_surface, pipeline_version, pin_mark, \
+     marks_version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (casing_pk) DO NOTHING";
 
 /// A casing that needs a descriptor of the current model.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +62,10 @@ pub struct NewDescription {
     /// A re-derived comparison surface and its pipeline version; `None`
     /// keeps the stored one. Required when there is no features row.
     pub surface: Option<(Vec<u8>, String)>,
+    /// The casing's firing-pin mark (encoded; `None`: it has none) and the
+    /// extraction's version, always written.
+    pub pin_mark: Option<Vec<u8>>,
+    pub marks_version: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -68,10 +78,12 @@ struct StaleRow {
 
 impl Database {
     /// Up to `limit` casings after row id `after` (exclusive) whose
-    /// descriptor is missing or not of `model_version`, in id order.
+    /// descriptor is missing or not of `model_version`, or whose marks are
+    /// not of `marks_version`, in id order.
     pub async fn casings_to_redescribe(
         &self,
         model_version: &str,
+        marks_version: &str,
         after: i64,
         limit: i64,
     ) -> Result<Vec<StaleCasing>> {
@@ -80,6 +92,7 @@ impl Database {
                 .bind(model_version)
                 .bind(after)
                 .bind(limit)
+                .bind(marks_version)
                 .fetch_all(pool)
                 .await?
         });
@@ -94,15 +107,22 @@ impl Database {
             .collect()
     }
 
-    /// How many casings have no descriptor of `model_version`: they are
-    /// not searchable until re-described.
-    pub async fn count_to_redescribe(&self, model_version: &str) -> Result<i64> {
+    /// How many casings have no descriptor of `model_version` (they are
+    /// not searchable until re-described) or no marks of `marks_version`
+    /// (they are compared on the breech face only until then).
+    pub async fn count_to_redescribe(
+        &self,
+        model_version: &str,
+        marks_version: &str,
+    ) -> Result<i64> {
         Ok(on_pool!(self, pool => {
             sqlx::query_scalar(
                 "SELECT count(*) FROM casings c LEFT JOIN casing_features f ON f.casing_pk = c.id \
-                 WHERE f.casing_pk IS NULL OR f.model_version <> $1",
+                 WHERE f.casing_pk IS NULL OR f.model_version <> $1 \
+                 OR f.marks_version IS NULL OR f.marks_version <> $2",
             )
             .bind(model_version)
+            .bind(marks_version)
             .fetch_one(pool)
             .await?
         }))
@@ -135,6 +155,8 @@ impl Database {
                             .bind(&d.model_version)
                             .bind(&descriptor)
                             .bind(previous)
+                            .bind(&d.pin_mark)
+                            .bind(&d.marks_version)
                             .execute(&mut *tx)
                             .await?
                     }
@@ -146,6 +168,8 @@ impl Database {
                             .bind(previous)
                             .bind(surface)
                             .bind(pipeline)
+                            .bind(&d.pin_mark)
+                            .bind(&d.marks_version)
                             .execute(&mut *tx)
                             .await?
                     }
@@ -156,6 +180,8 @@ impl Database {
                             .bind(&descriptor)
                             .bind(surface)
                             .bind(pipeline)
+                            .bind(&d.pin_mark)
+                            .bind(&d.marks_version)
                             .execute(&mut *tx)
                             .await?
                     }
@@ -243,6 +269,8 @@ mod tests {
             descriptor: vec![value; 4],
             comparison_surface: vec![1, 2, 3],
             pipeline_version: "pre-old".into(),
+            pin_mark: None,
+            marks_version: Some("K".into()),
         }
     }
 
@@ -268,13 +296,18 @@ mod tests {
                 .unwrap();
             ids.push(out.record().id);
         }
-        assert_eq!(db.count_to_redescribe("B").await.unwrap(), 3);
-        let first = db.casings_to_redescribe("B", i64::MIN, 2).await.unwrap();
+        assert_eq!(db.count_to_redescribe("B", "K").await.unwrap(), 3);
+        // Marks of another extraction make every casing stale.
+        assert_eq!(db.count_to_redescribe("B", "K2").await.unwrap(), 4);
+        let first = db
+            .casings_to_redescribe("B", "K", i64::MIN, 2)
+            .await
+            .unwrap();
         let got: Vec<i64> = first.iter().map(|s| s.casing.id).collect();
         assert_eq!(got, [ids[0], ids[2]]);
         assert_eq!(first[0].model_version.as_deref(), Some("A"));
         assert_eq!(first[0].pipeline_version.as_deref(), Some("pre-old"));
-        let rest = db.casings_to_redescribe("B", ids[2], 2).await.unwrap();
+        let rest = db.casings_to_redescribe("B", "K", ids[2], 2).await.unwrap();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].casing.id, ids[3]);
 
@@ -285,6 +318,8 @@ mod tests {
                 model_version: "B".into(),
                 descriptor: vec![9.0; 4],
                 surface: None,
+                pin_mark: None,
+                marks_version: "K".into(),
             },
             NewDescription {
                 casing_pk: ids[2],
@@ -292,6 +327,8 @@ mod tests {
                 model_version: "B".into(),
                 descriptor: vec![8.0; 4],
                 surface: Some((vec![7, 7], "pre-new".into())),
+                pin_mark: Some(vec![5, 5]),
+                marks_version: "K".into(),
             },
             // Read as "A" but already "B": another run's write stands.
             NewDescription {
@@ -300,6 +337,8 @@ mod tests {
                 model_version: "B".into(),
                 descriptor: vec![0.5; 4],
                 surface: None,
+                pin_mark: None,
+                marks_version: "K".into(),
             },
         ];
         let written = db.write_redescribed(&batch, &event()).await.unwrap();
@@ -312,8 +351,10 @@ mod tests {
         assert_eq!(stored[1].1.descriptor, vec![1.0; 4]);
         assert_eq!(stored[2].1.comparison_surface, vec![7, 7]);
         assert_eq!(stored[2].1.pipeline_version, "pre-new");
+        assert_eq!(stored[2].1.pin_mark, Some(vec![5, 5]));
+        assert_eq!(stored[2].1.marks_version.as_deref(), Some("K"));
         assert_eq!(stored[3].1.model_version, "A");
-        assert_eq!(db.count_to_redescribe("B").await.unwrap(), 1);
+        assert_eq!(db.count_to_redescribe("B", "K").await.unwrap(), 1);
         let audit = db.audit_page(0, 10).await.unwrap();
         assert_eq!(audit.len(), 1);
         assert_eq!(audit[0].action, "redescribe");
@@ -344,7 +385,10 @@ mod tests {
                 .await
                 .unwrap();
         });
-        let stale = db.casings_to_redescribe("B", i64::MIN, 10).await.unwrap();
+        let stale = db
+            .casings_to_redescribe("B", "K", i64::MIN, 10)
+            .await
+            .unwrap();
         assert_eq!(stale.len(), 1);
         assert_eq!(stale[0].model_version, None);
 
@@ -354,17 +398,19 @@ mod tests {
             model_version: "B".into(),
             descriptor: vec![1.0; 4],
             surface: None,
+            pin_mark: None,
+            marks_version: "K".into(),
         }];
         assert!(db.write_redescribed(&refused, &event()).await.is_err());
         assert!(db.audit_page(0, 10).await.unwrap().is_empty());
-        assert_eq!(db.count_to_redescribe("B").await.unwrap(), 1);
+        assert_eq!(db.count_to_redescribe("B", "K").await.unwrap(), 1);
 
         let batch = [NewDescription {
             surface: Some((vec![4], "pre-new".into())),
             ..refused[0].clone()
         }];
         assert_eq!(db.write_redescribed(&batch, &event()).await.unwrap(), [id]);
-        assert_eq!(db.count_to_redescribe("B").await.unwrap(), 0);
+        assert_eq!(db.count_to_redescribe("B", "K").await.unwrap(), 0);
         assert_eq!(db.audit_page(0, 10).await.unwrap().len(), 1);
     }
 

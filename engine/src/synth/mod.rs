@@ -12,10 +12,14 @@
 //! *Firing* a gun impresses its texture, turned by a random angle and
 //! shifted by the casing's play in the breech, partially and with noise, into
 //! a primer disc with the aperture masked out, a tilt and some dropouts.
+//! A gun also has a firing pin ([`PinTip`]): raw scans made with
+//! [`RawConfig::pin_marks`] carry its tip's marks in their crater.
 
+mod pin_tip;
 mod raw;
 mod texture;
 
+pub use pin_tip::PinTip;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 pub use raw::{fire_raw, RawConfig, RawTruth};
@@ -89,6 +93,9 @@ impl SynthConfig {
 pub struct Gun {
     texture: Texture,
     aperture: Aperture,
+    /// Its firing pin, whose tip marks the crater floor of raw scans made
+    /// with [`RawConfig::pin_marks`].
+    pin: PinTip,
 }
 
 /// Where a breech face's firing-pin aperture is: centre (µm from the breech
@@ -141,7 +148,12 @@ pub fn make_gun(seed: u64, family: Option<&Texture>, cfg: &SynthConfig) -> Gun {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let texture = gun_texture(&mut rng, family, cfg);
     let aperture = Aperture::of_random_model(&mut rng, cfg);
-    Gun { texture, aperture }
+    let pin = PinTip::of_gun(seed, cfg);
+    Gun {
+        texture,
+        aperture,
+        pin,
+    }
 }
 
 /// A gun of the make and model whose aperture is `model`, optionally a
@@ -155,7 +167,12 @@ pub fn make_gun_of_model(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let texture = gun_texture(&mut rng, family, cfg);
     let aperture = model.of_one_gun(&mut rng);
-    Gun { texture, aperture }
+    let pin = PinTip::of_gun(seed, cfg);
+    Gun {
+        texture,
+        aperture,
+        pin,
+    }
 }
 
 fn gun_texture(rng: &mut ChaCha8Rng, family: Option<&Texture>, cfg: &SynthConfig) -> Texture {

@@ -9,6 +9,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::pin_tip::PinStrike;
 use super::{texture_side, Gun, SynthConfig, Texture, TEXEL_UM};
 use crate::surface::{Surface, SurfaceKind};
 
@@ -42,6 +43,12 @@ pub struct RawConfig {
     /// aperture; inside it the primer flows into the hole unmarked. Off by
     /// default, so raw scans made before the option keep their bytes.
     pub unmarked_aperture: bool,
+    /// The crater is the gun's firing pin striking through its aperture:
+    /// centred on the aperture (plus the pin's play), the gun's size, and
+    /// its floor carries the gun's pin-tip marks, turned with the casing.
+    /// Off by default (the crater is then a smooth hemisphere at a random
+    /// offset), so raw scans made before the option keep their bytes.
+    pub pin_marks: bool,
 }
 
 impl Default for RawConfig {
@@ -60,6 +67,7 @@ impl Default for RawConfig {
             spike_fraction: 0.002,
             spike_um: 300.0,
             unmarked_aperture: false,
+            pin_marks: false,
         }
     }
 }
@@ -86,11 +94,24 @@ pub fn fire_raw(gun: &Gun, seed: u64, cfg: &SynthConfig, raw: &RawConfig) -> (Su
         rng.random_range(-0.1..0.1) * radius,
         rng.random_range(-0.1..0.1) * radius,
     );
-    let pin_r = rng.random_range(raw.pin_radius.0..raw.pin_radius.1) * radius;
+    let mut pin_r = rng.random_range(raw.pin_radius.0..raw.pin_radius.1) * radius;
     let pin_depth = rng.random_range(raw.pin_depth_um.0..raw.pin_depth_um.1);
     let pin_angle: f64 = rng.random_range(0.0..tau);
     let pin_off = rng.random_range(0.0..raw.pin_offset) * radius;
-    let pin = (pin_off * pin_angle.cos(), pin_off * pin_angle.sin());
+    let mut pin = (pin_off * pin_angle.cos(), pin_off * pin_angle.sin());
+    // The gun's own pin replaces the random crater; the draws above stay,
+    // so scans without pin marks keep their bytes.
+    let strike = raw.pin_marks.then(|| {
+        let a = gun.aperture;
+        PinStrike::draw(seed, (a.x_um, a.y_um), cfg)
+    });
+    let (sin, cos) = theta.sin_cos();
+    if let Some(st) = &strike {
+        // Gun frame to scan frame: the inverse of the turn applied below.
+        let (gx, gy) = st.centre;
+        pin = (cos * gx - sin * gy, sin * gx + cos * gy);
+        pin_r = gun.pin.radius * st.size * radius;
+    }
     let tilt_dir: f64 = rng.random_range(0.0..tau);
     let tilt = rng.random_range(0.3..1.0) * raw.max_tilt;
     let head_level = rng.random_range(-20.0..20.0);
@@ -106,7 +127,6 @@ pub fn fire_raw(gun: &Gun, seed: u64, cfg: &SynthConfig, raw: &RawConfig) -> (Su
     let side = (2.0 * half_um / cfg.um_per_px).ceil() as usize;
     let mut s = Surface::empty(side, side, cfg.um_per_px, SurfaceKind::Topography);
     let centre_px = side as f64 / 2.0;
-    let (sin, cos) = theta.sin_cos();
     for y in 0..side {
         for x in 0..side {
             // Scan frame (µm from the primer centre, y up), pixel centres.
@@ -123,10 +143,19 @@ pub fn fire_raw(gun: &Gun, seed: u64, cfg: &SynthConfig, raw: &RawConfig) -> (Su
                 let a = gun.aperture;
                 let in_hole =
                     raw.unmarked_aperture && (gx - a.x_um).hypot(gy - a.y_um) < a.radius_um;
-                let gun_marks = if in_hole { 0.0 } else { gun.texture.at(gx, gy) };
-                let marks = transfer * gun_marks + cfg.noise * noise_tex.at(sx, sy);
-                let mut z = raw.marks_um * marks - raw.dish_um * (d / radius).powi(2);
                 let dp = (sx - pin.0).hypot(sy - pin.1) / pin_r;
+                let (share, gun_marks) = match &strike {
+                    // The crater floor is what the pin tip touched, in the
+                    // pin's frame: turned with the casing like the breech.
+                    Some(st) if dp < 1.0 => (
+                        st.transfer,
+                        gun.pin.texture.at(gx - st.centre.0, gy - st.centre.1),
+                    ),
+                    _ if in_hole => (transfer, 0.0),
+                    _ => (transfer, gun.texture.at(gx, gy)),
+                };
+                let marks = share * gun_marks + cfg.noise * noise_tex.at(sx, sy);
+                let mut z = raw.marks_um * marks - raw.dish_um * (d / radius).powi(2);
                 if dp < 1.0 {
                     // A rounded crater: the pin's hemispherical tip.
                     z -= pin_depth * (1.0 - dp * dp).sqrt();

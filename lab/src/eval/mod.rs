@@ -18,6 +18,7 @@
 mod crossval;
 mod curves;
 mod distractors;
+mod marks;
 mod pairs_csv;
 mod pipeline;
 mod pipeline_report;
@@ -40,6 +41,7 @@ use casetrace_engine::EngineConfig;
 
 use crossval::{cross_validate, ScoredPair};
 use curves::{cumulative_match, error_rates, roc};
+use marks::{fit_pin_log_odds, mark_figures, QueryMarks};
 use pairs_csv::PairsCsv;
 use plots::{Plot, Series};
 use report::{print_report, EvalReport};
@@ -169,6 +171,7 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
     let mut scored_pairs = Vec::new();
     let mut pairs: Vec<PairRecord> = Vec::new();
     let mut queries: Vec<QueryRecord> = Vec::new();
+    let mut query_marks: Vec<QueryMarks> = Vec::new();
     let mut conditions = CoverageSeen::default();
     let mut pairs_out = match &args.pairs_out {
         Some(path) => Some(PairsCsv::create(path)?),
@@ -189,6 +192,13 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         *per_query.entry("compare").or_default() += list.timings.compare_s;
         let gun = &firearm_of[&row.casing_id];
         let is_mate = |id: &str| firearm_of.get(id) == Some(gun);
+        query_marks.push(QueryMarks {
+            candidates: list
+                .candidates
+                .iter()
+                .map(|c| (is_mate(&c.casing.casing_id), component_scores(c)))
+                .collect(),
+        });
         for c in &list.candidates {
             let cells = &c.comparison.cells;
             valid_cells += cells.valid_cells as f64;
@@ -302,6 +312,8 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         pair_auc_registration_ncc: component_auc("registration_ncc"),
         pair_auc_cell_score: component_auc("cell_score"),
         components,
+        marks: mark_figures(&query_marks, &pairs),
+        firing_pin_log_odds: fit_pin_log_odds(&pairs, &args.labels.display().to_string()),
         strata: by_stratum(&rows, &queries, &pairs),
         mean_congruent_cells_match: mean(&km_congruent),
         mean_congruent_cells_non_match: mean(&knm_congruent),

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::crossval::CrossValidation;
+use super::marks::{MarkFigures, PinLogOddsFit};
 use super::separation::Separation;
 use super::strata::Stratum;
 
@@ -27,6 +28,14 @@ pub struct EvalReport {
     /// of earlier reports; the same as in `components`).
     pub pair_auc_registration_ncc: f64,
     pub pair_auc_cell_score: f64,
+    /// Per mark (breech face, firing pin, combined), over the queries and
+    /// pairs where that mark exists. `score`, the AUC above and the
+    /// calibration are the breech face's; top-1 is the list's order, the
+    /// marks combined.
+    pub marks: Vec<MarkFigures>,
+    /// The firing-pin score's log-odds refitted on this set (what
+    /// `comparison::PIN_LOG_ODDS` ships); absent without pin pairs.
+    pub firing_pin_log_odds: Option<PinLogOddsFit>,
     /// One entry per value of each extra column of the labels file.
     pub strata: Vec<Stratum>,
     /// Mean congruent cells (of the scored cells) for known matches and
@@ -68,6 +77,7 @@ pub fn print_report(r: &EvalReport, json: bool) {
     for (name, s) in &r.components {
         print_separation_line(name, s);
     }
+    print_marks(&r.marks, r.firing_pin_log_odds);
     println!(
         "  congruent cells {:.1} (matches) vs {:.1} (non-matches) of {:.1} scored",
         r.mean_congruent_cells_match, r.mean_congruent_cells_non_match, r.mean_valid_cells
@@ -112,6 +122,29 @@ fn print_separation_line(name: &str, s: &Separation) {
         s.auc,
         s.margin_text()
     );
+}
+
+/// `per mark (where both casings carry it):` then one line a mark.
+fn print_marks(marks: &[MarkFigures], fit: Option<PinLogOddsFit>) {
+    println!("per mark (queries and pairs where both casings carry the mark):");
+    for m in marks {
+        println!(
+            "  {:<12} queries {:>5}  top-1 {:.4}  pair AUC {:.4}  ({} KM / {} KNM pairs)  {}",
+            m.mark,
+            m.queries,
+            m.top1,
+            m.pairs.auc,
+            m.pairs.known_match_pairs,
+            m.pairs.known_non_match_pairs,
+            m.pairs.margin_text()
+        );
+    }
+    if let Some(f) = fit {
+        println!(
+            "  firing_pin log-odds refitted on this set: {:.3} + {:.3} · pin (shipped: comparison::PIN_LOG_ODDS)",
+            f.intercept, f.slope
+        );
+    }
 }
 
 fn print_strata(strata: &[Stratum]) {

@@ -14,13 +14,21 @@ use super::separation::Separation;
 /// comparison has: the report, the JSON and the text take whatever names
 /// it returns, so a new part (e.g. a per-mark score) is one line here.
 pub fn component_scores(c: &Candidate) -> Vec<(String, f64)> {
-    vec![
+    let mut parts = vec![
         ("registration_ncc".into(), c.comparison.registration_ncc),
         ("cell_score".into(), c.comparison.cells.cell_score),
         // The hand-weighted score the learned one replaced, so one run
         // measures both on the same pairs.
         ("legacy_score".into(), c.comparison.legacy_score),
-    ]
+        // Per mark: the breech face (the score), the firing pin where
+        // both casings have one, and the marks combined (the list's order).
+        ("breech_face".into(), c.marks.breech_face),
+        ("combined".into(), c.marks.combined),
+    ];
+    if let Some(pin) = c.marks.firing_pin {
+        parts.push(("firing_pin".into(), pin));
+    }
+    parts
 }
 
 /// One ordered pair (query, candidate) the fine comparison scored.

@@ -8,12 +8,12 @@
 //! Three bounds keep the log useful and its growth proportional to real
 //! work: the request's path and query are stored truncated to
 //! [`MAX_REQUEST_TEXT`] bytes (with a marker); refusals of calls without a
-//! valid key are counted per minute ([`Database::count_refusal`]), not
+//! valid key are counted per minute ([`Engine::count_refusal`]), not
 //! stored one by one; and a handler says *what* it did through an
 //! [`AuditDetail`] (ids, roles, scopes, never secrets) rather than the
 //! record repeating the request.
 //!
-//! [`Database::count_refusal`]: casetrace_engine::store::Database::count_refusal
+//! [`Engine::count_refusal`]: casetrace_engine::Engine::count_refusal
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

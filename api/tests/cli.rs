@@ -448,3 +448,51 @@ fn operators_register_agencies_and_keys_and_commands_are_audited() {
         rt.block_on(t.close());
     }
 }
+
+/// Issue #15: the operator commands go through the engine's operator door
+/// (`EngineConfig::open_operator`), which loads neither the model nor the
+/// index: they run without a model or ONNX Runtime (as `audit verify` must
+/// on copies of the database, key and checkpoint log), and each still
+/// leaves an audit record attributable to the local administrator.
+#[test]
+fn operator_commands_need_no_model_and_leave_attributable_audit_records() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for backend in backends() {
+        let t = rt.block_on(TestEngine::open(&backend));
+        let commands: [&[&str]; 7] = [
+            &["agencies", "list"],
+            &["keys", "list"],
+            &["agreements", "list", "local"],
+            &["audit", "checkpoint"],
+            &["audit", "verify"],
+            &["audit", "refusals"],
+            &["audit", "list", "--limit", "1"],
+        ];
+        for command in commands {
+            let mut args = vec![
+                "--model-dir",
+                "/nonexistent/model",
+                "--ort-lib",
+                "/nonexistent/libonnxruntime.so",
+            ];
+            args.extend_from_slice(command);
+            let o = casetrace(&t, &args);
+            assert!(o.status.success(), "{command:?}: {}", stderr(&o));
+        }
+        let o = casetrace(&t, &["audit", "list", "--agency", "local"]);
+        let records = json_lines(&o);
+        for command in commands {
+            let line = command.join(" ");
+            let action = format!("cli {}", command[0]);
+            assert!(
+                records.iter().any(|r| r["agency"] == "local"
+                    && r["actor"] == "cli:local-admin"
+                    && r["action"] == action.as_str()
+                    && r["outcome"] == "ok"
+                    && r["resource"].as_str().unwrap_or("").ends_with(&line)),
+                "no audit record of `{line}` in {records:?}"
+            );
+        }
+        rt.block_on(t.close());
+    }
+}

@@ -50,3 +50,34 @@ fn only_the_command_line_uses_the_lab_crate() {
         "the command line reaches the tooling through its dispatcher"
     );
 }
+
+/// Issue #15, one door: the api reaches the records through the engine's
+/// facade only (`Engine`, and `Operator` for the operator's commands),
+/// which decides access for the caller's `Principal`. No source file of
+/// the server or the command line opens the database or names the store;
+/// tests do, through the engine's `store-access` feature.
+#[test]
+fn the_api_never_touches_the_store() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(
+        files.len() > 10,
+        "the api's files were read: {}",
+        files.len()
+    );
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("readable source file");
+        for (n, line) in text.lines().enumerate() {
+            let without_error_variant = line.replace("EngineError::Database", "");
+            for name in ["open_database", "store::", "Database"] {
+                assert!(
+                    !without_error_variant.contains(name),
+                    "{}:{} names `{name}`: go through the engine's facade",
+                    file.display(),
+                    n + 1
+                );
+            }
+        }
+    }
+}

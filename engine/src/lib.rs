@@ -27,5 +27,5 @@ pub mod synth;
 pub mod traces;
 
 pub use error::{EngineError, Result};
-pub use service::{Engine, EngineConfig};
+pub use service::{Engine, EngineConfig, Operator};
 pub use surface::{Surface, SurfaceKind};

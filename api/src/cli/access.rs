@@ -1,15 +1,14 @@
 //! `casetrace agencies|keys|agreements`: the operator's tenant
-//! administration on the machine itself. Only the database is opened.
+//! administration on the machine itself, through the engine's operator
+//! door ([`Operator`]): only the database is opened, no model.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
-use casetrace_engine::access::{key_time, new_key, AgencyRecord, AgreementRecord, Role};
-use casetrace_engine::store::Database;
-use casetrace_engine::EngineConfig;
-use chrono::Utc;
+use casetrace_engine::access::{AgencyRecord, Role, Scope};
+use casetrace_engine::{EngineConfig, Operator};
 
-use super::print_json;
+use super::{operator, print_json, CLI_AGENCY};
 use crate::dto::{AgreementDto, IssuedKeyDto, KeyDto};
 
 #[derive(Debug, clap::Args)]
@@ -92,23 +91,27 @@ struct AgreementArgs {
 }
 
 impl AgreementArgs {
-    fn record(self) -> anyhow::Result<AgreementRecord> {
-        Ok(AgreementRecord {
-            owner: self.owner,
-            grantee: self.grantee,
-            scope: self.scope.parse()?,
-        })
+    fn scope(&self) -> anyhow::Result<Scope> {
+        Ok(self.scope.parse()?)
     }
 }
 
-async fn open_db(cfg: &EngineConfig) -> anyhow::Result<Database> {
-    cfg.open_database()
+/// The engine's operator door on the configured database.
+pub(super) async fn open_operator(cfg: &EngineConfig) -> anyhow::Result<Operator> {
+    cfg.open_operator()
         .await
         .with_context(|| format!("opening the database of {}", cfg.data_dir.display()))
 }
 
 pub async fn run_agencies(cfg: EngineConfig, args: AgenciesArgs) -> anyhow::Result<ExitCode> {
-    let db = open_db(&cfg).await?;
+    let op = open_operator(&cfg).await?;
+    let outcome = agencies(&op, args).await;
+    op.close().await;
+    outcome
+}
+
+async fn agencies(op: &Operator, args: AgenciesArgs) -> anyhow::Result<ExitCode> {
+    let admin = operator(CLI_AGENCY);
     match args.command {
         AgenciesCommand::Add {
             id,
@@ -122,16 +125,21 @@ pub async fn run_agencies(cfg: EngineConfig, args: AgenciesArgs) -> anyhow::Resu
                 country,
                 identifier,
             };
-            print_json(&db.insert_agency(&agency).await?)?;
+            print_json(&op.register_agency(&admin, &agency).await?)?;
         }
-        AgenciesCommand::List => print_json(&db.agencies().await?)?,
+        AgenciesCommand::List => print_json(&op.agencies(&admin).await?)?,
     }
-    db.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run_keys(cfg: EngineConfig, args: KeysArgs) -> anyhow::Result<ExitCode> {
-    let db = open_db(&cfg).await?;
+    let op = open_operator(&cfg).await?;
+    let outcome = keys(&op, args).await;
+    op.close().await;
+    outcome
+}
+
+async fn keys(op: &Operator, args: KeysArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         KeysCommand::Issue {
             agency,
@@ -139,18 +147,20 @@ pub async fn run_keys(cfg: EngineConfig, args: KeysArgs) -> anyhow::Result<ExitC
             roles,
             days,
         } => {
-            let issued = new_key(&agency, &holder, Role::parse_list(&roles)?, days)?;
-            db.insert_api_key(&issued.record).await?;
+            let roles = Role::parse_list(&roles)?;
+            let issued = op
+                .issue_key(&operator(&agency), &holder, roles, days)
+                .await?;
             eprintln!("the key is shown this once; only its hash is kept");
             print_json(&IssuedKeyDto::from(issued))?;
         }
         KeysCommand::Revoke { id } => {
-            let revoked = db.revoke_api_key(&id, &key_time(Utc::now())).await?;
+            let revoked = op.revoke_key(&operator(CLI_AGENCY), &id).await?;
             print_json(&KeyDto::from(revoked))?;
         }
         KeysCommand::List { agency } => {
-            let keys: Vec<KeyDto> = db
-                .api_keys(agency.as_deref())
+            let keys: Vec<KeyDto> = op
+                .keys(&operator(CLI_AGENCY), agency.as_deref())
                 .await?
                 .into_iter()
                 .map(Into::into)
@@ -158,26 +168,35 @@ pub async fn run_keys(cfg: EngineConfig, args: KeysArgs) -> anyhow::Result<ExitC
             print_json(&keys)?;
         }
     }
-    db.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run_agreements(cfg: EngineConfig, args: AgreementsArgs) -> anyhow::Result<ExitCode> {
-    let db = open_db(&cfg).await?;
+    let op = open_operator(&cfg).await?;
+    let outcome = agreements(&op, args).await;
+    op.close().await;
+    outcome
+}
+
+/// An agreement is its owner's to grant or end: the operator acts for
+/// the owning agency.
+async fn agreements(op: &Operator, args: AgreementsArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         AgreementsCommand::Grant(args) => {
-            let a = args.record()?;
-            db.grant(&a, super::CLI_ACTOR).await?;
+            let a = op
+                .grant(&operator(&args.owner), &args.grantee, args.scope()?)
+                .await?;
             print_json(&AgreementDto::from(a))?;
         }
         AgreementsCommand::Revoke(args) => {
-            let a = args.record()?;
-            anyhow::ensure!(db.revoke_agreement(&a).await?, "no such agreement");
+            let a = op
+                .end_agreement(&operator(&args.owner), &args.grantee, args.scope()?)
+                .await?;
             print_json(&AgreementDto::from(a))?;
         }
         AgreementsCommand::List { agency } => {
-            let all: Vec<AgreementDto> = db
-                .agreements(&agency)
+            let all: Vec<AgreementDto> = op
+                .agreements(&operator(&agency))
                 .await?
                 .into_iter()
                 .map(Into::into)
@@ -185,6 +204,5 @@ pub async fn run_agreements(cfg: EngineConfig, args: AgreementsArgs) -> anyhow::
             print_json(&all)?;
         }
     }
-    db.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,16 +1,19 @@
 //! `casetrace audit verify|list|checkpoint`: check the audit chain against
 //! its signed checkpoints, read the records, sign the current head.
 //!
-//! Only the database, the audit key and the checkpoint log are opened (no
-//! model, no index), so an auditor can run these on copies of those alone.
+//! Through the engine's operator door ([`Operator`]): only the database,
+//! the audit key and the checkpoint log are opened (no model, no index),
+//! so an auditor can run these on copies of those alone.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use casetrace_engine::audit::{AnchorReport, AuditAnchor, AuditKey, CheckpointLog};
-use casetrace_engine::store::{AuditQuery, Database, AUDIT_QUERY_MAX};
-use casetrace_engine::{EngineConfig, EngineError};
+use casetrace_engine::access::Principal;
+use casetrace_engine::audit::{AuditQuery, AUDIT_QUERY_MAX};
+use casetrace_engine::{EngineConfig, Operator};
+
+use super::{operator, CLI_AGENCY};
 
 #[derive(Debug, clap::Args)]
 pub struct AuditArgs {
@@ -78,43 +81,51 @@ pub struct ListArgs {
 }
 
 pub async fn run(cfg: EngineConfig, args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let db = cfg
-        .open_database()
-        .await
-        .with_context(|| format!("opening the database of {}", cfg.data_dir.display()))?;
+    let op = super::access::open_operator(&cfg).await?;
+    let admin = operator(CLI_AGENCY);
     let outcome = match args.command {
-        AuditCommand::Verify => verify(&cfg, &db).await,
-        AuditCommand::Checkpoint => checkpoint(&cfg, &db).await,
-        AuditCommand::Archive(a) => archive(&cfg, &db, a).await,
-        AuditCommand::Refusals { limit } => {
-            let mut out = std::io::stdout().lock();
-            for c in db.refusal_counts(limit.clamp(1, AUDIT_QUERY_MAX)).await? {
-                serde_json::to_writer(&mut out, &c)?;
-                writeln!(out)?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        AuditCommand::List(list) => print_records(&db, list).await,
+        AuditCommand::Verify => verify(&op, &admin).await,
+        AuditCommand::Checkpoint => checkpoint(&op, &admin).await,
+        AuditCommand::Archive(a) => archive(&op, &admin, a).await,
+        AuditCommand::Refusals { limit } => refusals(&op, &admin, limit).await,
+        AuditCommand::List(list) => print_records(&op, &admin, list).await,
     };
-    db.close().await;
+    op.close().await;
     outcome
+}
+
+async fn refusals(op: &Operator, admin: &Principal, limit: i64) -> anyhow::Result<ExitCode> {
+    let counts = op
+        .refusal_counts(admin, limit.clamp(1, AUDIT_QUERY_MAX))
+        .await?;
+    let mut out = std::io::stdout().lock();
+    for c in counts {
+        serde_json::to_writer(&mut out, &c)?;
+        writeln!(out)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The chain report as JSON, with the anchor's report under `anchor`
 /// (`null` when there is no key to check checkpoints with).
-async fn verify(cfg: &EngineConfig, db: &Database) -> anyhow::Result<ExitCode> {
-    let report = db.verify_audit_chain().await?;
-    let anchor = verify_anchor(cfg, db).await?;
-    let mut json = serde_json::to_value(&report)?;
-    json["anchor"] = serde_json::to_value(&anchor)?;
+async fn verify(op: &Operator, admin: &Principal) -> anyhow::Result<ExitCode> {
+    let found = op.verify_audit(admin).await?;
+    let (report, anchor) = (&found.chain, &found.anchor);
+    if anchor.is_none() {
+        eprintln!(
+            "warning: no audit key at {}: the chain is not anchored outside the database",
+            op.config().audit_key_path().display()
+        );
+    }
+    let mut json = serde_json::to_value(report)?;
+    json["anchor"] = serde_json::to_value(anchor)?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &json)?;
     writeln!(out)?;
     for b in &report.breaks {
         eprintln!("BROKEN: {b}");
     }
-    let anchor_intact = anchor.as_ref().is_none_or(AnchorReport::is_intact);
-    if let Some(anchor) = &anchor {
+    if let Some(anchor) = anchor {
         for p in &anchor.problems {
             eprintln!("BROKEN: {p}");
         }
@@ -129,7 +140,7 @@ async fn verify(cfg: &EngineConfig, db: &Database) -> anyhow::Result<ExitCode> {
             _ => {}
         }
     }
-    if report.is_intact() && anchor_intact {
+    if found.is_intact() {
         let anchored = anchor
             .as_ref()
             .and_then(|a| a.latest.as_ref())
@@ -141,61 +152,18 @@ async fn verify(cfg: &EngineConfig, db: &Database) -> anyhow::Result<ExitCode> {
     } else {
         eprintln!(
             "audit chain broken at {} place(s) among {} records",
-            report.breaks.len() + anchor.map_or(0, |a| a.problems.len()),
+            report.breaks.len() + anchor.as_ref().map_or(0, |a| a.problems.len()),
             report.checked
         );
         Ok(ExitCode::FAILURE)
     }
 }
 
-/// Check the chain against the checkpoint log, or `None` when there is
-/// neither a key nor a checkpoint (a chain that was never anchored). A log
-/// without its key is an error: the checkpoints cannot be trusted.
-async fn verify_anchor(cfg: &EngineConfig, db: &Database) -> anyhow::Result<Option<AnchorReport>> {
-    let key_path = cfg.audit_key_path();
-    let log = CheckpointLog::new(cfg.audit_checkpoint_path());
-    let lines = log.read()?;
-    let key = match AuditKey::load(&key_path) {
-        Ok(key) => key,
-        Err(EngineError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            anyhow::ensure!(
-                lines.is_empty(),
-                "{} holds checkpoints but the audit key {} is missing: they cannot be checked (pass --audit-key)",
-                log.path().display(),
-                key_path.display()
-            );
-            eprintln!(
-                "warning: no audit key at {}: the chain is not anchored outside the database",
-                key_path.display()
-            );
-            return Ok(None);
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let mut report = db
-        .verify_audit_anchor(&lines, &key, db.audit_archived_through().await?)
-        .await?;
-    report
-        .problems
-        .extend(db.verify_audit_segments(&key).await?);
-    Ok(Some(report))
-}
-
 /// The retention procedure (see `docs/audit.md`).
-async fn archive(cfg: &EngineConfig, db: &Database, args: ArchiveArgs) -> anyhow::Result<ExitCode> {
+async fn archive(op: &Operator, admin: &Principal, args: ArchiveArgs) -> anyhow::Result<ExitCode> {
     let before = stored_time("--before", &args.before)?;
-    let key_path = cfg.audit_key_path();
-    let key = AuditKey::load(&key_path).with_context(|| {
-        format!(
-            "the audit key {} seals archived segments",
-            key_path.display()
-        )
-    })?;
-    let days = args
-        .min_retention_days
-        .unwrap_or(cfg.audit.min_retention_days);
-    match db
-        .archive_audit(&before, days, &args.out, &key, super::CLI_ACTOR)
+    match op
+        .archive_audit(admin, &before, args.min_retention_days, &args.out)
         .await?
     {
         None => eprintln!("no record before {before} left to archive"),
@@ -215,30 +183,30 @@ async fn archive(cfg: &EngineConfig, db: &Database, args: ArchiveArgs) -> anyhow
 }
 
 /// Sign the current head (creating the key on first use).
-async fn checkpoint(cfg: &EngineConfig, db: &Database) -> anyhow::Result<ExitCode> {
-    let anchor = AuditAnchor::open(
-        &cfg.audit_key_path(),
-        &cfg.audit_checkpoint_path(),
-        cfg.audit.checkpoint_every,
-    )?;
-    match db.audit_head().await? {
-        None => eprintln!("the audit log is empty: nothing to sign"),
-        Some((seq, hash)) => match anchor.write(seq, &hash)? {
-            Some(c) => {
-                serde_json::to_writer(std::io::stdout().lock(), &c)?;
-                println!();
-                eprintln!(
-                    "checkpoint at record {seq} written to {}",
-                    anchor.log().path().display()
-                );
-            }
-            None => eprintln!("record {seq} is already checkpointed"),
+async fn checkpoint(op: &Operator, admin: &Principal) -> anyhow::Result<ExitCode> {
+    match op.checkpoint_audit(admin).await? {
+        None => match op.audit_head(admin).await? {
+            None => eprintln!("the audit log is empty: nothing to sign"),
+            Some((seq, _)) => eprintln!("record {seq} is already checkpointed"),
         },
+        Some(c) => {
+            serde_json::to_writer(std::io::stdout().lock(), &c)?;
+            println!();
+            eprintln!(
+                "checkpoint at record {} written to {}",
+                c.seq,
+                op.config().audit_checkpoint_path().display()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn print_records(db: &Database, args: ListArgs) -> anyhow::Result<ExitCode> {
+async fn print_records(
+    op: &Operator,
+    admin: &Principal,
+    args: ListArgs,
+) -> anyhow::Result<ExitCode> {
     if !(1..=AUDIT_QUERY_MAX).contains(&args.limit) {
         anyhow::bail!("--limit must be between 1 and {AUDIT_QUERY_MAX}");
     }
@@ -260,7 +228,7 @@ async fn print_records(db: &Database, args: ListArgs) -> anyhow::Result<ExitCode
         after_seq: args.after,
         limit: args.limit,
     };
-    let records = db.audit_records(&query).await?;
+    let records = op.audit_records(admin, query).await?;
     let mut out = std::io::stdout().lock();
     for r in &records {
         serde_json::to_writer(&mut out, r)?;

@@ -180,12 +180,14 @@ async fn record_cli(cfg: &EngineConfig, action: &str, ok: bool) -> anyhow::Resul
     } else {
         AuditOutcome::Failed
     };
-    let db = cfg.open_database().await?;
-    db.append_audit(&AuditEvent::new(
-        "local", CLI_ACTOR, action, resource, outcome,
-    ))
-    .await?;
-    db.close().await;
+    let op = access::open_operator(cfg).await?;
+    let recorded = op
+        .record_audit(&AuditEvent::new(
+            CLI_AGENCY, CLI_ACTOR, action, resource, outcome,
+        ))
+        .await;
+    op.close().await;
+    recorded?;
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! Bulk import jobs on the wire: `POST /v1/imports` and `GET /v1/imports/{id}`.
 
-use casetrace_engine::service::ImportStatus;
-use casetrace_engine::store::RowFailure;
+use casetrace_engine::service::{ImportStatus, RowFailure};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

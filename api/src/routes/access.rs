@@ -6,7 +6,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use casetrace_engine::access::Action;
-use casetrace_engine::store::AuditQuery;
+use casetrace_engine::audit::AuditQuery;
 
 use super::resource;
 use crate::audit_trail::{note, AuditDetail};

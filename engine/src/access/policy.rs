@@ -206,6 +206,18 @@ pub fn require(principal: &Principal, action: Action) -> Result<()> {
     require_any(principal, action.roles())
 }
 
+/// Refuse unless `principal` is the machine's operator (full access asked
+/// for by name): registering agencies and the upkeep of the whole audit
+/// log are not any agency's to do. `what` names the refused call.
+pub fn require_operator(principal: &Principal, what: &str) -> Result<()> {
+    match principal.full_access() {
+        Some(_) => Ok(()),
+        None => Err(EngineError::Forbidden(format!(
+            "{what} is for the machine's operator at the command line only"
+        ))),
+    }
+}
+
 /// The agency a write goes to: the principal's own. Naming another is
 /// refused, whoever asks: agencies write only their own records (the
 /// local administrator acts for the agency it was opened for).
@@ -343,6 +355,10 @@ mod tests {
         let back: Principal = serde_json::from_str(&json).unwrap();
         assert_eq!(back.full_access(), None);
         assert!(may_read_outside_source(&admin) && !may_read_outside_source(&back));
+        assert!(require_operator(&admin, "registering an agency").is_ok());
+        let err = require_operator(&with_every_role, "registering an agency").unwrap_err();
+        assert!(matches!(err, EngineError::Forbidden(_)), "{err}");
+        assert!(require_operator(&back, "listing every agency").is_err());
     }
 
     #[test]

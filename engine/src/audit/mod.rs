@@ -15,6 +15,8 @@ mod checkpointer;
 mod entry;
 mod verify;
 
+/// How audit records are asked for (kept by [`crate::store`]).
+pub use crate::store::{AuditQuery, AUDIT_QUERY_MAX};
 pub use anchor::{AnchorProblem, AnchorReport, AuditKey, Checkpoint, CheckpointLog};
 pub use checkpointer::AuditAnchor;
 pub(crate) use entry::audit_now;

@@ -2,16 +2,15 @@
 
 use chrono::Utc;
 
-use crate::access::policy::{self, Action};
 use crate::access::{
-    hash_secret, key_time, new_key, parse_key, same_digest, AgencyRecord, AgreementRecord,
-    ApiKeyRecord, IssuedKey, Principal, Role, Scope, Sight,
+    hash_secret, key_time, parse_key, same_digest, AgencyRecord, AgreementRecord, ApiKeyRecord,
+    IssuedKey, Principal, Role, Scope, Sight,
 };
 use crate::audit::AuditRecord;
 use crate::error::{EngineError, Result};
 use crate::store::AuditQuery;
 
-use super::Engine;
+use super::{operator, Engine};
 
 impl Engine {
     /// The caller a presented key stands for. Every failure is the same
@@ -54,30 +53,18 @@ impl Engine {
         roles: Vec<Role>,
         days: i64,
     ) -> Result<IssuedKey> {
-        policy::require(caller, Action::ManageKeys)?;
-        let issued = new_key(&caller.agency, holder, roles, days)?;
-        self.db.insert_api_key(&issued.record).await?;
-        Ok(issued)
+        operator::issue_key(&self.db, caller, holder, roles, days).await
     }
 
     /// The keys of `caller`'s agency (never their secrets).
     pub async fn keys(&self, caller: &Principal) -> Result<Vec<ApiKeyRecord>> {
-        policy::require(caller, Action::ManageKeys)?;
-        self.db.api_keys(Some(&caller.agency)).await
+        operator::keys(&self.db, caller, Some(caller.agency.as_str())).await
     }
 
     /// Revoke a key of `caller`'s agency from now on; another agency's key
     /// answers as absent.
     pub async fn revoke_key(&self, caller: &Principal, id: &str) -> Result<ApiKeyRecord> {
-        policy::require(caller, Action::ManageKeys)?;
-        let absent = || EngineError::NotFound(format!("key {id:?}"));
-        match self.db.api_key(id).await? {
-            None => Err(absent()),
-            Some(key) if key.agency == caller.agency || caller.full_access().is_some() => {
-                self.db.revoke_api_key(id, &key_time(Utc::now())).await
-            }
-            Some(_) => Err(policy::hidden(absent())),
-        }
+        operator::revoke_key(&self.db, caller, id).await
     }
 
     /// On a database without any key, register `agency` (unless it is on
@@ -104,10 +91,7 @@ impl Engine {
         grantee: &str,
         scope: Scope,
     ) -> Result<AgreementRecord> {
-        policy::require(caller, Action::ManageAgreements)?;
-        let agreement = AgreementRecord::granted_by(caller, grantee, scope);
-        self.db.grant(&agreement, &caller.holder).await?;
-        Ok(agreement)
+        operator::grant(&self.db, caller, grantee, scope).await
     }
 
     /// End an agreement `caller`'s agency granted.
@@ -117,19 +101,12 @@ impl Engine {
         grantee: &str,
         scope: Scope,
     ) -> Result<AgreementRecord> {
-        policy::require(caller, Action::ManageAgreements)?;
-        let agreement = AgreementRecord::granted_by(caller, grantee, scope);
-        if self.db.revoke_agreement(&agreement).await? {
-            Ok(agreement)
-        } else {
-            Err(EngineError::NotFound("agreement".into()))
-        }
+        operator::end_agreement(&self.db, caller, grantee, scope).await
     }
 
     /// The agreements `caller`'s agency is party to, either way.
     pub async fn agreements(&self, caller: &Principal) -> Result<Vec<AgreementRecord>> {
-        policy::require(caller, Action::ReadAgreements)?;
-        self.db.agreements(&caller.agency).await
+        operator::agreements(&self.db, caller).await
     }
 
     /// Audit records of `caller`'s agency only (every agency's for the
@@ -137,13 +114,9 @@ impl Engine {
     pub async fn audit_records(
         &self,
         caller: &Principal,
-        mut query: AuditQuery,
+        query: AuditQuery,
     ) -> Result<Vec<AuditRecord>> {
-        policy::require(caller, Action::ReadAudit)?;
-        if caller.full_access().is_none() {
-            query.agency = Some(caller.agency.clone());
-        }
-        self.db.audit_records(&query).await
+        operator::audit_records(&self.db, caller, query).await
     }
 
     /// What `caller` sees of every agency's records. The agreements are

@@ -143,8 +143,11 @@ impl EngineConfig {
 impl EngineConfig {
     /// The database this configuration names: PostgreSQL at
     /// `database_url`, else SQLite in `data_dir`; migrated. For tools that
-    /// need the records without the model or the index.
-    pub async fn open_database(&self) -> crate::Result<crate::store::Database> {
+    /// need the records without the model or the index: tests and tools
+    /// outside the engine reach them through
+    /// [`EngineConfig::open_operator`] (or `Engine::database` with the
+    /// `store-access` feature).
+    pub(crate) async fn open_database(&self) -> crate::Result<crate::store::Database> {
         match &self.database_url {
             Some(url) => crate::store::Database::connect(url).await,
             None => crate::store::Database::open_default(&self.data_dir).await,

@@ -11,6 +11,7 @@ mod fine_only;
 mod history;
 mod import;
 mod index_sync;
+mod operator;
 mod redescribe;
 mod shortlist;
 mod submit;
@@ -19,12 +20,15 @@ mod traces;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+/// A row an import could not load (kept by [`crate::store`]).
+pub use crate::store::RowFailure;
 pub use analysis::{analyse, Analysis, AnalysisTimings};
 pub use candidates::{Candidate, CandidateList, QueryTimings};
 pub use check::CheckReport;
 pub use config::{AuditConfig, EngineConfig, ImportConfig};
 pub use fine_only::{BudgetedRanking, FineMatch};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
+pub use operator::{AuditVerification, Operator};
 pub use redescribe::{
     RedescribeFailure, RedescribeOptions, RedescribeProgress, RedescribeReport, REDESCRIBE_ACTION,
 };
@@ -136,10 +140,7 @@ impl Engine {
     /// Sign the chain's current head into the checkpoint log, unless it is
     /// already there (the server calls this periodically and at shutdown).
     pub async fn checkpoint_audit(&self) -> Result<Option<Checkpoint>> {
-        let Some((seq, hash)) = self.db.audit_head().await? else {
-            return Ok(None);
-        };
-        self.write_checkpoint(seq, hash).await
+        operator::checkpoint_audit(&self.db, &self.audit_anchor).await
     }
 
     /// After `record` was appended: write a checkpoint of it when the
@@ -148,12 +149,7 @@ impl Engine {
         if !self.audit_anchor.is_due(record.seq) {
             return Ok(None);
         }
-        self.write_checkpoint(record.seq, record.hash.clone()).await
-    }
-
-    async fn write_checkpoint(&self, seq: i64, hash: String) -> Result<Option<Checkpoint>> {
-        let anchor = self.audit_anchor.clone();
-        blocking(move || anchor.write(seq, &hash)).await
+        operator::write_checkpoint(&self.audit_anchor, record.seq, record.hash.clone()).await
     }
 
     pub fn config(&self) -> &EngineConfig {

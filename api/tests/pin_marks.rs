@@ -6,10 +6,10 @@
 
 use actix_web::test;
 use casetrace_api::app::create_app;
+use casetrace_engine::casing::CasingKind;
 use casetrace_engine::preprocessing::MARKS_VERSION;
 use casetrace_engine::reading::write_x3p;
 use casetrace_engine::service::{Candidate, RedescribeOptions, Submission};
-use casetrace_engine::casing::CasingKind;
 use casetrace_engine::synth::{labelled_set_with_raw, RawConfig, RawShare, SynthConfig};
 use casetrace_engine::Engine;
 

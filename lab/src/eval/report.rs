@@ -128,6 +128,12 @@ fn print_separation_line(name: &str, s: &Separation) {
 fn print_marks(marks: &[MarkFigures], fit: Option<PinLogOddsFit>) {
     println!("per mark (queries and pairs where both casings carry the mark):");
     for m in marks {
+        // A mark no pair carries (Weller's firing pin) has no figures; a
+        // 0.0000 there would read as a measured failure.
+        if m.queries == 0 && m.pairs.known_match_pairs + m.pairs.known_non_match_pairs == 0 {
+            println!("  {:<12} not carried by any pair of this set", m.mark);
+            continue;
+        }
         println!(
             "  {:<12} queries {:>5}  top-1 {:.4}  pair AUC {:.4}  ({} KM / {} KNM pairs)  {}",
             m.mark,

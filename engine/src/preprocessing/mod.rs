@@ -61,7 +61,10 @@ pub struct PreprocessConfig {
 }
 
 /// Version tag stored with every comparison surface and descriptor.
-pub const PIPELINE_VERSION: &str = "pre-v2-25um-160";
+/// v3: a raw scan's crater is measured from its primer face levelled
+/// alone (`region.rs`), which changes the canvases of raw scans whose
+/// shallow crater v2 left in place.
+pub const PIPELINE_VERSION: &str = "pre-v3-25um-160";
 
 impl Default for PreprocessConfig {
     fn default() -> Self {

@@ -21,7 +21,11 @@ use crate::surface::{Surface, SurfaceKind};
 
 /// Version tag of the pin-mark canvas; stored with the casing's features
 /// (`marks_version`), so `redescribe` knows whose marks are out of date.
-pub const MARKS_VERSION: &str = "pin-v1-12.5um-64";
+/// v2 came with [`super::PIPELINE_VERSION`] v3: craters v1 missed now get
+/// a mark. `redescribe` selects casings by this tag, and re-stores the
+/// canvas of each one whose pipeline version differs, so bumping both
+/// brings every stored casing up to date.
+pub const MARKS_VERSION: &str = "pin-v2-12.5um-64";
 
 /// Settings of the pin-mark canvas ([`MARKS_VERSION`] names them).
 #[derive(Debug, Clone, Copy, PartialEq)]

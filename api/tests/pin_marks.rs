@@ -10,7 +10,7 @@ use casetrace_engine::casing::CasingKind;
 use casetrace_engine::preprocessing::MARKS_VERSION;
 use casetrace_engine::reading::write_x3p;
 use casetrace_engine::service::{Candidate, RedescribeOptions, Submission};
-use casetrace_engine::synth::{labelled_set_with_raw, RawConfig, RawShare, SynthConfig};
+use casetrace_engine::synth::{labelled_set_with_raw, RawShare, SynthConfig};
 use casetrace_engine::Engine;
 
 use crate::audit::owner_sql;
@@ -23,16 +23,7 @@ fn raw_scans() -> Vec<(String, Vec<u8>)> {
         um_per_px: 12.5,
         ..SynthConfig::default()
     };
-    let share = RawShare {
-        raw: RawConfig {
-            unmarked_aperture: true,
-            pin_marks: true,
-            // Deep enough that preparation always finds the crater.
-            pin_depth_um: (120.0, 200.0),
-            ..RawConfig::default()
-        },
-        per_gun: 3,
-    };
+    let share = RawShare::pin_marked(3);
     labelled_set_with_raw(41, 2, 3, 1, &cfg, Some(share))
         .map(|shot| {
             assert!(shot.raw);

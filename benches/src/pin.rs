@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use casetrace_engine::comparison::PinQuery;
 use casetrace_engine::preprocessing::{extract_pin_mark, prepare, PinMarkConfig, PreprocessConfig};
-use casetrace_engine::synth::{labelled_set_with_raw, RawConfig, RawShare, SynthConfig};
+use casetrace_engine::synth::{labelled_set_with_raw, RawShare, SynthConfig};
 
 use crate::stats::{timed, Summary};
 
@@ -18,15 +18,7 @@ pub fn time_pin_pairs(seed: u64, pairs: usize) -> anyhow::Result<Summary> {
         um_per_px: 12.5,
         ..SynthConfig::default()
     };
-    let share = RawShare {
-        raw: RawConfig {
-            unmarked_aperture: true,
-            pin_marks: true,
-            pin_depth_um: (120.0, 200.0),
-            ..RawConfig::default()
-        },
-        per_gun: 3,
-    };
+    let share = RawShare::pin_marked(3);
     let pre = PreprocessConfig::default();
     let mut marks = Vec::new();
     for shot in labelled_set_with_raw(seed, 2, 3, 1, &synth, Some(share)) {

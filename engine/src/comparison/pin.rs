@@ -221,7 +221,7 @@ mod tests {
 mod synthetic_raw_scans {
     use super::*;
     use crate::preprocessing::{extract_pin_mark, prepare, PinMarkConfig, PreprocessConfig};
-    use crate::synth::{labelled_set_with_raw, RawConfig, RawShare, SynthConfig};
+    use crate::synth::{labelled_set_with_raw, RawShare, SynthConfig};
 
     /// Pin-marked raw scans of a few guns, through preparation and the
     /// mark's extraction as a submission runs them: mates' pin scores
@@ -229,18 +229,7 @@ mod synthetic_raw_scans {
     #[test]
     fn mates_pin_marks_outscore_other_guns() {
         let cfg = SynthConfig::default();
-        let share = RawShare {
-            raw: RawConfig {
-                unmarked_aperture: true,
-                pin_marks: true,
-                // Craters deep enough that `prepare` always finds them
-                // (the shallowest default ones can stay under its depth
-                // rule, and then a casing has no pin mark).
-                pin_depth_um: (120.0, 200.0),
-                ..RawConfig::default()
-            },
-            per_gun: 3,
-        };
+        let share = RawShare::pin_marked(3);
         let marks: Vec<(usize, Surface)> = labelled_set_with_raw(9, 4, 3, 1, &cfg, Some(share))
             .map(|shot| {
                 let prepared = prepare(&shot.scan, "raw.x3p", &PreprocessConfig::default())

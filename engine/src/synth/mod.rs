@@ -288,6 +288,25 @@ pub struct RawShare {
     pub per_gun: usize,
 }
 
+impl RawShare {
+    /// The last `per_gun` casings of every gun raw, with the gun's firing
+    /// pin marking their craters: the set the pin mark's tests and benches
+    /// use. The craters are 120-200 µm deep, so every one of them is found
+    /// and carries a mark, and a figure measures the comparison, not the
+    /// crater search.
+    pub fn pin_marked(per_gun: usize) -> RawShare {
+        RawShare {
+            raw: RawConfig {
+                unmarked_aperture: true,
+                pin_marks: true,
+                pin_depth_um: (120.0, 200.0),
+                ..RawConfig::default()
+            },
+            per_gun,
+        }
+    }
+}
+
 /// [`labelled_set`], with the last casings of each gun rendered as raw
 /// scans when `raw` says so. A raw casing is fired with the same seed as
 /// its processed twin would be, so both sets hold the same firings.

@@ -1,5 +1,6 @@
 //! `eval --pairs-out FILE`: every scored pair, with the parts of its
-//! score, as CSV for analysis outside casetrace.
+//! score and its per-mark scores (`firing_pin` empty where a casing
+//! has no pin mark), as CSV for analysis outside casetrace.
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,7 @@ impl PairsCsv {
         let mut out = std::io::BufWriter::new(file);
         writeln!(
             out,
-            "query,candidate,same_firearm,score,registration_ncc,cell_score,congruent_cells,valid_cells,overlap_fraction,descriptor_similarity,legacy_score,{}",
+            "query,candidate,same_firearm,score,firing_pin,combined,registration_ncc,cell_score,congruent_cells,valid_cells,overlap_fraction,descriptor_similarity,legacy_score,{}",
             casetrace_engine::comparison::FEATURE_NAMES.join(",")
         )?;
         Ok(PairsCsv {
@@ -38,9 +39,15 @@ impl PairsCsv {
         let cmp = &c.comparison;
         writeln!(
             self.out,
-            "{query},{},{same_firearm},{:.6},{:.6},{:.6},{},{},{:.4},{:.6},{:.6},{}",
+            "{query},{},{same_firearm},{:.6},{},{:.6},{:.6},{:.6},{},{},{:.4},{:.6},{:.6},{}",
             c.casing.casing_id,
             c.score,
+            // Empty where either casing has no firing-pin mark.
+            c.marks
+                .firing_pin
+                .map(|p| format!("{p:.6}"))
+                .unwrap_or_default(),
+            c.marks.combined,
             cmp.registration_ncc,
             cmp.cells.cell_score,
             cmp.cells.congruent_cells,

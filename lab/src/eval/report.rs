@@ -79,7 +79,7 @@ pub fn print_report(r: &EvalReport, json: bool) {
     }
     print_marks(&r.marks, r.firing_pin_log_odds);
     println!(
-        "  congruent cells {:.1} (matches) vs {:.1} (non-matches) of {:.1} scored",
+        "  congruent cells a pair {:.1} (matches) vs {:.1} (non-matches); valid cells a pair {:.1} (all scored pairs)",
         r.mean_congruent_cells_match, r.mean_congruent_cells_non_match, r.mean_valid_cells
     );
     print_strata(&r.strata);

@@ -32,7 +32,7 @@ fn stderr(o: &Output) -> String {
 
 /// The shipped model under a new `model_version` (the same ONNX file: the
 /// engine tells models apart by version only).
-fn upgraded_model(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn upgraded_model(dir: &Path) -> std::path::PathBuf {
     let model = dir.join("model-v2");
     std::fs::create_dir_all(&model).expect("model folder");
     let shipped = ModelPaths::default_location();

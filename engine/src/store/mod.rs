@@ -19,6 +19,7 @@ mod audit_refusals;
 mod blobs;
 mod cases;
 mod casings;
+mod changes;
 mod db;
 mod firearms;
 mod imports;
@@ -33,6 +34,7 @@ pub use audit_archive::{ArchiveOutcome, AuditSegment};
 pub use audit_refusals::RefusalCount;
 pub use blobs::{sha256_hex, BlobPut, BlobStore};
 pub use casings::InsertOutcome;
+pub use changes::{CasingChange, ChangeKind, FeedLag};
 pub use db::{Backend, Database, DEFAULT_SQLITE_FILE};
 pub use firearms::MAX_SEARCH_RESULTS;
 pub use imports::{

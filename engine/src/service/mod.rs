@@ -12,6 +12,7 @@ mod history;
 mod import;
 mod index_sync;
 mod operator;
+mod recode;
 mod redescribe;
 mod shortlist;
 mod submit;
@@ -30,6 +31,7 @@ pub use fine_only::{BudgetedRanking, FineMatch};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
 pub use index_sync::IndexLag;
 pub use operator::{AuditVerification, Operator};
+pub use recode::RECODE_ACTION;
 pub use redescribe::{
     RedescribeFailure, RedescribeOptions, RedescribeProgress, RedescribeReport, REDESCRIBE_ACTION,
 };

@@ -33,9 +33,9 @@ const TOP_CODE: f64 = (NO_DATA - 1) as f64;
 
 /// `CTC2`: the common header (magic, width u32, height u32, µm/px f64,
 /// kind u8), the offset f32 (the lowest valid value) and the step f32,
-/// then one u16 per sample: `value = offset + code * step`, or
-/// [`NO_DATA`]; all little-endian. Non-finite values count as no data, as
-/// they did in `CTC1`.
+/// then one u16 per sample: `value = offset + code * step`, or the
+/// reserved code 65535 (no data); all little-endian. Non-finite values
+/// count as no data, as they did in `CTC1`.
 pub fn encode_canvas(s: &Surface) -> Vec<u8> {
     let valid = |i: usize| s.valid[i] && s.values[i].is_finite();
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);

@@ -18,5 +18,6 @@ mod openapi;
 mod panics;
 mod pin_marks;
 mod redescribe;
+mod shared_nodes;
 mod tls;
 mod traces;

@@ -32,7 +32,7 @@ fn stderr(o: &Output) -> String {
 
 /// The shipped model under a new `model_version` (the same ONNX file: the
 /// engine tells models apart by version only).
-fn upgraded_model(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn upgraded_model(dir: &Path) -> std::path::PathBuf {
     let model = dir.join("model-v2");
     std::fs::create_dir_all(&model).expect("model folder");
     let shipped = ModelPaths::default_location();
@@ -296,6 +296,110 @@ async fn an_interrupted_run_is_resumed_by_the_next() {
         assert_eq!(audited_redescriptions(&t.engine, &old_model).await, 4);
         let check = t.engine.check().await.expect("check");
         assert!(check.is_clean(), "{:?}", check.problems);
+        t.close().await;
+    }
+}
+
+/// Canvases stored before the compact codec (`CTC1`, f32) are rewritten
+/// by `redescribe` as `CTC2` at half the size, without touching the
+/// evidence, and the rankings stay as they were.
+#[actix_web::test]
+async fn redescribe_rewrites_old_canvases_in_the_compact_codec() {
+    use casetrace_engine::audit::{AuditEvent, AuditOutcome};
+    use casetrace_engine::comparison::{
+        decode_canvas, encode_canvas_v1, CANVAS_CODEC, CANVAS_CODEC_V1,
+    };
+    use casetrace_engine::service::RECODE_ACTION;
+    use casetrace_engine::store::RecodedCanvases;
+
+    let ranking = |engine: Arc<Engine>| async move {
+        engine
+            .candidates(&crate::common::operator(), None, "TW01-01", 10)
+            .await
+            .unwrap()
+            .candidates
+            .into_iter()
+            .map(|c| (c.casing.casing_id, c.score))
+            .collect::<Vec<_>>()
+    };
+    for backend in backends() {
+        let t = TestEngine::open(&backend).await;
+        for id in ["TW01-01", "TW01-02", "TW02-01"] {
+            submit(&t.engine, id).await;
+        }
+        let db = t.engine.database();
+        // New submissions are stored compact.
+        let compact = db
+            .canvases_in_codec(CANVAS_CODEC, i64::MIN, 100)
+            .await
+            .unwrap();
+        assert_eq!(compact.len(), 3);
+        // Stand for rows stored before the compact codec.
+        let old: Vec<RecodedCanvases> = compact
+            .iter()
+            .map(|c| RecodedCanvases {
+                read: c.clone(),
+                surface: encode_canvas_v1(&decode_canvas(&c.surface).unwrap()),
+                pin_mark: c
+                    .pin_mark
+                    .as_deref()
+                    .map(|p| encode_canvas_v1(&decode_canvas(p).unwrap())),
+            })
+            .collect();
+        let event = AuditEvent::new("local", "test", "fixture", "x", AuditOutcome::Ok);
+        assert_eq!(db.write_recoded(&old, &event).await.unwrap().len(), 3);
+        assert_eq!(t.engine.count_old_canvases().await.unwrap(), 3);
+        let before = ranking(t.engine.clone()).await;
+
+        let opts = RedescribeOptions {
+            batch: 2,
+            agency: "local".into(),
+            actor: "test".into(),
+        };
+        let report = t.engine.redescribe(&opts, &|_| {}).await.unwrap();
+        assert_eq!((report.redescribed, report.canvases_recoded), (0, 3));
+        assert_eq!(t.engine.count_old_canvases().await.unwrap(), 0);
+        let now = db
+            .canvases_in_codec(CANVAS_CODEC, i64::MIN, 100)
+            .await
+            .unwrap();
+        assert_eq!(now.len(), 3);
+        for (new, old) in now.iter().zip(&old) {
+            assert!(
+                new.surface.len() * 2 < old.surface.len() + 100,
+                "{} bytes from {}",
+                new.surface.len(),
+                old.surface.len()
+            );
+        }
+        assert!(db
+            .canvases_in_codec(CANVAS_CODEC_V1, i64::MIN, 100)
+            .await
+            .unwrap()
+            .is_empty());
+
+        // The same candidates in the same order, the scores within what
+        // the 16-bit codes can move them.
+        let after = ranking(t.engine.clone()).await;
+        assert_eq!(
+            before.iter().map(|c| &c.0).collect::<Vec<_>>(),
+            after.iter().map(|c| &c.0).collect::<Vec<_>>()
+        );
+        for ((id, a), (_, b)) in before.iter().zip(&after) {
+            assert!((a - b).abs() < 1e-3, "{id}: {a} then {b}");
+        }
+        let recorded = db
+            .audit_records(&casetrace_engine::store::AuditQuery {
+                action: Some(RECODE_ACTION.into()),
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(recorded.len(), 2, "one record per batch of 2");
+        // A second run finds nothing to rewrite.
+        let again = t.engine.redescribe(&opts, &|_| {}).await.unwrap();
+        assert_eq!(again.canvases_recoded, 0);
         t.close().await;
     }
 }

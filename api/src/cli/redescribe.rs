@@ -72,6 +72,12 @@ pub async fn run(cfg: EngineConfig, args: RedescribeArgs) -> anyhow::Result<Exit
         report.wall_s,
         report.remaining
     );
+    if report.canvases_recoded > 0 {
+        println!(
+            "{} casings' comparison canvases rewritten in the compact codec",
+            report.canvases_recoded
+        );
+    }
     if !report.failures.is_empty() {
         let ids: Vec<String> = report
             .failures

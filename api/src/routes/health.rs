@@ -1,4 +1,5 @@
-//! `/healthz`: liveness and a glance at what is on file.
+//! `/healthz`: liveness, a glance at what is on file, and how far this
+//! node's index is behind the database.
 
 use actix_web::web;
 
@@ -21,11 +22,13 @@ use crate::state::AppState;
 pub async fn healthz(state: web::Data<AppState>) -> Result<web::Json<HealthDto>, ApiError> {
     let casings = state.engine.casing_count().await?;
     let indexed = state.engine.indexed_count()?;
+    let index_lag = state.engine.index_lag().await?.into();
     Ok(web::Json(HealthDto {
         status: "ok".into(),
         casings: u64::try_from(casings).unwrap_or_default(),
         indexed,
         model_version: state.engine.model_version().to_string(),
+        index_lag,
     }))
 }
 

@@ -29,7 +29,9 @@ mod translation;
 use std::sync::{Arc, OnceLock};
 
 pub use cells::{analyse_cells, cells_possible, CellAnalysis, CellConfig, CellResult};
-pub use codec::{decode_canvas, encode_canvas};
+pub use codec::{
+    canvas_codec, decode_canvas, encode_canvas, encode_canvas_v1, CANVAS_CODEC, CANVAS_CODEC_V1,
+};
 use fft2::Fft2;
 pub use marks::{MarkScores, PinLogOdds, PIN_LOG_ODDS};
 pub use pin::{PinQuery, PinUnwrap, PIN_BINS, PIN_CENTRE_REACH_PX};

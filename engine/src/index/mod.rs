@@ -22,7 +22,14 @@ pub struct IndexStamp {
     pub model_version: String,
     pub dim: usize,
     pub count: u64,
+    /// The highest casing id of the rebuild that wrote the file; `None`
+    /// once the file was changed since (informational).
     pub max_id: Option<i64>,
+    /// The database change feed's position the file holds every change up
+    /// to (`casing_changes.seq`); a loaded file catches up from here.
+    /// `None` in files written before the feed existed: they are rebuilt.
+    #[serde(default)]
+    pub feed_seq: Option<i64>,
 }
 
 /// Inner-product index of L2-normalised descriptors keyed by casing row id.
@@ -77,6 +84,16 @@ impl VectorIndex {
             .map_err(|e| EngineError::Index(format!("removing vectors: {e}")))
     }
 
+    /// Put these ids' descriptors in the index, replacing any they had:
+    /// faiss's id map would otherwise keep two vectors under one id.
+    /// Applying the same upsert twice leaves the index as once.
+    pub fn upsert(&mut self, ids: &[i64], vectors: &[f32]) -> Result<()> {
+        if !ids.is_empty() {
+            self.remove(ids)?;
+        }
+        self.add(ids, vectors)
+    }
+
     /// The `k` most similar ids with their inner products, best first.
     pub fn search(&mut self, query: &[f32], k: usize) -> Result<Vec<(i64, f32)>> {
         self.search_among(query, k, None)
@@ -126,7 +143,9 @@ impl VectorIndex {
     /// Write the index and its stamp next to each other, each through a
     /// temporary file and a rename so a crash leaves the old pair or the new.
     pub fn save(&self, path: &Path, stamp: &IndexStamp) -> Result<()> {
-        let tmp = path.with_extension("faiss.tmp");
+        // Temporary names of this process's own: another engine (the
+        // command line beside a server) may be saving the same file.
+        let tmp = path.with_extension(format!("faiss.{}.tmp", std::process::id()));
         let tmp_str = tmp.to_str().ok_or_else(|| {
             EngineError::Config(format!("index path {} is not UTF-8", tmp.display()))
         })?;
@@ -135,7 +154,7 @@ impl VectorIndex {
         // Stamp first: a stamp that claims more than the file holds is
         // caught by the count check, never trusted blindly.
         let stamp_path = stamp_path(path);
-        let stamp_tmp = stamp_path.with_extension("json.tmp");
+        let stamp_tmp = stamp_path.with_extension(format!("json.{}.tmp", std::process::id()));
         let json =
             serde_json::to_vec_pretty(stamp).map_err(|e| EngineError::Index(e.to_string()))?;
         std::fs::write(&stamp_tmp, json).map_err(|e| EngineError::io(&stamp_tmp, e))?;
@@ -161,6 +180,25 @@ impl VectorIndex {
             inner,
             dim: expected.dim,
         })
+    }
+
+    /// Load an index file and its stamp if they read, are of
+    /// `model_version` and `dim`, agree on the count and carry a feed
+    /// position; `None` otherwise (the caller rebuilds from the database).
+    /// The caller then brings the index up to date from the stamp's
+    /// `feed_seq`.
+    pub fn load_saved(path: &Path, model_version: &str, dim: usize) -> Option<(Self, IndexStamp)> {
+        let stamp: IndexStamp = std::fs::read(stamp_path(path))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())?;
+        if stamp.model_version != model_version || stamp.dim != dim || stamp.feed_seq.is_none() {
+            return None;
+        }
+        let inner = read_index(path.to_str()?).ok()?;
+        if inner.ntotal() != stamp.count || inner.d() as usize != dim {
+            return None;
+        }
+        Some((VectorIndex { inner, dim }, stamp))
     }
 }
 
@@ -196,6 +234,7 @@ mod tests {
             dim: 3,
             count: 3,
             max_id: Some(30),
+            feed_seq: Some(7),
         };
         index.save(&path, &stamp).unwrap();
         let mut loaded = VectorIndex::load_if_current(&path, &stamp).expect("current");
@@ -210,8 +249,38 @@ mod tests {
             .search_among(&unit(&[0.0, 1.0, 0.1]), 5, Some(&[]))
             .unwrap()
             .is_empty());
+        let (_, saved) = VectorIndex::load_saved(&path, "m1", 3).expect("saved");
+        assert_eq!(saved, stamp);
+        assert!(VectorIndex::load_saved(&path, "m2", 3).is_none());
         let stale = IndexStamp { count: 4, ..stamp };
         assert!(VectorIndex::load_if_current(&path, &stale).is_none());
+        // A stamp without a feed position (written before the feed) is not
+        // followed from anywhere: rebuilt.
+        index
+            .save(
+                &path,
+                &IndexStamp {
+                    feed_seq: None,
+                    count: 3,
+                    ..stale.clone()
+                },
+            )
+            .unwrap();
+        assert!(VectorIndex::load_saved(&path, "m1", 3).is_none());
+    }
+
+    #[test]
+    fn upsert_replaces_instead_of_adding_twice() {
+        let mut index = VectorIndex::new(2).unwrap();
+        index
+            .upsert(&[1, 2], &[unit(&[1.0, 0.0]), unit(&[0.0, 1.0])].concat())
+            .unwrap();
+        index.upsert(&[1], &unit(&[0.0, 1.0])).unwrap();
+        index.upsert(&[1], &unit(&[0.0, 1.0])).unwrap();
+        assert_eq!(index.len(), 2);
+        let hits = index.search(&unit(&[0.0, 1.0]), 5).unwrap();
+        assert_eq!(hits.len(), 2);
+        assert!(hits.iter().all(|(_, score)| *score > 0.99));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 
-use super::{index_sync, Engine};
+use super::Engine;
 use crate::error::Result;
 use crate::index::VectorIndex;
 
@@ -83,10 +83,13 @@ impl Engine {
             }
         }
 
-        let stamp = index_sync::expected_stamp(&self.db, &spec).await?;
+        let head = self.db.feed_head().await?;
         let (index, path) = (self.index.clone(), self.index_path.clone());
+        let (model_version, dim) = (spec.model_version.clone(), spec.dim);
         let (indexed, file_ok, misplaced) = super::blocking(move || {
-            let file_ok = VectorIndex::load_if_current(&path, &stamp).is_some();
+            // Loadable, of this model, and not ahead of the database's feed.
+            let file_ok = VectorIndex::load_saved(&path, &model_version, dim)
+                .is_some_and(|(_, stamp)| stamp.feed_seq.is_some_and(|seq| seq <= head));
             let mut index = index
                 .lock()
                 .map_err(|_| crate::EngineError::poisoned_index_lock())?;

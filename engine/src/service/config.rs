@@ -1,6 +1,7 @@
 //! The engine's configuration, resolved before anything runs.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::comparison::CompareConfig;
 use crate::description::{default_runtime_path, ModelPaths};
@@ -38,6 +39,10 @@ pub struct EngineConfig {
     /// The learned fine score (`casetrace fit-score` writes one); `None` =
     /// the hand-weighted score. A path that does not load is an error.
     pub score_model: Option<PathBuf>,
+    /// How often the engine reads the database's change feed to bring its
+    /// index up to date with what other engines (and the command line)
+    /// committed. Casings this engine stores are indexed at once.
+    pub follow_every: Duration,
 }
 
 /// Settings of bulk import jobs.
@@ -136,6 +141,9 @@ impl EngineConfig {
             calibration: Some(crate::calibration::Calibration::default_path())
                 .filter(|p| p.exists()),
             score_model: Some(crate::comparison::ScoreModel::default_path()).filter(|p| p.exists()),
+            // Well inside the 2 s a shared deployment promises, for one
+            // small indexed query per poll.
+            follow_every: Duration::from_millis(500),
         }
     }
 }

@@ -12,6 +12,7 @@ mod history;
 mod import;
 mod index_sync;
 mod operator;
+mod recode;
 mod redescribe;
 mod shortlist;
 mod submit;
@@ -28,7 +29,9 @@ pub use check::CheckReport;
 pub use config::{AuditConfig, EngineConfig, ImportConfig};
 pub use fine_only::{BudgetedRanking, FineMatch};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
+pub use index_sync::IndexLag;
 pub use operator::{AuditVerification, Operator};
+pub use recode::RECODE_ACTION;
 pub use redescribe::{
     RedescribeFailure, RedescribeOptions, RedescribeProgress, RedescribeReport, REDESCRIBE_ACTION,
 };
@@ -55,6 +58,10 @@ pub struct Engine {
     comparer: Arc<FineComparer>,
     index: Arc<Mutex<VectorIndex>>,
     index_path: PathBuf,
+    /// Applies the database's change feed to `index`; its task follows
+    /// the feed in the background until the engine is dropped or closed.
+    follower: index_sync::IndexFollower,
+    follow_task: index_sync::FollowTask,
     calibrations: Arc<Calibrations>,
     audit_anchor: Arc<AuditAnchor>,
 }
@@ -81,7 +88,20 @@ impl Engine {
         let index_dir = cfg.data_dir.join("index");
         std::fs::create_dir_all(&index_dir).map_err(|e| EngineError::io(&index_dir, e))?;
         let index_path = index_dir.join("descriptors.faiss");
-        let index = index_sync::load_or_rebuild(&db, &index_path, spec).await?;
+        let (index, position) =
+            index_sync::load_or_rebuild(&db, &index_path, &spec.model_version, spec.dim).await?;
+        let index = Arc::new(Mutex::new(index));
+        let follower = index_sync::IndexFollower::new(
+            db.clone(),
+            index.clone(),
+            index_path.clone(),
+            spec.model_version.clone(),
+            spec.dim,
+            position,
+        );
+        // What other engines and the command line wrote since the file
+        // was saved, before this engine answers anything.
+        follower.catch_up().await?;
         let stale = db
             .count_to_redescribe(&spec.model_version, MARKS_VERSION)
             .await?;
@@ -114,14 +134,17 @@ impl Engine {
             &cfg.audit_checkpoint_path(),
             cfg.audit.checkpoint_every,
         )?);
+        let follow_task = index_sync::FollowTask(Some(follower.clone().spawn(cfg.follow_every)));
         Ok(Engine {
+            follower,
+            follow_task,
             audit_anchor,
             calibrations: Arc::new(calibrations),
             db,
             blobs,
             model: Arc::new(model),
             comparer: Arc::new(comparer),
-            index: Arc::new(Mutex::new(index)),
+            index,
             index_path,
             cfg,
         })
@@ -196,6 +219,10 @@ impl Engine {
     /// Close the database's connections (before a restart on the same
     /// data directory).
     pub async fn close(&self) {
+        // Closing the pool ends the follower too; this is sooner.
+        if let Some(task) = &self.follow_task.0 {
+            task.abort();
+        }
         self.db.close().await
     }
 

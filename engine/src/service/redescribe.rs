@@ -16,6 +16,7 @@
 //! the index. A run stopped at any point leaves every row old or new, and
 //! the next run carries on with the old ones. A casing whose evidence file
 //! is missing, corrupt or no longer decodes is reported and left as it was.
+//! Last, canvases stored in the old codec are re-encoded (`recode.rs`).
 
 use std::time::Instant;
 
@@ -76,6 +77,9 @@ pub struct RedescribeReport {
     pub failures: Vec<RedescribeFailure>,
     /// Casings still without a descriptor of this model after the run.
     pub remaining: u64,
+    /// Casings whose stored canvases were re-encoded from the old codec
+    /// (`CTC1`) in the current, compact one.
+    pub canvases_recoded: u64,
     pub wall_s: f64,
 }
 
@@ -109,6 +113,7 @@ impl Engine {
             surfaces_rederived: 0,
             failures: Vec::new(),
             remaining: 0,
+            canvases_recoded: 0,
             wall_s: 0.0,
         };
         // Keyset paging: a casing that fails stays behind the cursor, so a
@@ -152,6 +157,8 @@ impl Engine {
             });
         }
         report.remaining = self.count_to_redescribe().await?;
+        // Last: rows re-described above already carry the new codec.
+        report.canvases_recoded = self.recode_canvases(opts).await?;
         report.wall_s = started.elapsed().as_secs_f64();
         tracing::info!(
             model = %model_version,

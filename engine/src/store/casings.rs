@@ -10,13 +10,14 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, FromRow};
 
 use super::blobs::check_sha256_hex;
+use super::changes::record_changes_in;
 use super::db::{on_pool, BeginWrite, Database, DbTimestamp};
 use crate::casing::{CasingFeatures, CasingRecord, NewCasing};
 use crate::error::{EngineError, Result};
 
 /// The most ids bound into one `IN (...)` list. SQLite's limit on bound
 /// parameters is far higher; this keeps statements small on both backends.
-const IN_LIST_CHUNK: usize = 500;
+pub(super) const IN_LIST_CHUNK: usize = 500;
 /// Descriptors read per query when rebuilding the index.
 const DESCRIPTOR_PAGE: i64 = 10_000;
 /// Tries of an insert that lost a race to a concurrent one and then found
@@ -263,6 +264,7 @@ impl Database {
         features: &CasingFeatures,
     ) -> Result<InsertOutcome> {
         let descriptor = encode_descriptor(&features.descriptor);
+        let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let same: Vec<CasingRow> = sqlx::query_as(SELECT_SAME_CASING)
@@ -285,6 +287,7 @@ impl Database {
                 }
             }
             let row = insert_casing_rows!(tx, new, metadata, features, &descriptor);
+            record_changes_in!(tx, backend, crate::store::ChangeKind::Insert, &[row.id]);
             tx.commit().await?;
             Ok(InsertOutcome::Inserted(row.try_into()?))
         })
@@ -479,6 +482,7 @@ impl Database {
     /// Deleting an id not on file is not an error, so an undo can be
     /// repeated safely.
     pub async fn delete_casing(&self, id: i64) -> Result<()> {
+        let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // Features first: the foreign key cascades too, but this does
@@ -488,6 +492,9 @@ impl Database {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query("DELETE FROM casings WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            // Announced even when the id was not on file: a follower that
+            // re-reads the casing finds nothing, as it should.
+            record_changes_in!(tx, backend, crate::store::ChangeKind::Remove, &[id]);
             tx.commit().await?;
         });
         Ok(())
@@ -554,7 +561,7 @@ pub(super) fn encode_descriptor(descriptor: &[f32]) -> Vec<u8> {
     descriptor.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
-fn decode_descriptor(casing_pk: i64, bytes: &[u8]) -> Result<Vec<f32>> {
+pub(super) fn decode_descriptor(casing_pk: i64, bytes: &[u8]) -> Result<Vec<f32>> {
     let values = bytes.chunks_exact(4);
     if !values.remainder().is_empty() {
         return Err(stored_value_error(format!(
@@ -572,7 +579,7 @@ fn stored_value_error(reason: String) -> EngineError {
     EngineError::Database(sqlx::Error::Decode(reason.into()))
 }
 
-fn sorted_unique(ids: &[i64]) -> Vec<i64> {
+pub(super) fn sorted_unique(ids: &[i64]) -> Vec<i64> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
@@ -580,7 +587,7 @@ fn sorted_unique(ids: &[i64]) -> Vec<i64> {
 }
 
 /// `$1, $2, ..., $n`: generated, never user text, so safe to splice.
-fn placeholders(n: usize) -> String {
+pub(super) fn placeholders(n: usize) -> String {
     (1..=n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()

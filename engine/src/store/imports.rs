@@ -15,6 +15,7 @@ use super::casings::{
     checked_metadata, encode_descriptor, insert_casing_rows, same_casing_outcome, CasingRow,
     SELECT_SAME_CASING,
 };
+use super::changes::record_changes_in;
 use super::db::{on_pool, BeginWrite, Database};
 use crate::casing::{CasingFeatures, CasingRecord, NewCasing};
 use crate::error::{EngineError, Result};
@@ -474,6 +475,7 @@ impl Database {
         job_id: &str,
         items: &[BatchItem],
     ) -> Result<Vec<BatchResult>> {
+        let backend = self.backend();
         on_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let mut results = Vec::with_capacity(items.len());
@@ -522,6 +524,12 @@ impl Database {
                 .bind(now_ms())
                 .execute(&mut *tx)
                 .await?;
+            // Last before the commit: it holds the feed's turn to the end.
+            let stored: Vec<i64> = results
+                .iter()
+                .filter_map(|r| r.inserted.as_ref().map(|c| c.id))
+                .collect();
+            record_changes_in!(tx, backend, crate::store::ChangeKind::Insert, &stored);
             tx.commit().await?;
             Ok(results)
         })

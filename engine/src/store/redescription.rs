@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::audit::append_audit_in;
 use super::casings::{encode_descriptor, CasingRow};
+use super::changes::record_changes_in;
 use super::db::{on_pool, BeginWrite, Database};
 use crate::audit::AuditEvent;
 use crate::casing::CasingRecord;
@@ -200,6 +201,8 @@ impl Database {
             }
             event.detail.extend(written_detail(&written_rows));
             append_audit_in!(tx, backend, &event);
+            // Last, after the audit lock (see `changes`' docs on the order).
+            record_changes_in!(tx, backend, crate::store::ChangeKind::Describe, &written);
             tx.commit().await?;
             Ok(written)
         })

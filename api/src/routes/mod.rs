@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod search;
 pub mod traces;
 mod upload;
+pub mod workspace;
 
 pub use access::config_access;
 pub use casings::config_casings;
@@ -22,6 +23,7 @@ pub use leads::config_leads;
 pub use openapi::{config_openapi, ApiDoc};
 pub use search::config_search;
 pub use traces::config_traces;
+pub use workspace::config_workspace;
 
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
 

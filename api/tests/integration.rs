@@ -20,3 +20,4 @@ mod pin_marks;
 mod redescribe;
 mod tls;
 mod traces;
+mod workspace;

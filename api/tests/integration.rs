@@ -20,3 +20,5 @@ mod pin_marks;
 mod redescribe;
 mod tls;
 mod traces;
+mod workspace_images;
+mod workspace_leads;

@@ -21,3 +21,5 @@ mod redescribe;
 mod tls;
 mod traces;
 mod workspace;
+mod workspace_images;
+mod workspace_leads;

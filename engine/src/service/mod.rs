@@ -11,10 +11,13 @@ mod fine_only;
 mod history;
 mod import;
 mod index_sync;
+mod leads;
 mod operator;
+mod pair;
 mod redescribe;
 mod shortlist;
 mod submit;
+mod surfaces;
 mod traces;
 
 use std::path::PathBuf;
@@ -29,6 +32,7 @@ pub use config::{AuditConfig, EngineConfig, ImportConfig};
 pub use fine_only::{BudgetedRanking, FineMatch};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
 pub use operator::{AuditVerification, Operator};
+pub use pair::PairComparison;
 pub use redescribe::{
     RedescribeFailure, RedescribeOptions, RedescribeProgress, RedescribeReport, REDESCRIBE_ACTION,
 };

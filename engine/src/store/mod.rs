@@ -19,6 +19,7 @@ mod audit_refusals;
 mod blobs;
 mod cases;
 mod casings;
+mod conclusions;
 mod db;
 mod firearms;
 mod imports;
@@ -39,4 +40,5 @@ pub use imports::{
     now_ms, BatchItem, BatchResult, ImportJob, JobState, NewImportJob, RowCounts, RowFailure,
     RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
 };
+pub use leads::LeadScores;
 pub use redescription::{NewDescription, StaleCasing};

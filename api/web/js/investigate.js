@@ -149,12 +149,11 @@ function yearsBetween(t0, t1) {
 
 function eventList(events, ttc) {
   return h("table", { class: "grid", id: "events" },
-    h("thead", {}, h("tr", {}, ["date", "event", "place", "agency", "licensee / holder", "casing", "time to crime"].map((t) => h("th", {}, t)))),
+    h("thead", {}, h("tr", {}, ["date", "event", "place", "licensee / holder", "casing", "time to crime"].map((t) => h("th", {}, t)))),
     h("tbody", {}, events.map((e) => h("tr", { dataset: { kind: e.kind } },
       h("td", { class: "nowrap" }, e.date),
       h("td", {}, h("span", { class: `tag ev ${e.kind}` }, KIND_LABEL[e.kind] || e.kind), e.crime_code ? ` ${e.crime_code}` : ""),
-      h("td", {}, e.place || "–"),
-      h("td", {}, e.acting_agency || e.agency),
+      h("td", {}, e.place || "–", e.acting_agency ? h("span", { class: "muted" }, ` (${e.acting_agency})`) : null),
       h("td", {}, e.licensee_id || e.possessor || "–"),
       h("td", {}, e.casing ? h("a", { href: casingHref(e.casing.agency, e.casing.casing_id) }, e.casing.casing_id) : "–"),
       h("td", { class: "num" }, ttc[e.id] !== undefined && ttc[e.id] !== null ? `${ttc[e.id]} d` : "")))));

@@ -44,6 +44,9 @@ pub fn create_app(
         .configure(routes::config_traces)
         .configure(routes::config_leads)
         .configure(routes::config_access)
+        .configure(routes::config_surfaces)
+        .configure(routes::config_whoami)
+        .configure(routes::config_workspace)
         .default_service(web::to(route_not_found))
         // Inside the request log, so a panic is logged as the 500 it became.
         .wrap_fn(panics::catch_panics)

@@ -98,6 +98,11 @@ error_codes! {
     Unauthenticated = "unauthenticated" => UNAUTHORIZED,
     /// The key lacks the role.
     Forbidden = "forbidden" => FORBIDDEN,
+    /// The casing's agency lets the caller correlate, not see its images.
+    ImageNotShared = "image_not_shared" => FORBIDDEN,
+    /// The request contradicts what is on file (e.g. a second conclusion
+    /// by the same key).
+    Conflict = "conflict" => CONFLICT,
     /// The body is not of a media type the route takes.
     UnsupportedMediaType = "unsupported_media_type" => UNSUPPORTED_MEDIA_TYPE,
     /// Too many uploads held at once; retry later.
@@ -221,6 +226,8 @@ fn engine_code(e: &EngineError) -> ErrorCode {
         EngineError::ImportRunning { .. } => ErrorCode::ImportRunning,
         EngineError::Unauthenticated(_) => ErrorCode::Unauthenticated,
         EngineError::Forbidden(_) => ErrorCode::Forbidden,
+        EngineError::ImageNotShared(_) => ErrorCode::ImageNotShared,
+        EngineError::Conflict(_) => ErrorCode::Conflict,
         EngineError::Model(_)
         | EngineError::Index(_)
         | EngineError::Internal(_)

@@ -21,3 +21,6 @@ mod redescribe;
 mod shared_nodes;
 mod tls;
 mod traces;
+mod workspace;
+mod workspace_images;
+mod workspace_leads;

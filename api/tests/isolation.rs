@@ -93,7 +93,7 @@ async fn an_agency_sharing_nothing_sees_nothing_of_another_on_any_read_path() {
             .await
             .unwrap();
         engine
-            .decide_lead(&de, lead.id, LeadStatus::Hit, None)
+            .decide_lead(&de, lead.lead.id, LeadStatus::Hit, None)
             .await
             .unwrap();
         let outcome = engine
@@ -178,11 +178,11 @@ async fn an_agency_sharing_nothing_sees_nothing_of_another_on_any_read_path() {
         assert!(shortlist.is_empty(), "{shortlist:?}");
 
         // Leads and case histories.
-        assert_hidden("lead", engine.lead(&fr, lead.id).await);
+        assert_hidden("lead", engine.lead(&fr, lead.lead.id).await);
         assert_hidden(
             "decision",
             engine
-                .decide_lead(&fr, lead.id, LeadStatus::Excluded, None)
+                .decide_lead(&fr, lead.lead.id, LeadStatus::Excluded, None)
                 .await,
         );
         assert_hidden("case history", engine.case_history(&fr, "DE-1").await);

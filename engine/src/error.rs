@@ -86,6 +86,15 @@ pub enum EngineError {
     /// The caller is known but may not do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The caller may correlate with the casing's agency but not see its
+    /// images: a `correlate`-only agreement shares ranks and scores, never
+    /// the evidence itself.
+    #[error("image not shared: {0}")]
+    ImageNotShared(String),
+    /// The request contradicts what is on file (a second conclusion by the
+    /// same key, a conclusion on a concluded lead).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A record the caller may not see: shown exactly as the error an
     /// absent record gives (same text, same status and code), so hidden
     /// and absent cannot be told apart; the API records it as a denial.
@@ -142,6 +151,7 @@ impl EngineError {
                 | EngineError::NotFound(_)
                 | EngineError::ImportNotFound(_)
                 | EngineError::ImportRunning { .. }
+                | EngineError::Conflict(_)
                 | EngineError::Hidden(_)
         )
     }

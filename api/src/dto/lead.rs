@@ -1,12 +1,15 @@
 //! Leads and histories on the wire.
 
 use casetrace_engine::traces::{CaseHistory, FirearmHistory, TimeToCrime};
-use casetrace_engine::traces::{LeadRecord, LeadStatus};
+use casetrace_engine::traces::{LeadRecord, LeadStatus, LeadView};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{CasingDto, CasingRefDto, FirearmDto, TraceEventDto};
+use super::{
+    CasingDto, CasingRefDto, ConcludedDto, ConclusionDto, FirearmDto, TraceEventDto,
+    VerificationDto,
+};
 
 /// Where an examiner's review of a candidate stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -79,11 +82,36 @@ pub struct LeadDto {
     pub comment: Option<String>,
     pub marked_by: String,
     pub marked_at: DateTime<Utc>,
+    /// When the lead was taken up (the same as `marked_at`).
+    pub created_at: DateTime<Utc>,
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// The pair's breech-face score when the lead was taken up, as its
+    /// candidate list scored it; null when the pair could not be
+    /// registered or the lead predates scores on leads.
+    pub score: Option<f64>,
+    /// Its calibrated log10 likelihood ratio; null when no calibration
+    /// covered the pair.
+    pub log10_lr: Option<f64>,
+    /// The query casing's case number and calibre.
+    pub case_number: Option<String>,
+    pub calibre: Option<String>,
+    /// Where the lead's verification stands; null in histories, which do
+    /// not report it.
+    pub verification: Option<VerificationDto>,
+    /// The verified conclusion's family, once two conclusions agree (an
+    /// inconclusive or unsuitable lead stays `lead`, concluded here).
+    pub conclusion: Option<ConcludedDto>,
+    /// The conclusions on the lead: only for a caller who has recorded one
+    /// itself (or an auditor); empty for anyone else, so a verifier is
+    /// blind to the primary examiner's conclusion.
+    pub conclusions: Vec<ConclusionDto>,
+    /// How many conclusions are withheld from the caller.
+    pub conclusions_hidden: usize,
 }
 
 impl From<LeadRecord> for LeadDto {
+    /// A lead as histories show it: without its conclusions.
     fn from(r: LeadRecord) -> Self {
         LeadDto {
             id: r.id,
@@ -94,8 +122,30 @@ impl From<LeadRecord> for LeadDto {
             comment: r.comment,
             marked_by: r.marked_by,
             marked_at: r.marked_at,
+            created_at: r.marked_at,
             decided_by: r.decided_by,
             decided_at: r.decided_at,
+            score: r.score,
+            log10_lr: r.log10_lr,
+            case_number: r.case_number,
+            calibre: r.calibre,
+            verification: None,
+            conclusion: None,
+            conclusions: Vec::new(),
+            conclusions_hidden: 0,
+        }
+    }
+}
+
+impl From<LeadView> for LeadDto {
+    fn from(v: LeadView) -> Self {
+        let verification = VerificationDto::from(&v.verification);
+        LeadDto {
+            verification: Some(verification),
+            conclusion: v.verification.concluded.map(Into::into),
+            conclusions: v.conclusions.into_iter().map(Into::into).collect(),
+            conclusions_hidden: v.conclusions_hidden,
+            ..LeadDto::from(v.lead)
         }
     }
 }

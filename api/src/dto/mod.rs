@@ -6,20 +6,28 @@
 mod access;
 mod candidate;
 mod casing;
+mod conclusion;
 mod error;
 mod firearm;
 mod health;
 mod import;
 mod lead;
+mod lead_list;
 mod query;
 mod submission;
+mod surface;
 mod trace;
+mod whoami;
 
 pub use access::{
     AgreementDto, AuditQueryDto, AuditRecordDto, IssuedKeyDto, KeyDto, NewAgreementDto, NewKeyDto,
 };
 pub use candidate::{CandidateDto, CandidateListDto, CellDto, MarksDto, RegistrationDto};
 pub use casing::{CasingDto, CasingKindDto};
+pub use conclusion::{
+    AfteConclusionDto, ConcludedDto, ConclusionDto, ConclusionRoleDto, NewConclusionDto,
+    VerificationDto, VerificationStateDto,
+};
 pub use error::ErrorDto;
 pub use firearm::{
     CasingRefDto, FirearmDto, NewFirearmDto, NewTraceEventDto, SerialMatchDto, SerialSearchDto,
@@ -31,6 +39,10 @@ pub use lead::{
     CaseHistoryDto, DecisionDto, FirearmHistoryDto, LeadDecisionDto, LeadDto, LeadStatusDto,
     NewLeadDto, TimeToCrimeDto,
 };
+pub use lead_list::{
+    LeadCountsDto, LeadListDto, LeadSortDto, LeadStatusFilterDto, LeadsQuery, DEFAULT_LEADS_PAGE,
+    MAX_LEADS_PAGE,
+};
 pub use query::{
     CandidatesQuery, CasingQuery, SearchQuery, SerialModeDto, SerialSearchQuery, SubmitQuery,
     DEFAULT_AGENCY, DEFAULT_LIMIT, MAX_LIMIT,
@@ -38,4 +50,9 @@ pub use query::{
 pub use submission::{
     SearchForm, SearchMetadataDto, SubmissionMetadataDto, SubmitForm, SubmitResponseDto,
 };
+pub use surface::{
+    ComparisonDto, ComparisonQuery, HeightsDto, PairCellDto, SurfaceFormatDto, SurfaceKindDto,
+    SurfaceQuery,
+};
 pub use trace::{TraceImportDto, TraceOutcomeDto, TraceRequestDto, TraceRowErrorDto};
+pub use whoami::WhoamiDto;

@@ -6,7 +6,10 @@ use actix_web::{web, HttpResponse};
 use super::resource;
 use crate::audit_trail::{note, AuditDetail};
 use crate::auth::Caller;
-use crate::dto::{CaseHistoryDto, ErrorDto, LeadDecisionDto, LeadDto, NewLeadDto};
+use crate::dto::{
+    CaseHistoryDto, ErrorDto, LeadDecisionDto, LeadDto, LeadListDto, LeadsQuery, NewConclusionDto,
+    NewLeadDto,
+};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -60,6 +63,77 @@ pub async fn create_lead(
     } else {
         HttpResponse::Ok().json(dto)
     };
+    note(&mut res, detail);
+    Ok(res)
+}
+
+/// The caller's agency's leads, best first, with counts by status and
+/// verification for the filter without its status.
+#[utoipa::path(
+    get,
+    path = "/v1/leads",
+    tag = "traces",
+    params(LeadsQuery),
+    responses(
+        (status = 200, description = "One page of the agency's leads", body = LeadListDto),
+        (status = 400, description = "Bad query", body = ErrorDto),
+        (status = 403, description = "Not an examiner", body = ErrorDto),
+    )
+)]
+pub async fn list_leads(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<LeadsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = query.into_inner().into_filter()?;
+    let page = state.engine.leads(caller.principal(), &filter).await?;
+    let ids: Vec<i64> = page.leads.iter().map(|v| v.lead.id).collect();
+    let detail = AuditDetail::default().with("lead_ids", ids);
+    let mut res = HttpResponse::Ok().json(LeadListDto::from(page));
+    note(&mut res, detail);
+    Ok(res)
+}
+
+/// Record the caller's AFTE conclusion on a lead of its agency. The first
+/// is the primary examination, later ones verifications (the engine
+/// assigns the role); a key concludes once per lead. The lead's status
+/// changes only when two conclusions agree in family.
+#[utoipa::path(
+    post,
+    path = "/v1/leads/{id}/conclusions",
+    tag = "traces",
+    params(("id" = i64, Path, description = "The lead's id")),
+    request_body = NewConclusionDto,
+    responses(
+        (status = 201, description = "Conclusion recorded; the lead", body = LeadDto),
+        (status = 400, description = "Bad JSON", body = ErrorDto),
+        (status = 403, description = "Not an examiner", body = ErrorDto),
+        (status = 404, description = "No such lead", body = ErrorDto),
+        (status = 409, description = "This key already concluded on the lead, or the lead is concluded", body = ErrorDto),
+    )
+)]
+pub async fn record_conclusion(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: web::Json<NewConclusionDto>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let lead = state
+        .engine
+        .record_conclusion(
+            caller.principal(),
+            *id,
+            body.conclusion.into(),
+            body.notes.as_deref(),
+        )
+        .await?;
+    let dto = LeadDto::from(lead);
+    let detail = AuditDetail::default()
+        .with("lead_id", dto.id)
+        .with("conclusion", serde_json::json!(body.conclusion))
+        .with("lead_status", serde_json::json!(dto.status));
+    let mut res = HttpResponse::Created().json(dto);
     note(&mut res, detail);
     Ok(res)
 }
@@ -143,8 +217,13 @@ pub async fn case_history(
 }
 
 pub fn config_leads(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/leads").route(web::post().to(create_lead)))
-        .service(resource("/v1/leads/{id}").route(web::get().to(get_lead)))
-        .service(resource("/v1/leads/{id}/decision").route(web::post().to(decide_lead)))
-        .service(resource("/v1/cases/{case_number}/history").route(web::get().to(case_history)));
+    cfg.service(
+        resource("/v1/leads")
+            .route(web::post().to(create_lead))
+            .route(web::get().to(list_leads)),
+    )
+    .service(resource("/v1/leads/{id}").route(web::get().to(get_lead)))
+    .service(resource("/v1/leads/{id}/decision").route(web::post().to(decide_lead)))
+    .service(resource("/v1/leads/{id}/conclusions").route(web::post().to(record_conclusion)))
+    .service(resource("/v1/cases/{case_number}/history").route(web::get().to(case_history)));
 }

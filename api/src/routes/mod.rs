@@ -10,8 +10,11 @@ pub mod imports;
 pub mod leads;
 pub mod openapi;
 pub mod search;
+pub mod surfaces;
 pub mod traces;
 mod upload;
+pub mod whoami;
+pub mod workspace;
 
 pub use access::config_access;
 pub use casings::config_casings;
@@ -21,7 +24,10 @@ pub use imports::config_imports;
 pub use leads::config_leads;
 pub use openapi::{config_openapi, ApiDoc};
 pub use search::config_search;
+pub use surfaces::config_surfaces;
 pub use traces::config_traces;
+pub use whoami::config_whoami;
+pub use workspace::config_workspace;
 
 use actix_web::{web, HttpRequest, HttpResponse, Resource};
 

@@ -5,7 +5,9 @@
 use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
-use super::{access, casings, firearms, health, imports, leads, resource, search, traces};
+use super::{
+    access, casings, firearms, health, imports, leads, resource, search, surfaces, traces, whoami,
+};
 use crate::dto::SerialModeDto;
 
 /// Every route of the API. A handler missing from `paths` is caught by the
@@ -31,7 +33,9 @@ use crate::dto::SerialModeDto;
         firearms::add_event,
         firearms::serial_history,
         leads::create_lead,
+        leads::list_leads,
         leads::get_lead,
+        leads::record_conclusion,
         leads::decide_lead,
         leads::case_history,
         access::issue_key,
@@ -41,6 +45,9 @@ use crate::dto::SerialModeDto;
         access::revoke_agreement,
         access::list_agreements,
         access::audit_records,
+        surfaces::get_surface,
+        surfaces::get_comparison,
+        whoami::whoami,
     ),
     // Schemas reached only through a query parameter (`IntoParams`) are
     // referenced by `$ref` but not collected by utoipa: name them here, or

@@ -19,7 +19,7 @@ pub use issue::{key_time, new_key, IssuedKey, MAX_KEY_DAYS};
 pub use key::{
     generate_key, hash_secret, parse_key, same_digest, ApiKeyRecord, GeneratedKey, KEY_PREFIX,
 };
-pub use policy::{Action, Agencies, Sight};
+pub use policy::{Action, Agencies, ImageRights, Sight};
 pub use role::{Role, Scope};
 
 use serde::{Deserialize, Serialize};

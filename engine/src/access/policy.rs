@@ -8,7 +8,7 @@
 use crate::access::{AgreementRecord, Principal, Role, Scope};
 use crate::error::{EngineError, Result};
 use crate::traces::history::case_numbers;
-use crate::traces::{CaseHistory, FirearmHistory, LeadRecord};
+use crate::traces::{CaseHistory, ConclusionRecord, FirearmHistory, LeadRecord};
 
 /// A set of agencies a query is restricted to. `All` only ever comes from
 /// a principal given full access by name: there is no default.
@@ -98,6 +98,20 @@ impl Sight {
         lead.agency == self.agency && self.sees_lead(lead)
     }
 
+    /// Whether the caller may see the images (prepared surfaces) of
+    /// `agency`'s casings. Decided on the agency alone, before any lookup,
+    /// so a `correlate`-only partner learns nothing of which casing ids
+    /// exist from the refusal.
+    pub fn image_rights(&self, agency: &str) -> ImageRights {
+        if self.sees(Scope::View, agency) {
+            ImageRights::Granted
+        } else if self.sees(Scope::Correlate, agency) {
+            ImageRights::NotShared
+        } else {
+            ImageRights::Hidden
+        }
+    }
+
     /// A firearm's history with only what the caller may see; `None` when
     /// the firearm itself is not the caller's to see.
     pub fn firearm_history(&self, mut h: FirearmHistory) -> Option<FirearmHistory> {
@@ -130,6 +144,28 @@ impl Sight {
     }
 }
 
+/// What a caller may do with a casing's images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageRights {
+    /// Own agency or a `view` agreement: surfaces and comparisons.
+    Granted,
+    /// A `correlate`-only agreement: ranks and scores, no image (403).
+    NotShared,
+    /// No agreement: the casing answers as absent (404).
+    Hidden,
+}
+
+/// Whether `principal` may read the conclusions on a lead: only once it
+/// has recorded its own (so a verifier is blind to the primary examiner's
+/// conclusion until then), or as an auditor.
+pub fn sees_conclusions(principal: &Principal, conclusions: &[ConclusionRecord]) -> bool {
+    principal.has(Role::Auditor)
+        || principal
+            .key_id
+            .as_deref()
+            .is_some_and(|k| conclusions.iter().any(|c| c.key_id == k))
+}
+
 /// Everything a caller can ask the engine to do, by the role it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -140,6 +176,12 @@ pub enum Action {
     MarkLead,
     DecideLead,
     ReadLead,
+    /// The agency's lead list (the examiner workspace).
+    ListLeads,
+    /// Recording an AFTE conclusion on a lead.
+    RecordConclusion,
+    /// A casing's prepared surface, or a registered pair of them.
+    ReadImage,
     CaseHistory,
     TraceRequest,
     RegisterFirearm,
@@ -169,7 +211,10 @@ impl Action {
             | Action::Candidates
             | Action::SearchImage
             | Action::MarkLead
-            | Action::DecideLead => &[Examiner],
+            | Action::DecideLead
+            | Action::ListLeads
+            | Action::RecordConclusion
+            | Action::ReadImage => &[Examiner],
             Action::ReadCasing | Action::ReadLead | Action::CaseHistory => {
                 &[Examiner, Investigator]
             }
@@ -264,7 +309,16 @@ mod tests {
     fn each_role_may_do_what_the_role_table_says_and_nothing_else() {
         let may = |role: Role, action: Action| require(&key("a", &[role]), action).is_ok();
         use Action::*;
-        for action in [SubmitCasing, Candidates, SearchImage, MarkLead, DecideLead] {
+        for action in [
+            SubmitCasing,
+            Candidates,
+            SearchImage,
+            MarkLead,
+            DecideLead,
+            ListLeads,
+            RecordConclusion,
+            ReadImage,
+        ] {
             assert!(may(Role::Examiner, action), "{action:?}");
             assert!(!may(Role::Investigator, action), "{action:?}");
         }
@@ -359,6 +413,50 @@ mod tests {
         let err = require_operator(&with_every_role, "registering an agency").unwrap_err();
         assert!(matches!(err, EngineError::Forbidden(_)), "{err}");
         assert!(require_operator(&back, "listing every agency").is_err());
+    }
+
+    #[test]
+    fn images_go_to_own_and_view_partners_correlate_only_is_refused_others_hidden() {
+        let agreements = [
+            grant("de-bka", "fr-pts", Scope::View),
+            grant("nl-nfi", "fr-pts", Scope::Correlate),
+            grant("be-inc", "fr-pts", Scope::Traces),
+        ];
+        let sight = Sight::new(&key("fr-pts", &[Role::Examiner]), &agreements);
+        assert_eq!(sight.image_rights("fr-pts"), ImageRights::Granted);
+        assert_eq!(sight.image_rights("de-bka"), ImageRights::Granted);
+        assert_eq!(sight.image_rights("nl-nfi"), ImageRights::NotShared);
+        assert_eq!(sight.image_rights("be-inc"), ImageRights::Hidden);
+        assert_eq!(sight.image_rights("xx-none"), ImageRights::Hidden);
+        let admin = Sight::new(&Principal::local_admin("local", "test"), &[]);
+        assert_eq!(admin.image_rights("nl-nfi"), ImageRights::Granted);
+    }
+
+    #[test]
+    fn conclusions_are_shown_to_who_recorded_one_and_to_auditors_only() {
+        use crate::traces::{AfteConclusion, ConclusionRole};
+        let primary = ConclusionRecord {
+            id: 1,
+            lead_id: 1,
+            agency: "a".into(),
+            examiner: "first".into(),
+            key_id: "k1".into(),
+            role: ConclusionRole::Primary,
+            conclusion: AfteConclusion::Identification,
+            notes: None,
+            recorded_at: chrono::Utc::now(),
+        };
+        let holder = |k: &str, roles: &[Role]| {
+            Principal::key_holder("a", "someone", Some(k.into()), roles.to_vec())
+        };
+        let on_file = std::slice::from_ref(&primary);
+        assert!(sees_conclusions(&holder("k1", &[Role::Examiner]), on_file));
+        assert!(!sees_conclusions(&holder("k2", &[Role::Examiner]), on_file));
+        assert!(sees_conclusions(
+            &holder("k3", &[Role::Examiner, Role::Auditor]),
+            on_file
+        ));
+        assert!(!sees_conclusions(&holder("k2", &[Role::Examiner]), &[]));
     }
 
     #[test]

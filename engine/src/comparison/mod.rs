@@ -18,6 +18,7 @@ mod codec;
 mod fft2;
 mod marks;
 mod pin;
+mod render;
 mod ring_angle;
 mod score_fit;
 mod score_model;
@@ -35,6 +36,9 @@ pub use codec::{
 use fft2::Fft2;
 pub use marks::{MarkScores, PinLogOdds, PIN_LOG_ODDS};
 pub use pin::{PinQuery, PinUnwrap, PIN_BINS, PIN_CENTRE_REACH_PX};
+pub use render::{
+    hillshade, hillshade_png, quantise, registered_onto, QuantisedHeights, NO_DATA, TOP_CODE,
+};
 use ring_angle::{RingQuery, RingUnwrap, RING_BINS};
 pub use score_fit::{auc_of, fit_score_model, LabelledPair, PairSet};
 pub use score_model::{features, FittedSet, ScoreModel, FEATURES, FEATURE_NAMES};
@@ -490,6 +494,38 @@ mod tests {
         let error = (found.rotation_deg - (360.0 - 37.0)).abs();
         assert!(error <= 1.0, "{found:?}");
         assert!(found.score > 0.9, "{found:?}");
+        // At the registration found, the copy overlays the original.
+        let um = c[0].canvas.um_per_px;
+        let overlay = registered_onto(
+            &turned.canvas,
+            found.rotation_deg,
+            (found.dx_um / um).round() as i64,
+            (found.dy_um / um).round() as i64,
+        );
+        let (a, b) = (&c[0].canvas, &overlay);
+        let both: Vec<usize> = (0..a.values.len())
+            .filter(|i| a.valid[*i] && b.valid[*i])
+            .collect();
+        assert!(
+            both.len() > a.valid_count() / 2,
+            "{} of {}",
+            both.len(),
+            a.valid_count()
+        );
+        let (ma, mb) = both.iter().fold((0.0, 0.0), |(x, y), i| {
+            (x + f64::from(a.values[*i]), y + f64::from(b.values[*i]))
+        });
+        let n = both.len() as f64;
+        let (ma, mb) = (ma / n, mb / n);
+        let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+        for i in &both {
+            let (x, y) = (f64::from(a.values[*i]) - ma, f64::from(b.values[*i]) - mb);
+            sab += x * y;
+            saa += x * x;
+            sbb += y * y;
+        }
+        let ncc = sab / (saa * sbb).sqrt();
+        assert!(ncc > 0.9, "overlay correlates {ncc}");
     }
 
     /// Casings of 3 guns of one striker-fired model whose breech face

@@ -11,7 +11,6 @@ use super::analysis::analyse;
 use super::{blocking, Engine};
 use crate::access::policy::{self, hidden, Action, Agencies};
 use crate::access::{Principal, Scope, Sight};
-use crate::calibration::{LrAssessment, PairConditions};
 use crate::casing::{CasingFeatures, CasingRecord};
 use crate::comparison::{
     decode_canvas, Comparison, ComparisonInput, FineComparer, MarkScores, PinQuery, PIN_LOG_ODDS,
@@ -226,20 +225,7 @@ impl Engine {
             .into_iter()
             .filter_map(|(id, comparison)| {
                 let casing = records.get(&id)?.clone();
-                let pair = PairConditions {
-                    surface_kind: kind.as_str(),
-                    query_um_per_px,
-                    candidate_um_per_px: casing.um_per_px,
-                    cells_possible: comparison.cells_possible,
-                };
-                let (log10_lr, calibration, lr_withheld) =
-                    match self.calibrations.assess(&pair, comparison.score) {
-                        LrAssessment::Covered {
-                            log10_lr,
-                            calibration,
-                        } => (Some(log10_lr), Some(calibration), None),
-                        LrAssessment::Withheld { reason } => (None, None, Some(reason)),
-                    };
+                let lr = self.lr_of(kind, query_um_per_px, casing.um_per_px, &comparison);
                 let marks = MarkScores::new(
                     comparison.score,
                     pins.get(&id).copied().flatten(),
@@ -249,9 +235,9 @@ impl Engine {
                     casing,
                     score: comparison.score,
                     marks,
-                    log10_lr,
-                    calibration,
-                    lr_withheld,
+                    log10_lr: lr.log10_lr,
+                    calibration: lr.calibration,
+                    lr_withheld: lr.withheld,
                     descriptor_similarity: similarity.get(&id).copied().unwrap_or(0.0),
                     comparison,
                 })

@@ -178,23 +178,30 @@ mod tests {
         assert!(db.insert_trace_event(&bad).await.is_err());
 
         let a = db
-            .mark_lead("lab-a", scene_a, test_fire, "ex1", None)
+            .mark_lead("lab-a", scene_a, test_fire, "ex1", None, Default::default())
             .await
             .unwrap()
             .0;
         let b = db
-            .mark_lead("lab-a", scene_b, test_fire, "ex1", None)
+            .mark_lead("lab-a", scene_b, test_fire, "ex1", None, Default::default())
             .await
             .unwrap()
             .0;
         let c = db
-            .mark_lead("lab-a", unrelated, test_fire, "ex1", None)
+            .mark_lead(
+                "lab-a",
+                unrelated,
+                test_fire,
+                "ex1",
+                None,
+                Default::default(),
+            )
             .await
             .unwrap()
             .0;
         // Taking up the same pair again (reversed) returns the lead on file.
         assert_eq!(
-            db.mark_lead("lab-a", test_fire, scene_a, "ex2", None)
+            db.mark_lead("lab-a", test_fire, scene_a, "ex2", None, Default::default())
                 .await
                 .unwrap()
                 .0

@@ -11,11 +11,14 @@ mod fine_only;
 mod history;
 mod import;
 mod index_sync;
+mod leads;
 mod operator;
+mod pair;
 mod recode;
 mod redescribe;
 mod shortlist;
 mod submit;
+mod surfaces;
 mod traces;
 
 use std::path::PathBuf;
@@ -31,6 +34,7 @@ pub use fine_only::{BudgetedRanking, FineMatch};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
 pub use index_sync::IndexLag;
 pub use operator::{AuditVerification, Operator};
+pub use pair::PairComparison;
 pub use recode::RECODE_ACTION;
 pub use redescribe::{
     RedescribeFailure, RedescribeOptions, RedescribeProgress, RedescribeReport, REDESCRIBE_ACTION,

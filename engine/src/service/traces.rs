@@ -10,9 +10,10 @@ use crate::access::{Principal, Scope, Sight};
 use crate::bulk::TableFormat;
 use crate::casing::CasingRecord;
 use crate::error::{EngineError, Result};
+use crate::store::LeadScores;
 use crate::traces::{
-    normalise_serial, parse_trace_rows, CaseHistory, FirearmHistory, FirearmRecord, LeadRecord,
-    LeadStatus, NewFirearm, NewTraceEvent, SerialFilters, SerialMatch, SerialQuery, TraceEventKind,
+    normalise_serial, parse_trace_rows, CaseHistory, FirearmHistory, FirearmRecord, LeadStatus,
+    LeadView, NewFirearm, NewTraceEvent, SerialFilters, SerialMatch, SerialQuery, TraceEventKind,
     TraceEventRecord, TraceFirearm, TraceImportReport, TraceOutcome, TraceRowError,
     TraceSubmission,
 };
@@ -264,7 +265,7 @@ impl Engine {
         query: (&str, &str),
         candidate: (&str, &str),
         comment: Option<&str>,
-    ) -> Result<(LeadRecord, bool)> {
+    ) -> Result<(LeadView, bool)> {
         policy::require(caller, Action::MarkLead)?;
         let sight = self.sight(caller).await?;
         let query = self.viewable_casing(&sight, query.0, query.1).await?;
@@ -274,25 +275,51 @@ impl Engine {
         } else {
             self.offered_candidate(&sight, &query, candidate).await?
         };
-        self.db
+        if let Some(lead) = self
+            .db
+            .lead_of_pair(&caller.agency, query.id, candidate.id)
+            .await?
+        {
+            return Ok((self.view_of(caller, lead).await?, false));
+        }
+        // The pair's comparison, as the candidate list scored it, is kept
+        // with the lead so the lead list can be ordered by it. A pair that
+        // cannot be registered (or of two surface kinds) keeps none.
+        let scores = match query.id == candidate.id {
+            true => LeadScores::default(),
+            false => match self
+                .compare_records(query.clone(), candidate.clone())
+                .await?
+            {
+                Ok(pair) => LeadScores {
+                    score: Some(pair.comparison.score),
+                    log10_lr: pair.log10_lr,
+                },
+                Err(_) => LeadScores::default(),
+            },
+        };
+        let (lead, created) = self
+            .db
             .mark_lead(
                 &caller.agency,
                 query.id,
                 candidate.id,
                 &caller.holder,
                 comment,
+                scores,
             )
-            .await
+            .await?;
+        Ok((self.view_of(caller, lead).await?, created))
     }
 
     /// A lead the caller may see: its agency's casings are viewed by the
     /// caller and both its casings are ones the caller may know of.
-    pub async fn lead(&self, caller: &Principal, id: i64) -> Result<LeadRecord> {
+    pub async fn lead(&self, caller: &Principal, id: i64) -> Result<LeadView> {
         policy::require(caller, Action::ReadLead)?;
         let sight = self.sight(caller).await?;
         let lead = self.db.lead(id).await?;
         if sight.sees_lead(&lead) {
-            Ok(lead)
+            self.view_of(caller, lead).await
         } else {
             Err(hidden(lead_absent(id)))
         }
@@ -306,16 +333,18 @@ impl Engine {
         id: i64,
         status: LeadStatus,
         comment: Option<&str>,
-    ) -> Result<LeadRecord> {
+    ) -> Result<LeadView> {
         policy::require(caller, Action::DecideLead)?;
         let sight = self.sight(caller).await?;
         let lead = self.db.lead(id).await?;
         if !sight.decides_lead(&lead) {
             return Err(hidden(lead_absent(id)));
         }
-        self.db
+        let lead = self
+            .db
             .decide_lead(id, status, &caller.holder, comment)
-            .await
+            .await?;
+        self.view_of(caller, lead).await
     }
 
     /// The firearm, if `sight` sees its agency's traces; else as absent.

@@ -21,6 +21,7 @@ mod canvas_recoding;
 mod cases;
 mod casings;
 mod changes;
+mod conclusions;
 mod db;
 mod firearms;
 mod imports;
@@ -43,4 +44,5 @@ pub use imports::{
     now_ms, BatchItem, BatchResult, ImportJob, JobState, NewImportJob, RowCounts, RowFailure,
     RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
 };
+pub use leads::LeadScores;
 pub use redescription::{NewDescription, StaleCasing};

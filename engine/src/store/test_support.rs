@@ -118,3 +118,44 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// A casing row of `agency` with placeholder features (the store's tests
+/// need a row to point at, not a comparable surface); its row id.
+pub(crate) async fn casing_fixture(
+    db: &Database,
+    agency: &str,
+    id: &str,
+    case_number: Option<&str>,
+    calibre: Option<&str>,
+) -> i64 {
+    use crate::casing::{CasingFeatures, CasingKind, NewCasing};
+    let new = NewCasing {
+        agency: agency.into(),
+        casing_id: id.into(),
+        sha256: super::sha256_hex(format!("{agency}/{id}").as_bytes()),
+        file_name: format!("{id}.x3p"),
+        format: crate::reading::InputFormat::X3p,
+        surface_kind: crate::surface::SurfaceKind::Topography,
+        kind: CasingKind::Evidence,
+        case_number: case_number.map(Into::into),
+        calibre: calibre.map(Into::into),
+        metadata: serde_json::json!({}),
+        um_per_px: 3.125,
+        width: 8,
+        height: 8,
+        submitted_by: "examiner".into(),
+    };
+    let features = CasingFeatures {
+        model_version: "m".into(),
+        descriptor: vec![0.0; 4],
+        comparison_surface: vec![0],
+        pipeline_version: "p".into(),
+        pin_mark: None,
+        marks_version: None,
+    };
+    db.insert_casing(&new, &features)
+        .await
+        .expect("insert a casing fixture")
+        .record()
+        .id
+}

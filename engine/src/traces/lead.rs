@@ -68,4 +68,26 @@ pub struct LeadRecord {
     pub marked_at: chrono::DateTime<chrono::Utc>,
     pub decided_by: Option<String>,
     pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The pair's breech-face score when the lead was taken up (`None`
+    /// when the pair could not be registered, or on leads from before).
+    pub score: Option<f64>,
+    /// Its calibrated log10 LR, when a calibration covered the pair.
+    pub log10_lr: Option<f64>,
+    /// The query casing's case number and calibre, for the lead lists.
+    pub case_number: Option<String>,
+    pub calibre: Option<String>,
+}
+
+/// A lead as one caller is shown it: the record, its verification (from
+/// every conclusion) and the conclusions the caller may read (see
+/// `access::policy::sees_conclusions`: a verifier is blind to the
+/// others' until it has recorded its own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeadView {
+    pub lead: LeadRecord,
+    pub verification: super::Verification,
+    /// Every conclusion, or none when they are hidden from the caller.
+    pub conclusions: Vec<super::ConclusionRecord>,
+    /// How many conclusions were withheld from the caller.
+    pub conclusions_hidden: usize,
 }

@@ -127,12 +127,15 @@ function timeline(events, ttc) {
     last[lane] = cx;
     const ly = lanes[lane];
     const up = ly < AXIS;
+    // Labels centred on an event near either end would run off the
+    // drawing: there they end (or start) at the event instead.
+    const edge = cx > W - 90 ? " at-end" : cx < 90 ? " at-start" : "";
     root.append(svg("line", { x1: cx, y1: AXIS, x2: cx, y2: up ? ly + 4 : ly - 22, class: "stem" }));
     root.append(svg("circle", { cx, cy: AXIS, r: 5, class: `dot ${e.kind}` }));
-    root.append(svg("text", { x: cx, y: up ? ly : ly - 10, class: "label" }, KIND_LABEL[e.kind] || e.kind));
-    root.append(svg("text", { x: cx, y: up ? ly - 12 : ly + 2, class: "when" }, e.date));
+    root.append(svg("text", { x: cx, y: up ? ly : ly - 10, class: `label${edge}` }, KIND_LABEL[e.kind] || e.kind));
+    root.append(svg("text", { x: cx, y: up ? ly - 12 : ly + 2, class: `when${edge}` }, e.date));
     if (ttc[e.id] !== undefined && ttc[e.id] !== null) {
-      root.append(svg("text", { x: cx, y: up ? ly - 24 : ly + 14, class: "ttc" }, `time to crime ${ttc[e.id]} d`));
+      root.append(svg("text", { x: cx, y: up ? ly - 24 : ly + 14, class: `ttc${edge}` }, `time to crime ${ttc[e.id]} d`));
     }
   }
   return root;

@@ -241,29 +241,13 @@ fn written_detail(rows: &[&NewDescription]) -> serde_json::Map<String, serde_jso
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::on_both_backends;
+    use super::super::test_support::{on_both_backends, placeholder_casing};
     use super::*;
     use crate::audit::AuditOutcome;
-    use crate::casing::{CasingFeatures, CasingKind, NewCasing};
-    use crate::store::sha256_hex;
+    use crate::casing::{CasingFeatures, NewCasing};
 
     fn new_casing(casing_id: &str) -> NewCasing {
-        NewCasing {
-            agency: "local".into(),
-            casing_id: casing_id.into(),
-            sha256: sha256_hex(casing_id.as_bytes()),
-            file_name: format!("{casing_id}.x3p"),
-            format: crate::reading::InputFormat::X3p,
-            surface_kind: crate::surface::SurfaceKind::Topography,
-            kind: CasingKind::Evidence,
-            case_number: None,
-            calibre: None,
-            metadata: serde_json::json!({}),
-            um_per_px: 1.5,
-            width: 10,
-            height: 10,
-            submitted_by: "tester".into(),
-        }
+        placeholder_casing("local", casing_id)
     }
 
     fn features(model: &str, value: f32) -> CasingFeatures {

@@ -119,6 +119,27 @@ macro_rules! on_both_backends {
 }
 pub(crate) use on_both_backends;
 
+/// A casing of `agency` as submitted, with placeholder file facts: what the
+/// store's tests insert when they need a row, not a comparable surface.
+pub(crate) fn placeholder_casing(agency: &str, id: &str) -> crate::casing::NewCasing {
+    crate::casing::NewCasing {
+        agency: agency.into(),
+        casing_id: id.into(),
+        sha256: super::sha256_hex(format!("{agency}/{id}").as_bytes()),
+        file_name: format!("{id}.x3p"),
+        format: crate::reading::InputFormat::X3p,
+        surface_kind: crate::surface::SurfaceKind::Topography,
+        kind: crate::casing::CasingKind::Evidence,
+        case_number: None,
+        calibre: None,
+        metadata: serde_json::json!({}),
+        um_per_px: 3.125,
+        width: 8,
+        height: 8,
+        submitted_by: "examiner".into(),
+    }
+}
+
 /// A casing row of `agency` with placeholder features (the store's tests
 /// need a row to point at, not a comparable surface); its row id.
 pub(crate) async fn casing_fixture(
@@ -128,22 +149,11 @@ pub(crate) async fn casing_fixture(
     case_number: Option<&str>,
     calibre: Option<&str>,
 ) -> i64 {
-    use crate::casing::{CasingFeatures, CasingKind, NewCasing};
-    let new = NewCasing {
-        agency: agency.into(),
-        casing_id: id.into(),
-        sha256: super::sha256_hex(format!("{agency}/{id}").as_bytes()),
-        file_name: format!("{id}.x3p"),
-        format: crate::reading::InputFormat::X3p,
-        surface_kind: crate::surface::SurfaceKind::Topography,
-        kind: CasingKind::Evidence,
+    use crate::casing::CasingFeatures;
+    let new = crate::casing::NewCasing {
         case_number: case_number.map(Into::into),
         calibre: calibre.map(Into::into),
-        metadata: serde_json::json!({}),
-        um_per_px: 3.125,
-        width: 8,
-        height: 8,
-        submitted_by: "examiner".into(),
+        ..placeholder_casing(agency, id)
     };
     let features = CasingFeatures {
         model_version: "m".into(),

@@ -9,22 +9,10 @@ use casetrace_engine::access::{hash_secret, ApiKeyRecord, Role};
 use casetrace_engine::store::AuditQuery;
 use serde_json::{json, Value};
 
-use crate::common::{backends, multipart, register_test_agency, send, weller, Part, TestEngine};
-
-fn bearer(key: &str) -> (header::HeaderName, String) {
-    (header::AUTHORIZATION, format!("Bearer {key}"))
-}
-
-fn get_as(key: &str, uri: &str) -> TestRequest {
-    TestRequest::get().uri(uri).insert_header(bearer(key))
-}
-
-fn post_as(key: &str, uri: &str, body: &Value) -> TestRequest {
-    TestRequest::post()
-        .uri(uri)
-        .insert_header(bearer(key))
-        .set_json(body)
-}
+use crate::common::{
+    backends, bearer, get_as, multipart, post_as, register_test_agency, send, weller, Part,
+    TestEngine,
+};
 
 fn submit_as(key: &str, casing_id: &str, extra: Value) -> TestRequest {
     let mut metadata = json!({"casing_id": casing_id, "calibre": "9mm Luger"});

@@ -11,7 +11,8 @@ use casetrace_engine::traces::NewFirearm;
 use serde_json::{json, Value};
 
 use crate::common::{
-    backends, multipart, register_test_agency, send, weller, Part, Reply, TestEngine, NBIDE_PHOTOS,
+    backends, bearer, get_as, multipart, post_as, register_test_agency, send, weller, Part, Reply,
+    TestEngine, NBIDE_PHOTOS,
 };
 
 pub const DE_KEY: &str =
@@ -20,21 +21,6 @@ pub const FR_KEY: &str =
     "ct_00000000000000f7_f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7";
 pub const NL_KEY: &str =
     "ct_000000000000001a_1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a";
-
-fn bearer(key: &str) -> (header::HeaderName, String) {
-    (header::AUTHORIZATION, format!("Bearer {key}"))
-}
-
-fn get_as(key: &str, uri: &str) -> TestRequest {
-    TestRequest::get().uri(uri).insert_header(bearer(key))
-}
-
-fn post_as(key: &str, uri: &str, body: &Value) -> TestRequest {
-    TestRequest::post()
-        .uri(uri)
-        .insert_header(bearer(key))
-        .set_json(body)
-}
 
 /// A multipart casing submission by `key` (`limit=0`: no candidates).
 fn submit_as(key: &str, casing_id: &str, file: &str, bytes: &[u8], extra: Value) -> TestRequest {

@@ -10,7 +10,9 @@ use casetrace_api::app::create_app;
 use casetrace_engine::access::{Principal, Scope};
 use serde_json::{json, Value};
 
-use crate::common::{backends, multipart, register_test_agency, send, weller, Part, TestEngine};
+use crate::common::{
+    backends, get_as, multipart, register_test_agency, send, weller, Part, TestEngine,
+};
 
 const DE_KEY: &str =
     "ct_00000000000000d1_d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1";
@@ -20,12 +22,6 @@ const NL_KEY: &str =
     "ct_00000000000000e3_e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3e3";
 const BE_KEY: &str =
     "ct_00000000000000b4_b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4";
-
-fn get_as(key: &str, uri: &str) -> TestRequest {
-    TestRequest::get()
-        .uri(uri)
-        .insert_header((header::AUTHORIZATION, format!("Bearer {key}")))
-}
 
 fn submit_as(key: &str, casing_id: &str) -> TestRequest {
     let (content_type, body) = multipart(&[

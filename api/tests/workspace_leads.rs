@@ -10,23 +10,9 @@ use casetrace_engine::store::AuditQuery;
 use serde_json::{json, Value};
 
 use crate::common::{
-    backends, multipart, operator, register_test_agency, send, weller, Part, TestEngine, TEST_KEY,
+    backends, bearer, get_as, multipart, operator, post_as, register_test_agency, send, weller,
+    Part, TestEngine, TEST_KEY,
 };
-
-fn bearer(key: &str) -> (header::HeaderName, String) {
-    (header::AUTHORIZATION, format!("Bearer {key}"))
-}
-
-fn get_as(key: &str, uri: &str) -> TestRequest {
-    TestRequest::get().uri(uri).insert_header(bearer(key))
-}
-
-fn post_as(key: &str, uri: &str, body: &Value) -> TestRequest {
-    TestRequest::post()
-        .uri(uri)
-        .insert_header(bearer(key))
-        .set_json(body)
-}
 
 fn submit_as(key: &str, casing_id: &str, metadata: Value) -> TestRequest {
     let mut m = json!({"casing_id": casing_id});

@@ -362,9 +362,14 @@ pub async fn register_test_agency(engine: &Engine, agency: &str, key: &str) {
     .expect("store the test key");
 }
 
+/// `Authorization` for `key`.
+pub fn bearer(key: &str) -> (header::HeaderName, String) {
+    (header::AUTHORIZATION, format!("Bearer {key}"))
+}
+
 /// `Authorization` for [`TEST_KEY`].
 pub fn auth() -> (header::HeaderName, String) {
-    (header::AUTHORIZATION, format!("Bearer {TEST_KEY}"))
+    bearer(TEST_KEY)
 }
 
 /// A response, its body parsed as JSON.
@@ -426,13 +431,23 @@ pub fn post_multipart(uri: &str, parts: &[Part]) -> TestRequest {
 }
 
 pub fn get(uri: &str) -> TestRequest {
-    TestRequest::get().uri(uri).insert_header(auth())
+    get_as(TEST_KEY, uri)
+}
+
+/// A GET of `uri` with `key`.
+pub fn get_as(key: &str, uri: &str) -> TestRequest {
+    TestRequest::get().uri(uri).insert_header(bearer(key))
 }
 
 /// A JSON request to `uri`.
 pub fn post_json(uri: &str, body: &Value) -> TestRequest {
+    post_as(TEST_KEY, uri, body)
+}
+
+/// A JSON request to `uri` with `key`.
+pub fn post_as(key: &str, uri: &str, body: &Value) -> TestRequest {
     TestRequest::post()
         .uri(uri)
-        .insert_header(auth())
+        .insert_header(bearer(key))
         .set_json(body)
 }

@@ -195,10 +195,10 @@ pub fn hough_circle(surface: &Surface, search: &CircleSearch) -> Option<FoundCir
     if mags.is_empty() {
         return None;
     }
-    mags.sort_by(f32::total_cmp);
     // Only the strongest tenth of edges vote: texture inside the region
     // would otherwise swamp its rim.
-    let threshold = mags[mags.len() * 9 / 10].max(f32::MIN_POSITIVE);
+    let tenth = mags.len() * 9 / 10;
+    let threshold = (*mags.select_nth_unstable_by(tenth, f32::total_cmp).1).max(f32::MIN_POSITIVE);
     let radii: Vec<f64> = (0..=24)
         .map(|k| search.min_radius + (search.max_radius - search.min_radius) * k as f64 / 24.0)
         .collect();
@@ -216,15 +216,18 @@ pub fn hough_circle(surface: &Surface, search: &CircleSearch) -> Option<FoundCir
             }
         }
     }
+    // Where the centre may be, worked out once rather than per radius.
+    let allowed: Option<Vec<bool>> = search.centre_near.map(|((nx, ny), d)| {
+        (0..w * h)
+            .map(|i| ((i % w) as f64 - nx).hypot((i / w) as f64 - ny) <= d)
+            .collect()
+    });
     let mut best = (0f32, 0usize, 0usize);
     for (ri, plane) in votes.iter().enumerate() {
         let smoothed = box3(plane, w, h);
         for (i, v) in smoothed.iter().enumerate() {
-            if let Some(((nx, ny), d)) = search.centre_near {
-                let (px, py) = ((i % w) as f64, (i / w) as f64);
-                if (px - nx).hypot(py - ny) > d {
-                    continue;
-                }
+            if allowed.as_ref().is_some_and(|a| !a[i]) {
+                continue;
             }
             let score = v / radii[ri] as f32;
             if score > best.0 {
@@ -313,15 +316,27 @@ fn edge_support(
 
 fn box3(plane: &[f32], w: usize, h: usize) -> Vec<f32> {
     let mut out = vec![0f32; plane.len()];
-    for y in 1..h.saturating_sub(1) {
-        for x in 1..w.saturating_sub(1) {
+    if w < 3 || h < 3 {
+        return out;
+    }
+    // Sums in the order of a plain 3x3 loop (row above, own row, row
+    // below; left to right), over row slices so the loop vectorises: the
+    // Hough search smooths 25 planes per casing.
+    for y in 1..h - 1 {
+        let rows = [
+            &plane[(y - 1) * w..y * w],
+            &plane[y * w..(y + 1) * w],
+            &plane[(y + 1) * w..(y + 2) * w],
+        ];
+        let out_row = &mut out[y * w..(y + 1) * w];
+        for x in 1..w - 1 {
             let mut s = 0.0;
-            for dy in 0..3 {
-                for dx in 0..3 {
-                    s += plane[(y + dy - 1) * w + x + dx - 1];
-                }
+            for row in rows {
+                s += row[x - 1];
+                s += row[x];
+                s += row[x + 1];
             }
-            out[y * w + x] = s;
+            out_row[x] = s;
         }
     }
     out

@@ -70,33 +70,37 @@ fn gaussian_kernel(sigma: f64) -> Vec<f32> {
     k
 }
 
+/// Convolve rows then columns with `kernel`, treating samples outside the
+/// image as absent (zero). Each output sums its taps in kernel order, as a
+/// plain double loop would, so the result does not depend on how the loops
+/// are arranged; they are arranged so that the compiler vectorises them (a
+/// contiguous window per row, whole rows scaled and added per column tap):
+/// this filter was a sixth of the preparation of an imported casing.
 fn separable(data: &[f32], w: usize, h: usize, kernel: &[f32]) -> Vec<f32> {
     let r = kernel.len() / 2;
     let mut tmp = vec![0f32; data.len()];
-    for y in 0..h {
-        let row = &data[y * w..(y + 1) * w];
-        for x in 0..w {
+    for (row, out) in data.chunks_exact(w).zip(tmp.chunks_exact_mut(w)) {
+        for (x, o) in out.iter_mut().enumerate() {
+            // Taps k with 0 <= x + k - r < w.
+            let first = r.saturating_sub(x);
+            let last = (w + r - x).min(kernel.len());
+            let window = &row[x + first - r..x + last - r];
             let mut s = 0.0;
-            for (k, kv) in kernel.iter().enumerate() {
-                let sx = x as isize + k as isize - r as isize;
-                if sx >= 0 && (sx as usize) < w {
-                    s += row[sx as usize] * kv;
-                }
+            for (v, kv) in window.iter().zip(&kernel[first..last]) {
+                s += v * kv;
             }
-            tmp[y * w + x] = s;
+            *o = s;
         }
     }
     let mut out = vec![0f32; data.len()];
-    for y in 0..h {
-        for x in 0..w {
-            let mut s = 0.0;
-            for (k, kv) in kernel.iter().enumerate() {
-                let sy = y as isize + k as isize - r as isize;
-                if sy >= 0 && (sy as usize) < h {
-                    s += tmp[sy as usize * w + x] * kv;
-                }
+    for (y, out_row) in out.chunks_exact_mut(w).enumerate() {
+        let first = r.saturating_sub(y);
+        let last = (h + r - y).min(kernel.len());
+        for (k, kv) in kernel.iter().enumerate().take(last).skip(first) {
+            let sy = y + k - r;
+            for (o, v) in out_row.iter_mut().zip(&tmp[sy * w..(sy + 1) * w]) {
+                *o += v * kv;
             }
-            out[y * w + x] = s;
         }
     }
     out
@@ -106,6 +110,53 @@ fn separable(data: &[f32], w: usize, h: usize, kernel: &[f32]) -> Vec<f32> {
 mod tests {
     use super::*;
     use crate::surface::SurfaceKind;
+
+    /// The filter as first written: every output sums its in-range taps in
+    /// kernel order.
+    fn separable_plainly(data: &[f32], w: usize, h: usize, kernel: &[f32]) -> Vec<f32> {
+        let r = kernel.len() as isize / 2;
+        let pass = |src: &[f32], along_x: bool| {
+            let mut dst = vec![0f32; src.len()];
+            for y in 0..h as isize {
+                for x in 0..w as isize {
+                    let mut s = 0.0;
+                    for (k, kv) in kernel.iter().enumerate() {
+                        let (sx, sy) = if along_x {
+                            (x + k as isize - r, y)
+                        } else {
+                            (x, y + k as isize - r)
+                        };
+                        if sx >= 0 && sy >= 0 && (sx as usize) < w && (sy as usize) < h {
+                            s += src[sy as usize * w + sx as usize] * kv;
+                        }
+                    }
+                    dst[y as usize * w + x as usize] = s;
+                }
+            }
+            dst
+        };
+        pass(&pass(data, true), false)
+    }
+
+    #[test]
+    fn the_vectorised_filter_gives_the_plain_loops_result_bit_for_bit() {
+        // Images narrower and shorter than the kernel too, where every
+        // output is a border output.
+        for (w, h, sigma) in [(37, 23, 1.9), (5, 40, 2.5), (60, 3, 0.8), (1, 1, 1.0)] {
+            let data: Vec<f32> = (0..w * h)
+                .map(|i| ((i * 7919) % 1013) as f32 / 97.0 - 5.0)
+                .collect();
+            let kernel = gaussian_kernel(sigma);
+            let fast = separable(&data, w, h, &kernel);
+            let plain = separable_plainly(&data, w, h, &kernel);
+            assert!(
+                fast.iter()
+                    .zip(&plain)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{w}x{h}, sigma {sigma}: the two differ"
+            );
+        }
+    }
 
     #[test]
     fn high_pass_removes_a_constant_offset_but_keeps_fine_texture() {

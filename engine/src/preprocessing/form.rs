@@ -92,14 +92,24 @@ const TUKEY_C: f64 = 4.685;
 pub fn fit_form(surface: &Surface, order: FormOrder, include: Option<&[bool]>) -> Option<FormFit> {
     let centre = (surface.width as f64 / 2.0, surface.height as f64 / 2.0);
     let scale = (surface.width.max(surface.height) as f64 / 2.0).max(1.0);
-    let used: Vec<usize> = (0..surface.values.len())
-        .filter(|&i| surface.valid[i] && include.is_none_or(|m| m[i]))
-        .collect();
     let n = order.terms();
-    if used.len() < 4 * n {
+    // Each used sample's row of the design matrix, computed once: every
+    // reweighting round reads it twice (normal equations, residuals), and
+    // recomputing the monomials was most of the fit's cost on import.
+    let mut rows: Vec<f64> = Vec::new();
+    let mut heights: Vec<f64> = Vec::new();
+    for (i, (&ok, &z)) in surface.valid.iter().zip(&surface.values).enumerate() {
+        if ok && include.is_none_or(|m| m[i]) {
+            let p = basis(order, i % surface.width, i / surface.width, centre, scale);
+            rows.extend_from_slice(&p[..n]);
+            heights.push(f64::from(z));
+        }
+    }
+    if heights.len() < 4 * n {
         return None;
     }
-    let mut weights = vec![1.0f64; used.len()];
+    let mut weights = vec![1.0f64; heights.len()];
+    let mut residuals = vec![0.0f64; heights.len()];
     let mut fit = FormFit {
         coefficients: vec![0.0; n],
         order,
@@ -108,26 +118,31 @@ pub fn fit_form(surface: &Surface, order: FormOrder, include: Option<&[bool]>) -
         residual_sigma: 0.0,
     };
     for _ in 0..IRLS_ROUNDS {
-        let mut m = vec![vec![0f64; n]; n];
-        let mut rhs = vec![0f64; n];
-        for (&i, &wgt) in used.iter().zip(&weights) {
-            if wgt <= 0.0 {
-                continue;
-            }
-            let p = basis(order, i % surface.width, i / surface.width, centre, scale);
-            let z = f64::from(surface.values[i]);
-            for r in 0..n {
-                rhs[r] += wgt * p[r] * z;
-                for c in 0..n {
-                    m[r][c] += wgt * p[r] * p[c];
-                }
-            }
-        }
-        fit.coefficients = solve(m, rhs)?;
-        let residuals: Vec<f64> = used
+        let (m, rhs) = match order {
+            FormOrder::Plane => normal_equations::<3>(&rows, &heights, &weights),
+            FormOrder::Quadratic => normal_equations::<6>(&rows, &heights, &weights),
+            FormOrder::Quartic => normal_equations::<15>(&rows, &heights, &weights),
+        };
+        let previous = std::mem::replace(&mut fit.coefficients, solve(m, rhs)?);
+        // Converged: the coefficients (heights at the scaled coordinates'
+        // unit) no longer move by a millionth of the residual spread, so
+        // further rounds would change nothing that matters. Most fits get
+        // here in three or four rounds instead of eight.
+        let moved = previous
             .iter()
-            .map(|&i| f64::from(surface.values[i]) - fit.at(i % surface.width, i / surface.width))
-            .collect();
+            .zip(&fit.coefficients)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        if fit.residual_sigma > 0.0 && moved < 1e-6 * fit.residual_sigma {
+            break;
+        }
+        for ((r, p), z) in residuals.iter_mut().zip(rows.chunks_exact(n)).zip(&heights) {
+            *r = z - p
+                .iter()
+                .zip(&fit.coefficients)
+                .map(|(a, b)| a * b)
+                .sum::<f64>();
+        }
         let sigma = robust_sigma(&residuals, &weights);
         fit.residual_sigma = sigma;
         if sigma <= 0.0 {
@@ -144,6 +159,38 @@ pub fn fit_form(surface: &Surface, order: FormOrder, include: Option<&[bool]>) -
         }
     }
     Some(fit)
+}
+
+/// The weighted normal equations `(Xᵀ W X) β = Xᵀ W z` of `N` terms: the
+/// term count is a constant so the inner loops unroll, and only the upper
+/// triangle of the symmetric matrix is summed.
+fn normal_equations<const N: usize>(
+    rows: &[f64],
+    heights: &[f64],
+    weights: &[f64],
+) -> (Vec<Vec<f64>>, Vec<f64>) {
+    let mut m = [[0f64; N]; N];
+    let mut rhs = [0f64; N];
+    for ((p, &z), &wgt) in rows.chunks_exact(N).zip(heights).zip(weights) {
+        if wgt <= 0.0 {
+            continue;
+        }
+        for r in 0..N {
+            let wp = wgt * p[r];
+            rhs[r] += wp * z;
+            for c in r..N {
+                m[r][c] += wp * p[c];
+            }
+        }
+    }
+    let full = (0..N)
+        .map(|r| {
+            (0..N)
+                .map(|c| if c >= r { m[r][c] } else { m[c][r] })
+                .collect()
+        })
+        .collect();
+    (full, rhs.to_vec())
 }
 
 /// 1.4826 · median absolute residual over the samples still in the fit.

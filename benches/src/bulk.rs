@@ -1,7 +1,8 @@
 //! Bulk loading synthetic casings from a zip as an import job (read, hash,
 //! decode, prepare, describe in ONNX batches, store in transactions, index
-//! in batches), against descriptor inference alone on the same casings'
-//! model inputs, in the same process.
+//! in batches), against two baselines in the same process: descriptor
+//! inference alone on the same casings' model inputs, and the same zip read
+//! and decoded alone on as many threads as the pipeline's analysers.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -95,6 +96,18 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
         baselines.push((threads, rate));
     }
 
+    // Second baseline: the same zip read and decoded only, by one reader
+    // and as many decoding threads as the pipeline has analysers: what an
+    // import could reach if everything after decoding cost nothing.
+    let decode_rate = decode_only(&zip_path, args.casings, cfg.threads, &cfg)?;
+    report.push(
+        format!(
+            "read and decode alone ({} thread(s)): {decode_rate:.1} casings/s",
+            cfg.threads
+        ),
+        serde_json::json!({"name": "decode_alone", "threads": cfg.threads, "casings_per_s": decode_rate}),
+    );
+
     let opened = Instant::now();
     let engine = runtime.block_on(Engine::open(cfg))?;
     let open_s = opened.elapsed().as_secs_f64();
@@ -124,6 +137,10 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
             ratio(rate, *base)
         ));
     }
+    report.note(format!(
+        "ratio pipeline / decode alone: {:.2}",
+        ratio(rate, decode_rate)
+    ));
     let s = result.stages;
     let busy =
         s.read + s.decode + s.prepare + s.polar + s.evidence + s.describe + s.store + s.index;
@@ -143,6 +160,7 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
         "batch_size": args.batch_size,
         "describe_batch": args.describe_batch,
         "stages_s": s,
+        "pipeline_over_decode": ratio(rate, decode_rate),
         "ratios": baselines.iter().map(|(t, b)| serde_json::json!({"onnx_threads": t, "pipeline_over_inference": ratio(rate, *b)})).collect::<Vec<_>>(),
     })))
 }
@@ -181,6 +199,47 @@ fn write_archive(path: &Path, args: &BulkArgs) -> anyhow::Result<()> {
     zip.finish()?;
     std::fs::rename(&tmp, path)?;
     Ok(())
+}
+
+/// Casings per second read from the zip by one thread and decoded by
+/// `threads` (every scan decoded, nothing kept).
+fn decode_only(
+    zip_path: &Path,
+    n: usize,
+    threads: usize,
+    cfg: &EngineConfig,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(2 * threads);
+    let receive = std::sync::Mutex::new(receive);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let next = receive.lock().expect("queue lock").recv();
+                        let Ok(bytes) = next else { return Ok(()) };
+                        read_surface(&bytes, "c.x3p", None, &cfg.limits)?;
+                    }
+                })
+            })
+            .collect();
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(zip_path)?)?;
+        for i in 0..n {
+            let mut entry = zip.by_name(&format!("scans/c{i:06}.x3p"))?;
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes)?;
+            if send.send(bytes).is_err() {
+                break; // a worker failed: its error is reported below
+            }
+        }
+        drop(send);
+        for worker in workers {
+            worker.join().expect("decoder thread")?;
+        }
+        Ok(())
+    })?;
+    Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Model inputs of the first `n` casings of the zip.

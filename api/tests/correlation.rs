@@ -122,7 +122,11 @@ async fn a_job_makes_leads_of_the_candidates_above_the_threshold() {
                     let both = [&l.query_casing.casing_id, &l.candidate_casing.casing_id];
                     both.contains(&&c.casing.casing_id) && both.contains(&&id.to_string())
                 });
-                assert_eq!(above, lead, "{id} / {}: {:?}", c.casing.casing_id, c.log10_lr);
+                assert_eq!(
+                    above, lead,
+                    "{id} / {}: {:?}",
+                    c.casing.casing_id, c.log10_lr
+                );
             }
         }
 
@@ -214,11 +218,7 @@ async fn agreements_bound_what_a_job_correlates_with() {
             .map(|(a, q, c)| (a.to_string(), q.to_string(), c.to_string()))
             .collect();
         let found_b = pairs(&of_b);
-        assert!(
-            expected_b.is_subset(&found_b),
-            "{}: {found_b:?}",
-            t.backend
-        );
+        assert!(expected_b.is_subset(&found_b), "{}: {found_b:?}", t.backend);
         for lead in &leads_of(&t, "local").await {
             assert_eq!(lead.query_casing.agency, "local", "{lead:?}");
             assert_eq!(lead.candidate_casing.agency, "local", "{lead:?}");
@@ -252,8 +252,7 @@ async fn two_engines_work_one_queue_each_job_once() {
         t.restart_with(|cfg| cfg.correlation.workers = 2).await;
         let b = second_node(&t, &backend, 2).await;
         let names = [
-            "TW01-01", "TW02-01", "TW01-02", "TW02-02", "TW01-03", "TW02-03", "TW01-04",
-            "TW02-04",
+            "TW01-01", "TW02-01", "TW01-02", "TW02-02", "TW01-03", "TW02-03", "TW01-04", "TW02-04",
         ];
         for (i, id) in names.iter().enumerate() {
             let node = if i % 2 == 0 { &t.engine } else { &b };
@@ -336,7 +335,10 @@ async fn healthz_reports_the_queue_depth() {
         drain(&t.engine).await;
         let r = send(&app, get("/healthz").to_request()).await;
         let q = &r.json["correlation_queue"];
-        assert_eq!((q["queued"].as_u64(), q["running"].as_u64()), (Some(0), Some(0)));
+        assert_eq!(
+            (q["queued"].as_u64(), q["running"].as_u64()),
+            (Some(0), Some(0))
+        );
         assert_eq!(q["oldest_queued_seconds"], 0.0);
         t.close().await;
     }

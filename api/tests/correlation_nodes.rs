@@ -52,7 +52,12 @@ fn start_node(t: &TestEngine, url: &str, label: &str, shared_evidence: &Path) ->
         .arg(&data_dir)
         .args(["--database-url", url, "--threads", "1", "serve", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
-        .args(["--correlation-workers", "1", "--correlation-lease-secs", LEASE_SECS])
+        .args([
+            "--correlation-workers",
+            "1",
+            "--correlation-lease-secs",
+            LEASE_SECS,
+        ])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -169,7 +174,11 @@ async fn three_nodes_one_killed_mid_job_lose_nothing_and_finish_nothing_twice() 
     let waited = Instant::now();
     for node in &nodes {
         while healthz(node).unwrap()["indexed"].as_u64() != Some(all) {
-            assert!(waited.elapsed() < PATIENCE, "{} never indexed all", node.name);
+            assert!(
+                waited.elapsed() < PATIENCE,
+                "{} never indexed all",
+                node.name
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -178,7 +187,12 @@ async fn three_nodes_one_killed_mid_job_lose_nothing_and_finish_nothing_twice() 
     for (i, node) in nodes.iter().enumerate() {
         let stored_elsewhere = &names[(i + 1) % 3];
         let best = best_candidate(node, stored_elsewhere);
-        assert_eq!(gun(&best), gun(stored_elsewhere), "{} ranks {best}", node.name);
+        assert_eq!(
+            gun(&best),
+            gun(stored_elsewhere),
+            "{} ranks {best}",
+            node.name
+        );
     }
 
     // Kill node C while it holds a job.
@@ -204,11 +218,17 @@ async fn three_nodes_one_killed_mid_job_lose_nothing_and_finish_nothing_twice() 
                 })
                 .map(|j| j.id)
                 .collect();
-            assert!(!orphaned.is_empty(), "node C held no job when it was killed");
+            assert!(
+                !orphaned.is_empty(),
+                "node C held no job when it was killed"
+            );
             break;
         }
         let q = db.correlation_queue("-").await.unwrap();
-        assert!(q.queued > 0, "the queue drained before node C could be killed");
+        assert!(
+            q.queued > 0,
+            "the queue drained before node C could be killed"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let killed_at = began.elapsed();
@@ -241,7 +261,11 @@ async fn three_nodes_one_killed_mid_job_lose_nothing_and_finish_nothing_twice() 
         casings.keys().copied().collect::<BTreeSet<_>>()
     );
     for job in &jobs {
-        assert_eq!((job.state, job.completions), (CorrelationState::Done, 1), "{job:?}");
+        assert_eq!(
+            (job.state, job.completions),
+            (CorrelationState::Done, 1),
+            "{job:?}"
+        );
     }
     for id in &orphaned {
         let job = jobs.iter().find(|j| j.id == *id).unwrap();
@@ -256,7 +280,11 @@ async fn three_nodes_one_killed_mid_job_lose_nothing_and_finish_nothing_twice() 
         })
         .await
         .unwrap();
-    assert_eq!(completions.len(), jobs.len(), "one audited completion per job");
+    assert_eq!(
+        completions.len(),
+        jobs.len(),
+        "one audited completion per job"
+    );
 
     // Each pair's lead made once, by the job that made it.
     let leads = db

@@ -421,9 +421,8 @@ impl Database {
             Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || $1 || ' days')",
             Backend::Postgres => "now() - make_interval(days => CAST($1 AS INTEGER))",
         };
-        let sql = format!(
-            "DELETE FROM correlation_jobs WHERE state = 'done' AND finished_at < {before}"
-        );
+        let sql =
+            format!("DELETE FROM correlation_jobs WHERE state = 'done' AND finished_at < {before}");
         Ok(on_pool!(self, pool => {
             sqlx::query(AssertSqlSafe(sql))
                 .bind(days)
@@ -586,7 +585,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(records.len(), 1);
-        assert!(records[0].detail.contains(&format!("\"leads\":[{}]", made[0])));
+        assert!(records[0]
+            .detail
+            .contains(&format!("\"leads\":[{}]", made[0])));
     }
 
     /// Workers racing for the queue each get jobs no other worker got, and
@@ -669,12 +670,18 @@ mod tests {
         let a = casing_fixture(db, "lab", "A", None, None).await;
         let b = casing_fixture(db, "lab", "B", None, None).await;
         let job = db.claim_correlation_jobs("n", 1, LONG, 2).await.unwrap()[0].clone();
-        assert!(db.fail_correlation_attempt(&job, "boom 1", 2).await.unwrap());
+        assert!(db
+            .fail_correlation_attempt(&job, "boom 1", 2)
+            .await
+            .unwrap());
         let queued = db.correlation_job_of(a).await.unwrap().unwrap();
         assert_eq!(queued.state, CorrelationState::Queued);
         let again = db.claim_correlation_jobs("n", 1, LONG, 2).await.unwrap()[0].clone();
         assert_eq!((again.id, again.attempts), (job.id, 2));
-        assert!(db.fail_correlation_attempt(&again, "boom 2", 2).await.unwrap());
+        assert!(db
+            .fail_correlation_attempt(&again, "boom 2", 2)
+            .await
+            .unwrap());
         let failed = db.correlation_job_of(a).await.unwrap().unwrap();
         assert_eq!(
             (failed.state, failed.last_error.as_deref()),

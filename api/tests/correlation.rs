@@ -343,3 +343,40 @@ async fn healthz_reports_the_queue_depth() {
         t.close().await;
     }
 }
+
+/// `casetrace check` names a job given up after its last attempt, with
+/// its error, for the operator.
+#[actix_web::test]
+async fn check_names_a_failed_job() {
+    for backend in backends() {
+        let t = TestEngine::open(&backend).await;
+        t.engine
+            .submit(&local_examiner(), weller_submission("TW01-01"))
+            .await
+            .unwrap();
+        let report = t.engine.check().await.unwrap();
+        assert!(report.is_clean(), "{}: {:?}", t.backend, report.problems);
+        let db = t.engine.database();
+        let job = db
+            .claim_correlation_jobs("test", 1, Duration::from_secs(60), 1)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert!(db
+            .fail_correlation_attempt(&job, "the model broke", 1)
+            .await
+            .unwrap());
+        let report = t.engine.check().await.unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("failed after 1 attempts: the model broke")),
+            "{}: {:?}",
+            t.backend,
+            report.problems
+        );
+        t.close().await;
+    }
+}

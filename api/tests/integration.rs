@@ -7,6 +7,8 @@ mod audit_anchor;
 mod audit_trail;
 mod cli;
 mod common;
+mod correlation;
+mod correlation_nodes;
 mod eval;
 mod http;
 mod imports;

@@ -8,7 +8,6 @@
 //! With `CASETRACE_SCREENSHOTS=DIR` the test also writes the README's
 //! screenshots (inbox, comparison, firearm timeline) into DIR.
 
-mod http1;
 mod webdriver;
 
 use std::time::Duration;
@@ -20,7 +19,7 @@ use casetrace_engine::access::Role;
 use serde_json::{json, Value};
 
 use crate::common::{
-    multipart, operator, register_test_agency, weller, Backend, Part, TestEngine, TEST_KEY,
+    http1, multipart, operator, register_test_agency, weller, Backend, Part, TestEngine, TEST_KEY,
 };
 use webdriver::Browser;
 

@@ -37,6 +37,20 @@ pub struct ServeArgs {
     /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, requires = "tls_cert", env = "CASETRACE_TLS_KEY")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Correlation workers of this node: each claims a job of the shared
+    /// queue at a time and makes its leads. 0 = this node works no job
+    /// (casings it stores are still queued, for other nodes).
+    #[arg(long, default_value_t = 1, env = "CASETRACE_CORRELATION_WORKERS")]
+    pub correlation_workers: usize,
+    /// Seconds a claimed correlation job stays this node's without a
+    /// renewal: how long a killed node's jobs wait before another node
+    /// takes them over.
+    #[arg(long, env = "CASETRACE_CORRELATION_LEASE_SECS")]
+    pub correlation_lease_secs: Option<u64>,
+    /// A candidate becomes a lead automatically when its calibrated
+    /// log10 likelihood ratio reaches this (default 2, i.e. 100 to 1).
+    #[arg(long, env = "CASETRACE_LEAD_MIN_LOG10_LR")]
+    pub lead_min_log10_lr: Option<f64>,
 }
 
 pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -47,6 +61,15 @@ pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitC
     if let Some(n) = args.max_concurrent_imports {
         cfg.imports.max_concurrent_uploads = n;
     }
+    cfg.correlation.workers = args.correlation_workers;
+    if let Some(secs) = args.correlation_lease_secs {
+        anyhow::ensure!(secs > 0, "--correlation-lease-secs must be at least 1");
+        cfg.correlation.lease = std::time::Duration::from_secs(secs);
+    }
+    if let Some(lr) = args.lead_min_log10_lr {
+        anyhow::ensure!(lr.is_finite(), "--lead-min-log10-lr must be a number");
+        cfg.correlation.min_log10_lr = lr;
+    }
     // Read before the engine starts, so a bad certificate fails fast.
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(tls_config(cert, key)?),
@@ -55,6 +78,7 @@ pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitC
     let engine = open_engine(cfg).await?;
     bootstrap(&engine).await?;
     let engine = Arc::new(engine);
+    engine.start_correlating();
     let state = web::Data::new(AppState::with_upload_limit(
         engine.clone(),
         args.max_upload_bytes,

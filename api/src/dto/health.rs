@@ -15,9 +15,45 @@ pub struct HealthDto {
     pub indexed: u64,
     /// Version of the descriptor model in use.
     pub model_version: String,
+    /// This node's name in the correlation queue's claims (host, process
+    /// and a random part).
+    pub node: String,
     /// How far this node's index is behind the database's change feed
     /// (what other nodes and the command line committed).
     pub index_lag: IndexLagDto,
+    /// The correlation queue shared by every node, and this node's part.
+    pub correlation_queue: QueueDepthDto,
+}
+
+/// The correlation queue as one node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct QueueDepthDto {
+    /// Jobs waiting for a worker (of any node).
+    pub queued: u64,
+    /// Jobs a worker holds (of any node; a stopped node's until its lease
+    /// runs out).
+    pub running: u64,
+    /// Running jobs this node holds.
+    pub running_here: u64,
+    /// Jobs given up after their last attempt, the error kept.
+    pub failed: u64,
+    /// How long the oldest queued job has waited, seconds (0 when none).
+    pub oldest_queued_seconds: f64,
+    /// This node's correlation workers (0: it works no job).
+    pub workers: usize,
+}
+
+impl From<casetrace_engine::service::QueueDepth> for QueueDepthDto {
+    fn from(q: casetrace_engine::service::QueueDepth) -> Self {
+        QueueDepthDto {
+            queued: q.queued,
+            running: q.running,
+            running_here: q.running_here,
+            failed: q.failed,
+            oldest_queued_seconds: q.oldest_queued_seconds,
+            workers: q.workers,
+        }
+    }
 }
 
 /// A node's index against the database's change feed.

@@ -96,6 +96,10 @@ pub struct LeadDto {
     /// The query casing's case number and calibre.
     pub case_number: Option<String>,
     pub calibre: Option<String>,
+    /// True when the correlation queue made the lead (a candidate whose
+    /// calibrated log10 LR reached the threshold; `marked_by` is then
+    /// `correlator`), false when an examiner took it up by hand.
+    pub automatic: bool,
     /// Where the lead's verification stands; null in histories, which do
     /// not report it.
     pub verification: Option<VerificationDto>,
@@ -129,6 +133,7 @@ impl From<LeadRecord> for LeadDto {
             log10_lr: r.log10_lr,
             case_number: r.case_number,
             calibre: r.calibre,
+            automatic: r.automatic,
             verification: None,
             conclusion: None,
             conclusions: Vec::new(),

@@ -33,7 +33,7 @@ pub use firearm::{
     CasingRefDto, FirearmDto, NewFirearmDto, NewTraceEventDto, SerialMatchDto, SerialSearchDto,
     TraceEventDto, TraceEventKindDto,
 };
-pub use health::{HealthDto, IndexLagDto};
+pub use health::{HealthDto, IndexLagDto, QueueDepthDto};
 pub use import::{ImportCountsDto, ImportForm, ImportJobDto, ImportPathDto, ImportRowErrorDto};
 pub use lead::{
     CaseHistoryDto, DecisionDto, FirearmHistoryDto, LeadDecisionDto, LeadDto, LeadStatusDto,

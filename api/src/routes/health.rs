@@ -1,5 +1,5 @@
-//! `/healthz`: liveness, a glance at what is on file, and how far this
-//! node's index is behind the database.
+//! `/healthz`: liveness, a glance at what is on file, how far this node's
+//! index is behind the database, and the correlation queue's depth.
 
 use actix_web::web;
 
@@ -23,12 +23,15 @@ pub async fn healthz(state: web::Data<AppState>) -> Result<web::Json<HealthDto>,
     let casings = state.engine.casing_count().await?;
     let indexed = state.engine.indexed_count()?;
     let index_lag = state.engine.index_lag().await?.into();
+    let correlation_queue = state.engine.correlation_queue().await?.into();
     Ok(web::Json(HealthDto {
         status: "ok".into(),
         casings: u64::try_from(casings).unwrap_or_default(),
         indexed,
         model_version: state.engine.model_version().to_string(),
+        node: state.engine.node().to_string(),
         index_lag,
+        correlation_queue,
     }))
 }
 

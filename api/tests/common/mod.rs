@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod http1;
 pub mod server;
 
 use std::io::Write;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::http1;
+use crate::common::http1;
 use crate::common::server::free_port;
 
 /// The W3C element reference key.

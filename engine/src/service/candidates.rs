@@ -52,6 +52,9 @@ struct Query {
     descriptor: Vec<f32>,
     um_per_px: f64,
     exclude: Option<i64>,
+    /// Casings the descriptor index hands the fine comparison (at least
+    /// the list's length).
+    shortlist: usize,
 }
 
 /// Candidates best first, with where the time went.
@@ -126,6 +129,22 @@ impl Engine {
         let sight = self.sight(caller).await?;
         let agency = agency.unwrap_or(caller.agency.as_str());
         let record = self.viewable_casing(&sight, agency, casing_id).await?;
+        let within = sight.agencies(Scope::Correlate).clone();
+        self.rank_stored(&record, limit, self.cfg.shortlist, &within)
+            .await
+    }
+
+    /// Candidates for a casing on file (never itself) among the casings
+    /// of `within`, from a shortlist of `shortlist`: for callers that have
+    /// decided what the list may hold (a candidate list, a correlation
+    /// job).
+    pub(super) async fn rank_stored(
+        &self,
+        record: &CasingRecord,
+        limit: usize,
+        shortlist: usize,
+        within: &Agencies,
+    ) -> Result<CandidateList> {
         let (record, features) = self.stored_query(&record.agency, &record.casing_id).await?;
         let canvas = decode_canvas(&features.comparison_surface)?;
         let pin_mark = features
@@ -133,15 +152,15 @@ impl Engine {
             .as_deref()
             .map(decode_canvas)
             .transpose()?;
-        let within = sight.agencies(Scope::Correlate).clone();
         let query = Query {
             canvas,
             pin_mark,
             descriptor: features.descriptor,
             um_per_px: record.um_per_px,
             exclude: Some(record.id),
+            shortlist,
         };
-        self.rank(query, limit, &within).await
+        self.rank(query, limit, within).await
     }
 
     /// Candidates for an image not on file, among the casings of the
@@ -166,6 +185,7 @@ impl Engine {
             descriptor: analysis.descriptor,
             um_per_px: analysis.um_per_px,
             exclude: None,
+            shortlist: self.cfg.shortlist,
         };
         self.rank(query, limit, &within).await
     }
@@ -177,9 +197,10 @@ impl Engine {
             descriptor,
             um_per_px: query_um_per_px,
             exclude,
+            shortlist,
         } = query;
         let t0 = Instant::now();
-        let k = self.cfg.shortlist.max(limit) + usize::from(exclude.is_some());
+        let k = shortlist.max(limit) + usize::from(exclude.is_some());
         // The agencies' casings are selected before the index is searched,
         // so what a caller may not see never takes a shortlist place.
         let allowed = self.allowed_pks(within).await?;

@@ -4,8 +4,9 @@
 //! derived and stored pieces can disagree with it: a casing without a
 //! descriptor of the current model, an index file whose stamp or size does
 //! not match, an indexed vector that does not find its own casing, an
-//! evidence file missing or no longer matching its hash, and an import row
-//! claiming a casing that is not on file.
+//! evidence file missing or no longer matching its hash, an import row
+//! claiming a casing that is not on file, and a correlation job that lost
+//! its casing, was completed more than once, or failed.
 
 use std::collections::HashSet;
 
@@ -141,6 +142,44 @@ impl Engine {
                 "{orphans} import rows record a loaded casing that is not on file"
             ));
         }
+        self.check_correlation_jobs(&casings, &mut report).await?;
         Ok(report)
+    }
+
+    /// The correlation queue against the casings: a job of a casing not on
+    /// file was never committed with it; a done job was completed exactly
+    /// once; a failed job is reported with its error for the operator.
+    async fn check_correlation_jobs(
+        &self,
+        casings: &[crate::casing::CasingRecord],
+        report: &mut CheckReport,
+    ) -> Result<()> {
+        use crate::store::CorrelationState;
+        let on_file: HashSet<i64> = casings.iter().map(|c| c.id).collect();
+        for job in self.db.correlation_jobs().await? {
+            let done = job.state == CorrelationState::Done;
+            if !done && !on_file.contains(&job.casing_pk) {
+                report.problems.push(format!(
+                    "correlation job {} is of casing row {}, which is not on file",
+                    job.id, job.casing_pk
+                ));
+            }
+            if done && job.completions != 1 {
+                report.problems.push(format!(
+                    "correlation job {} was completed {} times",
+                    job.id, job.completions
+                ));
+            }
+            if job.state == CorrelationState::Failed {
+                report.problems.push(format!(
+                    "correlation job {} (casing row {}) failed after {} attempts: {}",
+                    job.id,
+                    job.casing_pk,
+                    job.attempts,
+                    job.last_error.as_deref().unwrap_or("no error kept")
+                ));
+            }
+        }
+        Ok(())
     }
 }

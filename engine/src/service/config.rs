@@ -43,6 +43,51 @@ pub struct EngineConfig {
     /// index up to date with what other engines (and the command line)
     /// committed. Casings this engine stores are indexed at once.
     pub follow_every: Duration,
+    /// The correlation queue's workers on this engine (off unless asked:
+    /// `casetrace serve` turns them on).
+    pub correlation: CorrelationConfig,
+}
+
+/// Settings of this engine's correlation workers. Every engine enqueues a
+/// job for each casing it stores whatever these say; they decide whether
+/// this engine also works the queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorrelationConfig {
+    /// Worker tasks; 0 = this engine works no job.
+    pub workers: usize,
+    /// A candidate becomes a lead when the calibrated log10 likelihood
+    /// ratio of the pair reaches this. Candidates without an LR (no
+    /// calibration covers the pair) never become leads automatically.
+    pub min_log10_lr: f64,
+    /// Casings the descriptor index hands a job's fine comparison.
+    pub shortlist: usize,
+    /// How long a claimed job is a worker's before others may take it
+    /// over; the worker renews it every third of this while it works, so
+    /// only a stopped node loses its jobs.
+    pub lease: Duration,
+    /// Claims of a job before it is given up as failed, its last error
+    /// kept.
+    pub max_attempts: i32,
+    /// How often an idle worker looks for jobs.
+    pub poll_every: Duration,
+    /// Done jobs are deleted this many days after they finished.
+    pub keep_done_days: i64,
+}
+
+impl Default for CorrelationConfig {
+    fn default() -> Self {
+        CorrelationConfig {
+            workers: 0,
+            // 100 to 1 for the same firearm: a lead worth an examiner's
+            // time, not a verdict.
+            min_log10_lr: 2.0,
+            shortlist: 20,
+            lease: Duration::from_secs(30),
+            max_attempts: 3,
+            poll_every: Duration::from_millis(500),
+            keep_done_days: 7,
+        }
+    }
 }
 
 /// Settings of bulk import jobs.
@@ -144,6 +189,7 @@ impl EngineConfig {
             // Well inside the 2 s a shared deployment promises, for one
             // small indexed query per poll.
             follow_every: Duration::from_millis(500),
+            correlation: CorrelationConfig::default(),
         }
     }
 }

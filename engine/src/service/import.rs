@@ -51,6 +51,8 @@ pub struct PreparedImport {
     source: ImportSource,
     base: String,
     rows: Vec<ManifestRow>,
+    /// The importer's key: its casings' correlation jobs run for it.
+    key_id: Option<String>,
 }
 
 /// Where a running job stands, after each batch.
@@ -172,6 +174,7 @@ impl Engine {
                 source,
                 base,
                 rows,
+                key_id: caller.key_id.clone(),
             });
         }
         let job = self
@@ -192,6 +195,7 @@ impl Engine {
             source,
             base,
             rows,
+            key_id: caller.key_id.clone(),
         })
     }
 
@@ -228,6 +232,7 @@ impl Engine {
             source,
             base,
             rows,
+            key_id,
             ..
         } = prepared;
         let job_id = job.id.clone();
@@ -283,6 +288,7 @@ impl Engine {
         let mut writer = Writer {
             engine: self,
             job_id: &job_id,
+            key_id: key_id.as_deref(),
             rows: &rows,
             pending: Vec::new(),
             blobs: Vec::new(),
@@ -392,6 +398,8 @@ impl Engine {
 struct Writer<'a> {
     engine: &'a Engine,
     job_id: &'a str,
+    /// The importer's key, for the correlation jobs of what it loads.
+    key_id: Option<&'a str>,
     rows: &'a [ManifestRow],
     pending: Vec<BatchItem>,
     /// Evidence files written for the pending items, to remove again if
@@ -475,7 +483,7 @@ impl Writer<'_> {
         let results = self
             .engine
             .db
-            .write_import_batch(self.job_id, &self.pending)
+            .write_import_batch(self.job_id, &self.pending, self.key_id)
             .await?;
         self.clock.add(Stage::Store, started.elapsed());
         let started = Instant::now();

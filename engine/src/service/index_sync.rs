@@ -83,6 +83,10 @@ pub(super) struct IndexFollower {
     dim: usize,
     /// Every change up to this seq is in the index.
     position: Arc<AtomicI64>,
+    /// Held by one catch-up at a time (the background task and the
+    /// correlation workers both catch up): two that read the same change
+    /// at different times could otherwise apply the older descriptor last.
+    applying: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How far an engine's index is behind the database.
@@ -112,6 +116,7 @@ impl IndexFollower {
             model_version,
             dim,
             position: Arc::new(AtomicI64::new(position)),
+            applying: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -121,6 +126,7 @@ impl IndexFollower {
 
     /// Apply every change committed after the position; how many.
     pub(super) async fn catch_up(&self) -> Result<u64> {
+        let _turn = self.applying.lock().await;
         let mut applied = 0;
         loop {
             let changes = self.db.changes_after(self.position(), FEED_PAGE).await?;

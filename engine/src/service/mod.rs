@@ -7,6 +7,7 @@ mod analysis;
 mod candidates;
 mod check;
 mod config;
+mod correlator;
 mod fine_only;
 mod history;
 mod import;
@@ -29,7 +30,8 @@ pub use crate::store::RowFailure;
 pub use analysis::{analyse, Analysis, AnalysisTimings};
 pub use candidates::{Candidate, CandidateList, QueryTimings};
 pub use check::CheckReport;
-pub use config::{AuditConfig, EngineConfig, ImportConfig};
+pub use config::{AuditConfig, CorrelationConfig, EngineConfig, ImportConfig};
+pub use correlator::{QueueDepth, CORRELATION_ACTION};
 pub use fine_only::{BudgetedRanking, FineMatch};
 pub use import::{ImportProgress, ImportReport, ImportStatus, PreparedImport};
 pub use index_sync::IndexLag;
@@ -68,6 +70,10 @@ pub struct Engine {
     follow_task: index_sync::FollowTask,
     calibrations: Arc<Calibrations>,
     audit_anchor: Arc<AuditAnchor>,
+    /// This engine's name in the correlation queue's claims.
+    node: String,
+    /// The correlation workers, once started.
+    correlator_tasks: correlator::CorrelatorTasks,
 }
 
 impl Engine {
@@ -140,6 +146,8 @@ impl Engine {
         )?);
         let follow_task = index_sync::FollowTask(Some(follower.clone().spawn(cfg.follow_every)));
         Ok(Engine {
+            node: correlator::node_name(),
+            correlator_tasks: correlator::CorrelatorTasks::default(),
             follower,
             follow_task,
             audit_anchor,
@@ -181,6 +189,12 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
+    }
+
+    /// This engine's name as a node of a shared deployment (in the
+    /// correlation queue's claims and audit records).
+    pub fn node(&self) -> &str {
+        &self.node
     }
 
     /// The store behind the engine's door, for tests and tools that check
@@ -227,6 +241,7 @@ impl Engine {
         if let Some(task) = &self.follow_task.0 {
             task.abort();
         }
+        self.correlator_tasks.abort_all();
         self.db.close().await
     }
 

@@ -113,7 +113,11 @@ impl Engine {
             let (blobs, sub) = (self.blobs.clone(), sub.clone());
             blocking(move || blobs.put(&sub.bytes)).await?
         };
-        let inserted = match self.db.insert_casing(&new, &features).await {
+        let inserted = match self
+            .db
+            .insert_casing_by(&new, &features, caller.key_id.as_deref())
+            .await
+        {
             Ok(InsertOutcome::Inserted(record)) => record,
             // The same bytes are on file, so the evidence file is theirs too.
             Ok(InsertOutcome::Existing(record)) => {

@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use super::blobs::check_sha256_hex;
 use super::changes::record_changes_in;
+use super::correlation_jobs::enqueue_correlation_in;
 use super::db::{on_pool, BeginWrite, Database, DbTimestamp};
 use crate::casing::{CasingFeatures, CasingRecord, NewCasing};
 use crate::error::{EngineError, Result};
@@ -229,10 +230,25 @@ impl Database {
         new: &NewCasing,
         features: &CasingFeatures,
     ) -> Result<InsertOutcome> {
+        self.insert_casing_by(new, features, None).await
+    }
+
+    /// [`Database::insert_casing`] for a submitter presenting key `key_id`
+    /// (`None`: the command line): the casing's correlation job, queued in
+    /// the same transaction, runs for its agency and that key.
+    pub async fn insert_casing_by(
+        &self,
+        new: &NewCasing,
+        features: &CasingFeatures,
+        key_id: Option<&str>,
+    ) -> Result<InsertOutcome> {
         let metadata = checked_metadata(new)?;
         let mut attempt = 1;
         loop {
-            match self.try_insert_casing(new, &metadata, features).await {
+            match self
+                .try_insert_casing(new, &metadata, features, key_id)
+                .await
+            {
                 Err(EngineError::Database(sqlx::Error::Database(e)))
                     if e.is_unique_violation() && attempt < INSERT_ATTEMPTS =>
                 {
@@ -262,6 +278,7 @@ impl Database {
         new: &NewCasing,
         metadata: &serde_json::Value,
         features: &CasingFeatures,
+        key_id: Option<&str>,
     ) -> Result<InsertOutcome> {
         let descriptor = encode_descriptor(&features.descriptor);
         let backend = self.backend();
@@ -287,6 +304,7 @@ impl Database {
                 }
             }
             let row = insert_casing_rows!(tx, new, metadata, features, &descriptor);
+            enqueue_correlation_in!(tx, row.id, &new.agency, key_id);
             record_changes_in!(tx, backend, crate::store::ChangeKind::Insert, &[row.id]);
             tx.commit().await?;
             Ok(InsertOutcome::Inserted(row.try_into()?))
@@ -488,6 +506,12 @@ impl Database {
             // Features first: the foreign key cascades too, but this does
             // not depend on SQLite's foreign_keys pragma being on.
             sqlx::query("DELETE FROM casing_features WHERE casing_pk = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            // Its correlation job goes with it: an undone submission
+            // leaves no job behind.
+            sqlx::query("DELETE FROM correlation_jobs WHERE casing_pk = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;

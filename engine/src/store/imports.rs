@@ -16,6 +16,7 @@ use super::casings::{
     SELECT_SAME_CASING,
 };
 use super::changes::record_changes_in;
+use super::correlation_jobs::enqueue_correlation_in;
 use super::db::{on_pool, BeginWrite, Database};
 use crate::casing::{CasingFeatures, CasingRecord, NewCasing};
 use crate::error::{EngineError, Result};
@@ -445,8 +446,9 @@ impl Database {
         }))
     }
 
-    /// Store a batch in one transaction: every casing and its features,
-    /// every row's outcome, and the job's heartbeat. A casing already on
+    /// Store a batch in one transaction: every casing and its features and
+    /// correlation job (run for its agency and `key_id`, the importer's
+    /// key), every row's outcome, and the job's heartbeat. A casing already on
     /// file (same id and bytes, or same bytes) settles as a duplicate; an
     /// id on file with other bytes fails its row. Nothing of the batch is
     /// written if the transaction fails.
@@ -454,10 +456,11 @@ impl Database {
         &self,
         job_id: &str,
         items: &[BatchItem],
+        key_id: Option<&str>,
     ) -> Result<Vec<BatchResult>> {
         let mut attempt = 1;
         loop {
-            match self.try_write_import_batch(job_id, items).await {
+            match self.try_write_import_batch(job_id, items, key_id).await {
                 Err(EngineError::Database(sqlx::Error::Database(e)))
                     if e.is_unique_violation() && attempt < BATCH_ATTEMPTS =>
                 {
@@ -474,6 +477,7 @@ impl Database {
         &self,
         job_id: &str,
         items: &[BatchItem],
+        key_id: Option<&str>,
     ) -> Result<Vec<BatchResult>> {
         let backend = self.backend();
         on_pool!(self, pool => {
@@ -511,6 +515,7 @@ impl Database {
                             Ok(None) => {
                                 let stored = insert_casing_rows!(tx, casing, &metadata, features, &descriptor);
                                 let record = CasingRecord::try_from(stored)?;
+                                enqueue_correlation_in!(tx, record.id, &record.agency, key_id);
                                 (row, RowOutcome::Done, Some(record.id), None, Some(record))
                             }
                         }

@@ -33,6 +33,7 @@ struct LeadRow {
     log10_lr: Option<f64>,
     case_number: Option<String>,
     calibre: Option<String>,
+    origin: String,
 }
 
 impl TryFrom<LeadRow> for LeadRecord {
@@ -62,6 +63,7 @@ impl TryFrom<LeadRow> for LeadRecord {
             log10_lr: r.log10_lr,
             case_number: r.case_number,
             calibre: r.calibre,
+            automatic: r.origin == "automatic",
         })
     }
 }
@@ -73,7 +75,7 @@ macro_rules! select_leads {
          l.marked_by, l.marked_at, l.decided_by, l.decided_at, \
          q.agency AS query_agency, q.casing_id AS query_casing_id, \
          k.agency AS candidate_agency, k.casing_id AS candidate_casing_id, \
-         l.score, l.log10_lr, q.case_number, q.calibre \
+         l.score, l.log10_lr, q.case_number, q.calibre, l.origin \
          FROM leads l JOIN casings q ON q.id = l.query_casing_pk \
          JOIN casings k ON k.id = l.candidate_casing_pk"
     };

@@ -22,6 +22,7 @@ mod cases;
 mod casings;
 mod changes;
 mod conclusions;
+pub(crate) mod correlation_jobs;
 mod db;
 mod firearms;
 mod imports;
@@ -38,6 +39,9 @@ pub use blobs::{sha256_hex, BlobPut, BlobStore};
 pub use canvas_recoding::{RecodedCanvases, StoredCanvases};
 pub use casings::InsertOutcome;
 pub use changes::{CasingChange, ChangeKind, FeedLag};
+pub use correlation_jobs::{
+    ClaimedJob, CorrelationJob, CorrelationState, NewAutoLead, QueueCounts, CORRELATOR,
+};
 pub use db::{Backend, Database, DEFAULT_SQLITE_FILE};
 pub use firearms::MAX_SEARCH_RESULTS;
 pub use imports::{

@@ -76,6 +76,9 @@ pub struct LeadRecord {
     /// The query casing's case number and calibre, for the lead lists.
     pub case_number: Option<String>,
     pub calibre: Option<String>,
+    /// Made by the correlation queue (a candidate above the calibrated
+    /// threshold), not taken up by hand.
+    pub automatic: bool,
 }
 
 /// A lead as one caller is shown it: the record, its verification (from

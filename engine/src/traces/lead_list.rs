@@ -131,6 +131,7 @@ mod tests {
                 log10_lr: lr,
                 case_number: None,
                 calibre: None,
+                automatic: false,
             },
             verification: Verification {
                 state: if id == 3 {

@@ -27,6 +27,7 @@ pub async fn healthz(state: web::Data<AppState>) -> Result<web::Json<HealthDto>,
         status: "ok".into(),
         casings: u64::try_from(casings).unwrap_or_default(),
         indexed,
+        index_kind: state.engine.index_kind()?.to_string(),
         model_version: state.engine.model_version().to_string(),
         index_lag,
     }))

@@ -46,6 +46,11 @@ pub struct ScaleArgs {
     /// IVF nprobe values measured (recall and speed).
     #[arg(long, value_delimiter = ',', default_value = "8,16,32,64")]
     pub nprobe: Vec<usize>,
+    /// Makes the guns fall into (descriptors of one make share a
+    /// direction): fixed, as makes are, while casings per make grow with
+    /// the collection.
+    #[arg(long, default_value_t = 200)]
+    pub makes: usize,
     /// Descriptor dimension (the model's is 128).
     #[arg(long, default_value_t = 128)]
     pub dim: usize,
@@ -92,7 +97,10 @@ impl Collection {
     /// go round the restricted tenth and the rest round the others, so the
     /// restricted agencies hold exactly the casings with full canvases.
     pub fn generate(args: &ScaleArgs, n: usize) -> Collection {
-        let shape = DescriptorShape::default();
+        let shape = DescriptorShape {
+            makes: args.makes,
+            ..DescriptorShape::default()
+        };
         let guns = n.div_ceil(shape.per_gun);
         let set = DescriptorSet::generate(guns, args.dim, shape, args.seed ^ n as u64);
         let tenth = (args.agencies / 10).max(1);
@@ -129,9 +137,10 @@ pub fn run(args: &ScaleArgs, json_mode: bool) -> anyhow::Result<serde_json::Valu
     let mut report = Report::new("scale", json_mode);
     let plan = IndexPlan::default();
     report.note(format!(
-        "synthetic clustered descriptors (dim {}), {} agencies, restricted = {} of them; \
+        "synthetic clustered descriptors (dim {}, {} makes, 4 casings a gun), {} agencies, restricted = {} of them; \
          engine plan: exact below {}, IVF nprobe {}",
         args.dim,
+        args.makes,
         args.agencies,
         (args.agencies / 10).max(1),
         plan.exact_below,
@@ -172,6 +181,7 @@ pub fn run(args: &ScaleArgs, json_mode: bool) -> anyhow::Result<serde_json::Valu
         "k": args.k,
         "nprobe": args.nprobe,
         "dim": args.dim,
+        "makes": args.makes,
         "seed": args.seed,
         "database": args.database,
         "canvas_rows": args.canvas_rows,

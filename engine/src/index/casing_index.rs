@@ -98,9 +98,15 @@ mod tests {
     const DIM: usize = 64;
     const AGENCIES: usize = 10;
 
-    /// 10,000 clustered casings; gun `g`'s casings belong to agency `g % 10`.
+    /// 10,000 clustered casings of 20 makes (so a query's 100 nearest are
+    /// of its make, not the noise between makes); gun `g`'s casings belong
+    /// to agency `g % 10`.
     fn clustered() -> (DescriptorSet, Vec<IndexEntry>) {
-        let set = DescriptorSet::generate(2_500, DIM, DescriptorShape::default(), 11);
+        let shape = DescriptorShape {
+            makes: 20,
+            ..DescriptorShape::default()
+        };
+        let set = DescriptorSet::generate(2_500, DIM, shape, 11);
         let entries = (0..set.len())
             .map(|i| IndexEntry {
                 id: i as i64 + 1,

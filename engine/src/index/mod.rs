@@ -160,10 +160,11 @@ impl VectorIndex {
     /// caller never pays for, or hears of, what it may not see, and what it
     /// may not see never takes a place in the list.
     ///
-    /// An IVF search that finds fewer than `k` (or than `allowed` holds,
-    /// when fewer) in the lists it probed probes four times as many, up to
-    /// all of them: a caller whose casings are rare in the probed lists
-    /// still gets a full list, at the cost of a wider search.
+    /// An IVF search restricted to a share of the casings probes that many
+    /// times more lists; one that still finds fewer than `k` (or than
+    /// `allowed` holds, when fewer) probes four times as many, up to all
+    /// of them: a caller whose casings are rare in the probed lists still
+    /// gets a full list, at the cost of a wider search.
     pub fn search_among(
         &mut self,
         query: &[f32],
@@ -187,7 +188,13 @@ impl VectorIndex {
             IndexKind::Exact => return self.search_once(query, k, allowed, None),
             IndexKind::Ivf { nlist, .. } => nlist,
         };
-        let mut nprobe = self.nprobe.min(nlist);
+        // A caller who may see a fraction of the casings finds that
+        // fraction of candidates in each list: probing as many more lists
+        // keeps the permitted vectors examined, and so recall, about as an
+        // unrestricted search's. Bitmap checks of the others cost little
+        // next to a distance.
+        let share = available as f64 / self.len().max(1) as f64;
+        let mut nprobe = ((self.nprobe as f64 / share).ceil() as usize).clamp(1, nlist);
         loop {
             let found = self.search_once(query, k, allowed, Some(nprobe))?;
             if found.len() >= wanted || nprobe >= nlist {

@@ -486,6 +486,8 @@ async fn healthz_reports_counts_and_model() {
             (Some(0), Some(0))
         );
         assert_eq!(r.json["model_version"], t.engine.model_version());
+        // Below the threshold (100,000 by default) the index is exact.
+        assert_eq!(r.json["index_kind"], "exact");
         t.close().await;
     }
 }

@@ -10,6 +10,8 @@ mod ingest;
 mod load;
 mod pin;
 mod report;
+mod scale;
+mod scale_db;
 mod scan;
 mod serials;
 mod shortlist;
@@ -44,6 +46,10 @@ enum Workload {
     /// A real query's descriptor plus the top-K shortlist over N stored
     /// descriptors vs describing plus a brute-force scan.
     Shortlist(shortlist::ShortlistArgs),
+    /// The index from 10k to 1M casings: exact vs IVF, restricted vs not,
+    /// recall@100, memory; with --database, bytes per casing and
+    /// end-to-end queries through the engine.
+    Scale(scale::ScaleArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,6 +62,7 @@ fn main() -> anyhow::Result<()> {
         Workload::Bulk(args) => bulk::run(args, cli.json)?,
         Workload::Load(args) => load::run(args, cli.json)?,
         Workload::Shortlist(args) => shortlist::run(args, cli.json)?,
+        Workload::Scale(args) => scale::run(args, cli.json)?,
     };
     if cli.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);

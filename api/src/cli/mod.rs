@@ -55,6 +55,14 @@ pub struct Cli {
     /// audit-checkpoints.jsonl in the data directory).
     #[arg(long, global = true, env = "CASETRACE_AUDIT_CHECKPOINTS")]
     pub audit_checkpoints: Option<PathBuf>,
+    /// Below this many descriptors the index is exact; at or above it, an
+    /// IVF index trained from the stored descriptors (default 100000).
+    #[arg(long, global = true, env = "CASETRACE_INDEX_EXACT_BELOW")]
+    pub index_exact_below: Option<u64>,
+    /// Inverted lists an IVF search probes (default 32; more: better
+    /// recall, slower).
+    #[arg(long, global = true, env = "CASETRACE_INDEX_NPROBE")]
+    pub index_nprobe: Option<usize>,
     /// Worker threads for image work (default: all cores).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
@@ -226,6 +234,12 @@ pub fn engine_config(cli: &Cli, data_dir: PathBuf) -> EngineConfig {
     }
     if let Some(t) = cli.threads {
         cfg.threads = t.max(1);
+    }
+    if let Some(n) = cli.index_exact_below {
+        cfg.index.exact_below = n;
+    }
+    if let Some(n) = cli.index_nprobe {
+        cfg.index.nprobe = n.max(1);
     }
     cfg.audit.key_file = cli.audit_key.clone();
     cfg.audit.checkpoint_file = cli.audit_checkpoints.clone();

@@ -13,6 +13,10 @@ pub struct HealthDto {
     /// Casings the descriptor index can return; equal to `casings` unless
     /// a submission is in flight.
     pub indexed: u64,
+    /// The descriptor index answering searches: `exact` below the
+    /// configured size, else the IVF index's lists and training size.
+    #[schema(example = "exact")]
+    pub index_kind: String,
     /// Version of the descriptor model in use.
     pub model_version: String,
     /// This node's name in the correlation queue's claims (host, process

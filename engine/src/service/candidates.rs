@@ -203,9 +203,8 @@ impl Engine {
         let k = shortlist.max(limit) + usize::from(exclude.is_some());
         // The agencies' casings are selected before the index is searched,
         // so what a caller may not see never takes a shortlist place.
-        let allowed = self.allowed_pks(within).await?;
         let shortlist: Vec<(i64, f32)> = self
-            .search_index(descriptor, k, allowed)
+            .search_index(descriptor, k, within)
             .await?
             .into_iter()
             .filter(|(id, _)| Some(*id) != exclude)
@@ -281,17 +280,6 @@ impl Engine {
                 compare_s: (t3 - t2).as_secs_f64(),
             },
         })
-    }
-}
-
-impl Engine {
-    /// The row ids a search among `within` may return: `None` for every
-    /// casing (full access only).
-    pub(super) async fn allowed_pks(&self, within: &Agencies) -> Result<Option<Vec<i64>>> {
-        match within {
-            Agencies::All => Ok(None),
-            Agencies::Only(agencies) => Ok(Some(self.db.casing_pks_of_agencies(agencies).await?)),
-        }
     }
 }
 

@@ -96,7 +96,7 @@ impl Engine {
                 .map_err(|_| crate::EngineError::poisoned_index_lock())?;
             let mut misplaced = Vec::new();
             for (id, d) in &descriptors {
-                let hits = index.search(d, SELF_SEARCH_K)?;
+                let hits = index.search(d, SELF_SEARCH_K, None)?;
                 if !hits
                     .iter()
                     .any(|(hit, score)| hit == id && *score >= SELF_SCORE)

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::comparison::CompareConfig;
 use crate::description::{default_runtime_path, ModelPaths};
+use crate::index::IndexPlan;
 use crate::preprocessing::PreprocessConfig;
 use crate::reading::ReadLimits;
 
@@ -27,6 +28,9 @@ pub struct EngineConfig {
     /// How many nearest neighbours the descriptor index hands to the fine
     /// comparison. Recall of this shortlist bounds the whole engine.
     pub shortlist: usize,
+    /// Which index the descriptors get by count (exact below a threshold,
+    /// IVF above it) and how an IVF index is searched.
+    pub index: IndexPlan,
     /// Bulk import jobs.
     pub imports: ImportConfig,
     /// The audit chain's anchor and retention.
@@ -181,6 +185,7 @@ impl EngineConfig {
             preprocess: PreprocessConfig::default(),
             compare: CompareConfig::default(),
             shortlist: 100,
+            index: IndexPlan::default(),
             imports: ImportConfig::default(),
             audit: AuditConfig::default(),
             calibration: Some(crate::calibration::Calibration::default_path())

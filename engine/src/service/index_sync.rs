@@ -18,57 +18,87 @@ use chrono::Utc;
 
 use super::{blocking, Engine};
 use crate::error::{EngineError, Result};
-use crate::index::{IndexStamp, VectorIndex};
+use crate::index::{AgencyBitmaps, CasingIndex, IndexEntry, IndexPlan, IndexStamp, VectorIndex};
 use crate::store::Database;
 
 /// Changes read and applied at a time.
 const FEED_PAGE: i64 = 1_000;
 
-/// The index file when it was saved for this model and the database's
-/// feed has not gone backwards since (it would have, were the file from
-/// another database), else a fresh index built from every stored
-/// descriptor and saved. Returns the index and the feed position it holds
-/// every change up to; the caller catches up from there.
-pub async fn load_or_rebuild(
-    db: &Database,
-    path: &Path,
-    model_version: &str,
-    dim: usize,
-) -> Result<(VectorIndex, i64)> {
+/// What an index is for: its file, the model whose descriptors it holds,
+/// and the plan that picks its kind by size.
+#[derive(Debug, Clone)]
+pub(super) struct IndexSpec {
+    pub(super) path: PathBuf,
+    pub(super) model_version: String,
+    pub(super) dim: usize,
+    pub(super) plan: IndexPlan,
+}
+
+/// The index file when it was saved for this model, is of the kind the
+/// plan gives its size, and the database's feed has not gone backwards
+/// since (it would have, were the file from another database), with its
+/// agency sets read from the database; else a fresh index built from every
+/// stored descriptor and saved. Returns the index and the feed position it
+/// holds every change up to; the caller catches up from there.
+pub(super) async fn load_or_rebuild(db: &Database, spec: &IndexSpec) -> Result<(CasingIndex, i64)> {
     // The head is read before the descriptors: a change committed between
     // the two is in the rebuild and above the head, and applying it again
     // changes nothing. No change at or below the head can still appear
     // (writers of the feed take turns, `store::changes`).
     let head = db.feed_head().await?;
-    if let Some((index, stamp)) = VectorIndex::load_saved(path, model_version, dim) {
-        if let Some(seq) = stamp.feed_seq.filter(|seq| *seq <= head) {
-            tracing::info!(count = stamp.count, feed_seq = seq, "index loaded");
-            return Ok((index, seq));
+    let (path, model_version, dim) = (spec.path.clone(), spec.model_version.clone(), spec.dim);
+    let saved = blocking(move || Ok(VectorIndex::load_saved(&path, &model_version, dim))).await?;
+    if let Some((mut vectors, stamp)) = saved {
+        let current = stamp.feed_seq.filter(|seq| *seq <= head);
+        if let (Some(seq), false) = (current, spec.plan.needs_rebuild(stamp.kind, stamp.count)) {
+            // The agency sets are never saved: the database says whose
+            // each casing is. Ids added since the file's position are in
+            // them already and reach the vectors as the caller catches up.
+            let mut agencies = AgencyBitmaps::default();
+            for (id, agency) in db.indexed_agencies(&spec.model_version).await? {
+                agencies.insert(id, &agency);
+            }
+            vectors.set_nprobe(spec.plan.nprobe);
+            tracing::info!(count = stamp.count, feed_seq = seq, kind = %stamp.kind, "index loaded");
+            return Ok((CasingIndex { vectors, agencies }, seq));
         }
     }
-    let started = std::time::Instant::now();
-    let rows = db.all_descriptors(model_version).await?;
-    let mut index = VectorIndex::new(dim)?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let flat: Vec<f32> = rows.iter().flat_map(|r| r.1.iter().copied()).collect();
-    index.add(&ids, &flat)?;
-    // Casings left out (no descriptor of this model) are counted and
-    // named by `Engine::open`, which tells the operator to re-describe.
-    let stamp = IndexStamp {
-        model_version: model_version.to_string(),
-        dim,
-        count: index.len(),
-        max_id: ids.last().copied(),
-        feed_seq: Some(head),
-    };
-    save_or_warn(&index, path, &stamp);
-    tracing::info!(
-        count = stamp.count,
-        feed_seq = head,
-        seconds = started.elapsed().as_secs_f64(),
-        "index rebuilt from the database"
-    );
+    let index = rebuild(db, spec, head).await?;
     Ok((index, head))
+}
+
+/// A fresh index of every descriptor the database holds for the model, of
+/// the kind the plan gives their count, saved with a stamp at `head` (read
+/// by the caller before this).
+async fn rebuild(db: &Database, spec: &IndexSpec, head: i64) -> Result<CasingIndex> {
+    let started = std::time::Instant::now();
+    let entries = db.all_index_entries(&spec.model_version).await?;
+    let kind = spec.plan.kind_for(entries.len() as u64);
+    let spec = spec.clone();
+    blocking(move || {
+        // Casings left out (no descriptor of this model) are counted and
+        // named by `Engine::open`, which tells the operator to re-describe.
+        let mut index = CasingIndex::build(spec.dim, kind, &entries)?;
+        index.vectors.set_nprobe(spec.plan.nprobe);
+        let stamp = IndexStamp {
+            model_version: spec.model_version.clone(),
+            dim: spec.dim,
+            count: index.len(),
+            max_id: entries.last().map(|e| e.id),
+            feed_seq: Some(head),
+            kind,
+        };
+        save_or_warn(&index.vectors, &spec.path, &stamp);
+        tracing::info!(
+            count = stamp.count,
+            feed_seq = head,
+            kind = %kind,
+            seconds = started.elapsed().as_secs_f64(),
+            "index rebuilt from the database"
+        );
+        Ok(index)
+    })
+    .await
 }
 
 /// What an engine needs to apply the feed to its index: shared with the
@@ -77,15 +107,15 @@ pub async fn load_or_rebuild(
 #[derive(Debug, Clone)]
 pub(super) struct IndexFollower {
     db: Database,
-    index: Arc<Mutex<VectorIndex>>,
-    path: PathBuf,
-    model_version: String,
-    dim: usize,
+    index: Arc<Mutex<CasingIndex>>,
+    spec: IndexSpec,
     /// Every change up to this seq is in the index.
     position: Arc<AtomicI64>,
     /// Held by one catch-up at a time (the background task and the
     /// correlation workers both catch up): two that read the same change
-    /// at different times could otherwise apply the older descriptor last.
+    /// at different times could otherwise apply the older descriptor last,
+    /// and a rebuild moves the position to its own head, which a concurrent
+    /// catch-up must not move past.
     applying: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -103,18 +133,14 @@ pub struct IndexLag {
 impl IndexFollower {
     pub(super) fn new(
         db: Database,
-        index: Arc<Mutex<VectorIndex>>,
-        path: PathBuf,
-        model_version: String,
-        dim: usize,
+        index: Arc<Mutex<CasingIndex>>,
+        spec: IndexSpec,
         position: i64,
     ) -> Self {
         IndexFollower {
             db,
             index,
-            path,
-            model_version,
-            dim,
+            spec,
             position: Arc::new(AtomicI64::new(position)),
             applying: Arc::new(tokio::sync::Mutex::new(())),
         }
@@ -124,9 +150,35 @@ impl IndexFollower {
         self.position.load(Ordering::SeqCst)
     }
 
-    /// Apply every change committed after the position; how many.
+    /// Apply every change committed after the position; how many. When the
+    /// index has then outgrown its kind ([`IndexPlan::needs_rebuild`]: past
+    /// the exact threshold, or grown enough since its IVF training), it is
+    /// rebuilt from the database while the old one keeps answering, swapped
+    /// in, and brought up to date from the rebuild's position.
     pub(super) async fn catch_up(&self) -> Result<u64> {
         let _turn = self.applying.lock().await;
+        let mut applied = self.apply_changes().await?;
+        let (kind, count) = {
+            let index = self
+                .index
+                .lock()
+                .map_err(|_| EngineError::poisoned_index_lock())?;
+            (index.kind(), index.len())
+        };
+        if self.spec.plan.needs_rebuild(kind, count) {
+            let head = self.db.feed_head().await?;
+            let fresh = rebuild(&self.db, &self.spec, head).await?;
+            *self
+                .index
+                .lock()
+                .map_err(|_| EngineError::poisoned_index_lock())? = fresh;
+            self.position.store(head, Ordering::SeqCst);
+            applied += self.apply_changes().await?;
+        }
+        Ok(applied)
+    }
+
+    async fn apply_changes(&self) -> Result<u64> {
         let mut applied = 0;
         loop {
             let changes = self.db.changes_after(self.position(), FEED_PAGE).await?;
@@ -136,25 +188,25 @@ impl IndexFollower {
             let pks: Vec<i64> = changes.iter().map(|c| c.casing_pk).collect();
             // The casings as they are now: one removed or described by
             // another model is simply not among them.
-            let current = self.db.descriptors_of(&pks, &self.model_version).await?;
-            let (index, path) = (self.index.clone(), self.path.clone());
-            let (model_version, dim) = (self.model_version.clone(), self.dim);
+            let current = self
+                .db
+                .index_entries_of(&pks, &self.spec.model_version)
+                .await?;
+            let (index, spec) = (self.index.clone(), self.spec.clone());
             blocking(move || {
                 let mut index = index
                     .lock()
                     .map_err(|_| EngineError::poisoned_index_lock())?;
-                index.remove(&pks)?;
-                let ids: Vec<i64> = current.iter().map(|r| r.0).collect();
-                let flat: Vec<f32> = current.iter().flat_map(|r| r.1.iter().copied()).collect();
-                index.add(&ids, &flat)?;
+                index.apply(&pks, &current)?;
                 let stamp = IndexStamp {
-                    model_version,
-                    dim,
+                    model_version: spec.model_version,
+                    dim: spec.dim,
                     count: index.len(),
                     max_id: None,
                     feed_seq: Some(last),
+                    kind: index.kind(),
                 };
-                save_or_warn(&index, &path, &stamp);
+                save_or_warn(&index.vectors, &spec.path, &stamp);
                 Ok(())
             })
             .await?;
@@ -246,8 +298,33 @@ impl Engine {
     /// the feed position as it is: these changes are in the feed too, and
     /// applying them again from there is harmless.
     pub(super) async fn add_to_index(&self, ids: Vec<i64>, flat: Vec<f32>) -> Result<()> {
+        let dim = self.model.spec().dim;
+        if flat.len() != ids.len() * dim {
+            return Err(EngineError::Index(format!(
+                "{} values for {} descriptors of dimension {dim}",
+                flat.len(),
+                ids.len()
+            )));
+        }
+        // Whose each casing is, from its row: the agency sets restrict
+        // searches, so they come from the truth, not from the caller.
+        let agencies: std::collections::HashMap<i64, String> =
+            self.db.agencies_of(&ids).await?.into_iter().collect();
+        let entries: Vec<IndexEntry> = ids
+            .iter()
+            .zip(flat.chunks(dim.max(1)))
+            .filter_map(|(id, descriptor)| {
+                // A row gone meanwhile (its submission undone) stays out;
+                // its removal is in the feed too.
+                agencies.get(id).map(|agency| IndexEntry {
+                    id: *id,
+                    agency: agency.clone(),
+                    descriptor: descriptor.to_vec(),
+                })
+            })
+            .collect();
         let (index, path) = (self.index.clone(), self.index_path.clone());
-        let (model_version, dim) = (self.model_version().to_string(), self.model.spec().dim);
+        let model_version = self.model_version().to_string();
         let feed_seq = self.follower.position();
         // Adding and saving touch faiss and the disk: off the async executor.
         blocking(move || {
@@ -255,15 +332,16 @@ impl Engine {
                 .lock()
                 .map_err(|_| EngineError::poisoned_index_lock())?;
             // A re-described casing is already in the index: replaced.
-            index.upsert(&ids, &flat)?;
+            index.upsert(&entries)?;
             let stamp = IndexStamp {
                 model_version,
                 dim,
                 count: index.len(),
                 max_id: None,
                 feed_seq: Some(feed_seq),
+                kind: index.kind(),
             };
-            save_or_warn(&index, &path, &stamp);
+            save_or_warn(&index.vectors, &path, &stamp);
             Ok(())
         })
         .await
@@ -281,4 +359,148 @@ impl Engine {
     pub async fn index_lag(&self) -> Result<IndexLag> {
         self.follower.lag().await
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AuditEvent, AuditOutcome};
+    use crate::casing::CasingFeatures;
+    use crate::index::IndexKind;
+    use crate::store::test_support::{on_both_backends, placeholder_casing};
+    use crate::store::NewDescription;
+    use crate::synth::{DescriptorSet, DescriptorShape};
+
+    const DIM: usize = 16;
+    /// Small enough to cross in a test.
+    const EXACT_BELOW: u64 = 120;
+
+    fn features(descriptor: &[f32]) -> CasingFeatures {
+        CasingFeatures {
+            model_version: "m".into(),
+            descriptor: descriptor.to_vec(),
+            comparison_surface: vec![0],
+            pipeline_version: "p".into(),
+            pin_mark: None,
+            marks_version: None,
+        }
+    }
+
+    async fn store(db: &Database, agency: &str, name: &str, descriptor: &[f32]) -> i64 {
+        db.insert_casing(&placeholder_casing(agency, name), &features(descriptor))
+            .await
+            .unwrap()
+            .into_record()
+            .id
+    }
+
+    fn ids_of(index: &Arc<Mutex<CasingIndex>>, agency: &str) -> Vec<i64> {
+        let index = index.lock().unwrap();
+        let permitted = index.agencies.permitted(&[agency.to_string()]);
+        (0..10_000).filter(|id| permitted.contains(*id)).collect()
+    }
+
+    /// The follower keeps vectors and agency sets as the database says
+    /// through inserts, a removal and a re-description; past the
+    /// threshold it rebuilds the index as IVF, which a restart loads with
+    /// its kind and agency sets.
+    async fn the_follower_keeps_agency_sets_and_kind_in_step(db: &Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = IndexSpec {
+            path: dir.path().join("descriptors.faiss"),
+            model_version: "m".into(),
+            dim: DIM,
+            plan: IndexPlan {
+                exact_below: EXACT_BELOW,
+                nprobe: 4,
+                ..IndexPlan::default()
+            },
+        };
+        let set = DescriptorSet::generate(60, DIM, DescriptorShape::default(), 5);
+        let (index, position) = load_or_rebuild(db, &spec).await.unwrap();
+        assert_eq!((index.kind(), index.len()), (IndexKind::Exact, 0));
+        let index = Arc::new(Mutex::new(index));
+        let follower = IndexFollower::new(db.clone(), index.clone(), spec.clone(), position);
+
+        let a1 = store(db, "a", "A1", set.casing(0)).await;
+        let b1 = store(db, "b", "B1", set.casing(1)).await;
+        let a2 = store(db, "a", "A2", set.casing(2)).await;
+        assert_eq!(follower.catch_up().await.unwrap(), 3);
+        assert_eq!(ids_of(&index, "a"), [a1, a2]);
+        assert_eq!(ids_of(&index, "b"), [b1]);
+
+        db.delete_casing(a2).await.unwrap();
+        let event = AuditEvent::new("local", "test", "redescribe", "x", AuditOutcome::Ok);
+        let moved = NewDescription {
+            casing_pk: b1,
+            previous_model: Some("m".into()),
+            model_version: "m".into(),
+            descriptor: set.casing(3).to_vec(),
+            surface: None,
+            pin_mark: None,
+            marks_version: "k".into(),
+        };
+        db.write_redescribed(&[moved], &event).await.unwrap();
+        assert_eq!(follower.catch_up().await.unwrap(), 2);
+        assert_eq!(ids_of(&index, "a"), [a1]);
+        assert_eq!(ids_of(&index, "b"), [b1]);
+        {
+            let mut index = index.lock().unwrap();
+            assert_eq!(index.len(), 2);
+            let hit = index.search(set.casing(3), 1, Some(&["b".into()])).unwrap();
+            assert!(hit[0].0 == b1 && hit[0].1 > 0.99, "re-described: {hit:?}");
+            assert!(index
+                .search(set.casing(3), 5, Some(&["a".into()]))
+                .unwrap()
+                .iter()
+                .all(|h| h.0 == a1));
+        }
+
+        // Past the threshold: rebuilt as IVF from the database.
+        let mut expected_b = vec![b1];
+        for i in 4..EXACT_BELOW as usize + 4 {
+            let agency = if i % 3 == 0 { "b" } else { "a" };
+            let id = store(db, agency, &format!("C{i}"), set.casing(i)).await;
+            if agency == "b" {
+                expected_b.push(id);
+            }
+        }
+        follower.catch_up().await.unwrap();
+        let kind = index.lock().unwrap().kind();
+        assert!(
+            matches!(
+                kind,
+                IndexKind::Ivf {
+                    trained_on: 122,
+                    ..
+                }
+            ),
+            "{kind}"
+        );
+        assert_eq!(index.lock().unwrap().len(), 122);
+        assert_eq!(ids_of(&index, "b"), expected_b);
+        // One more after the switch reaches the IVF index too.
+        let late = store(db, "b", "late", set.casing(200)).await;
+        follower.catch_up().await.unwrap();
+        expected_b.push(late);
+        assert_eq!(ids_of(&index, "b"), expected_b);
+        let hit = index
+            .lock()
+            .unwrap()
+            .search(set.casing(200), 1, Some(&["b".into()]))
+            .unwrap();
+        assert_eq!(hit[0].0, late);
+
+        // A restart loads the file (its kind) and reads the agency sets
+        // from the database.
+        let (reloaded, at) = load_or_rebuild(db, &spec).await.unwrap();
+        assert_eq!(at, follower.position());
+        assert_eq!(reloaded.kind(), kind);
+        assert_eq!(reloaded.len(), 123);
+        assert_eq!(reloaded.agencies.len(), 123);
+        let reloaded = Arc::new(Mutex::new(reloaded));
+        assert_eq!(ids_of(&reloaded, "b"), expected_b);
+    }
+
+    on_both_backends!(the_follower_keeps_agency_sets_and_kind_in_step);
 }

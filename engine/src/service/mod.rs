@@ -45,12 +45,13 @@ pub use shortlist::ShortlistEntry;
 pub use submit::{Submission, SubmitOutcome};
 pub use traces::MAX_CANDIDATE_LIST;
 
+use crate::access::Agencies;
 use crate::audit::{AuditAnchor, AuditRecord, Checkpoint};
 use crate::calibration::Calibrations;
 use crate::comparison::{FineComparer, ScoreModel};
 use crate::description::DescriptorModel;
 use crate::error::{EngineError, Result};
-use crate::index::VectorIndex;
+use crate::index::{CasingIndex, IndexKind};
 use crate::preprocessing::MARKS_VERSION;
 use crate::store::{BlobStore, Database};
 
@@ -62,7 +63,7 @@ pub struct Engine {
     blobs: BlobStore,
     model: Arc<DescriptorModel>,
     comparer: Arc<FineComparer>,
-    index: Arc<Mutex<VectorIndex>>,
+    index: Arc<Mutex<CasingIndex>>,
     index_path: PathBuf,
     /// Applies the database's change feed to `index`; its task follows
     /// the feed in the background until the engine is dropped or closed.
@@ -98,17 +99,16 @@ impl Engine {
         let index_dir = cfg.data_dir.join("index");
         std::fs::create_dir_all(&index_dir).map_err(|e| EngineError::io(&index_dir, e))?;
         let index_path = index_dir.join("descriptors.faiss");
-        let (index, position) =
-            index_sync::load_or_rebuild(&db, &index_path, &spec.model_version, spec.dim).await?;
+        let index_spec = index_sync::IndexSpec {
+            path: index_path.clone(),
+            model_version: spec.model_version.clone(),
+            dim: spec.dim,
+            plan: cfg.index,
+        };
+        let (index, position) = index_sync::load_or_rebuild(&db, &index_spec).await?;
         let index = Arc::new(Mutex::new(index));
-        let follower = index_sync::IndexFollower::new(
-            db.clone(),
-            index.clone(),
-            index_path.clone(),
-            spec.model_version.clone(),
-            spec.dim,
-            position,
-        );
+        let follower =
+            index_sync::IndexFollower::new(db.clone(), index.clone(), index_spec, position);
         // What other engines and the command line wrote since the file
         // was saved, before this engine answers anything.
         follower.catch_up().await?;
@@ -264,25 +264,37 @@ impl Engine {
         Ok(self.lock_index()?.len())
     }
 
-    /// The index's `k` nearest casings to `descriptor` (among `allowed`
-    /// when given), searched off the async executor.
+    /// What kind of index answers searches now (exact, or IVF with its
+    /// lists and training size): for the health check.
+    pub fn index_kind(&self) -> Result<IndexKind> {
+        Ok(self.lock_index()?.kind())
+    }
+
+    /// The index's `k` nearest casings to `descriptor` among the casings
+    /// of `within`, searched off the async executor. The agencies' id sets
+    /// beside the index restrict the search itself, so what the caller may
+    /// not see never takes a place among the `k`.
     async fn search_index(
         &self,
         descriptor: Vec<f32>,
         k: usize,
-        allowed: Option<Vec<i64>>,
+        within: &Agencies,
     ) -> Result<Vec<(i64, f32)>> {
         let index = self.index.clone();
+        let within = match within {
+            Agencies::All => None,
+            Agencies::Only(agencies) => Some(agencies.clone()),
+        };
         blocking(move || {
             let mut index = index
                 .lock()
                 .map_err(|_| EngineError::poisoned_index_lock())?;
-            index.search_among(&descriptor, k, allowed.as_deref())
+            index.search(&descriptor, k, within.as_deref())
         })
         .await
     }
 
-    fn lock_index(&self) -> Result<std::sync::MutexGuard<'_, VectorIndex>> {
+    fn lock_index(&self) -> Result<std::sync::MutexGuard<'_, CasingIndex>> {
         self.index
             .lock()
             .map_err(|_| EngineError::poisoned_index_lock())

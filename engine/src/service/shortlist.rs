@@ -32,10 +32,9 @@ impl Engine {
         let sight = self.sight(caller).await?;
         self.viewable_casing(&sight, agency, casing_id).await?;
         let (record, features) = self.stored_query(agency, casing_id).await?;
-        let allowed = self.allowed_pks(sight.agencies(Scope::Correlate)).await?;
         // One more than asked: the casing itself is on file and is dropped.
         let found: Vec<(i64, f32)> = self
-            .search_index(features.descriptor, k + 1, allowed)
+            .search_index(features.descriptor, k + 1, sight.agencies(Scope::Correlate))
             .await?
             .into_iter()
             .filter(|(id, _)| *id != record.id)

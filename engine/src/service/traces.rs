@@ -371,9 +371,8 @@ impl Engine {
         let absent = || hidden(EngineError::CasingNotFound(candidate.1.to_string()));
         let depth = self.cfg.shortlist.max(MAX_CANDIDATE_LIST) + 1;
         let (_, features) = self.stored_query(&query.agency, &query.casing_id).await?;
-        let allowed = self.allowed_pks(sight.agencies(Scope::Correlate)).await?;
         let shortlist = self
-            .search_index(features.descriptor, depth, allowed)
+            .search_index(features.descriptor, depth, sight.agencies(Scope::Correlate))
             .await?;
         let found = self
             .db

@@ -360,28 +360,6 @@ impl Database {
         Ok(out)
     }
 
-    /// Row ids of every casing of these agencies (the `casings_agency`
-    /// index), for restricting a candidate search to them.
-    pub async fn casing_pks_of_agencies(&self, agencies: &[String]) -> Result<Vec<i64>> {
-        let mut out = Vec::new();
-        for chunk in agencies.chunks(IN_LIST_CHUNK) {
-            let list = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("SELECT id FROM casings WHERE agency IN ({list})");
-            let ids: Vec<i64> = on_pool!(self, pool => {
-                let mut q = sqlx::query_scalar(AssertSqlSafe(sql.clone()));
-                for a in chunk {
-                    q = q.bind(a);
-                }
-                q.fetch_all(pool).await?
-            });
-            out.extend(ids);
-        }
-        Ok(out)
-    }
-
     pub async fn count_casings(&self) -> Result<i64> {
         Ok(on_pool!(self, pool => {
             sqlx::query_scalar("SELECT count(*) FROM casings").fetch_one(pool).await?

@@ -33,9 +33,7 @@
 //! gives the same order for free.
 
 use chrono::{DateTime, Utc};
-use sqlx::AssertSqlSafe;
 
-use super::casings::{decode_descriptor, placeholders, sorted_unique, IN_LIST_CHUNK};
 use super::db::{on_pool, Database, DbTimestamp};
 use crate::error::{EngineError, Result};
 
@@ -168,42 +166,6 @@ impl Database {
             oldest_at: oldest.map(|t| t.0),
         })
     }
-
-    /// The current descriptors of model `model_version` of these casings,
-    /// in id order; casings without one (removed, or described by another
-    /// model) are left out.
-    pub async fn descriptors_of(
-        &self,
-        pks: &[i64],
-        model_version: &str,
-    ) -> Result<Vec<(i64, Vec<f32>)>> {
-        let pks = sorted_unique(pks);
-        let mut out = Vec::with_capacity(pks.len());
-        for chunk in pks.chunks(IN_LIST_CHUNK) {
-            // `$1` is the model; the ids follow it.
-            let ids = placeholders(chunk.len() + 1)
-                .split(", ")
-                .skip(1)
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!(
-                "SELECT casing_pk, descriptor FROM casing_features \
-                 WHERE model_version = $1 AND casing_pk IN ({ids}) ORDER BY casing_pk"
-            );
-            let rows: Vec<(i64, Vec<u8>)> = on_pool!(self, pool => {
-                let mut query = sqlx::query_as(AssertSqlSafe(sql));
-                query = query.bind(model_version);
-                for pk in chunk {
-                    query = query.bind(*pk);
-                }
-                query.fetch_all(pool).await?
-            });
-            for (pk, bytes) in rows {
-                out.push((pk, decode_descriptor(pk, &bytes)?));
-            }
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]
@@ -295,13 +257,21 @@ mod tests {
         // A follower re-reads the casing's current state: B is now of m2,
         // A is gone.
         assert!(db
-            .descriptors_of(&[a.id, b.id], "m")
+            .index_entries_of(&[a.id, b.id], "m")
             .await
             .unwrap()
             .is_empty());
+        let current = db
+            .index_entries_of(&[b.id, a.id, b.id], "m2")
+            .await
+            .unwrap();
         assert_eq!(
-            db.descriptors_of(&[b.id, a.id, b.id], "m2").await.unwrap(),
-            [(b.id, vec![0.75, 0.25])]
+            current,
+            [crate::index::IndexEntry {
+                id: b.id,
+                agency: "local".into(),
+                descriptor: vec![0.75, 0.25]
+            }]
         );
     }
 

@@ -8,7 +8,7 @@
 //! way round.
 //!
 //! The database is the source of truth for what is on file; the vector
-//! index is rebuilt from it ([`Database::all_descriptors`]). Evidence files
+//! index is rebuilt from it ([`Database::all_index_entries`]). Evidence files
 //! are named by their SHA-256, which every casing row records.
 
 mod access;
@@ -26,6 +26,7 @@ pub(crate) mod correlation_jobs;
 mod db;
 mod firearms;
 mod imports;
+mod index_entries;
 mod leads;
 mod redescription;
 #[cfg(test)]

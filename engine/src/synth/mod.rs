@@ -15,10 +15,12 @@
 //! A gun also has a firing pin ([`PinTip`]): raw scans made with
 //! [`RawConfig::pin_marks`] carry its tip's marks in their crater.
 
+mod descriptors;
 mod pin_tip;
 mod raw;
 mod texture;
 
+pub use descriptors::{DescriptorSet, DescriptorShape};
 pub use pin_tip::PinTip;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -8,6 +8,7 @@ mod audit_trail;
 mod cli;
 mod common;
 mod eval;
+mod evidence_store;
 mod http;
 mod imports;
 mod isolation;

@@ -234,6 +234,7 @@ fn engine_code(e: &EngineError) -> ErrorCode {
         | EngineError::Database(_)
         | EngineError::Migration(_)
         | EngineError::Io { .. }
+        | EngineError::Evidence { .. }
         | EngineError::Config(_) => ErrorCode::Internal,
         EngineError::Hidden(absent) => engine_code(absent),
     }

@@ -3,14 +3,16 @@
 //! casing, and one node killed with SIGKILL while it holds correlation
 //! jobs. The survivors take its jobs over when their leases run out; in
 //! the end no casing is lost, every job was completed exactly once, each
-//! pair's lead was made once, and `casetrace check` agrees.
+//! pair's lead was made once, and `casetrace check` agrees. The nodes keep
+//! their evidence files in one S3-compatible bucket (the throwaway server
+//! `scripts/test` starts), so any node's `check` verifies every file.
 //!
 //! PostgreSQL only: several processes on one SQLite file is not the
 //! deployment this is about. Under `CI=1` a missing server fails (in
 //! `backends`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,8 @@ use serde_json::Value;
 use crate::common::http1;
 use crate::common::server::{free_port, Server};
 use crate::common::{
-    backends, multipart, submission, weller, Backend, TestEngine, TEST_KEY, WELLER_DIR,
+    backends, multipart, s3_evidence, submission, weller, Backend, TestEngine, TEST_KEY,
+    WELLER_DIR,
 };
 
 /// Generous for a loaded 2-core machine; only that things happen is
@@ -37,20 +40,33 @@ struct Node {
     name: String,
 }
 
-/// `casetrace serve` on `url` with a data directory of its own whose
-/// evidence folder is the shared one (as a shared file system would be),
-/// so `casetrace check` finds every node's files.
-fn start_node(t: &TestEngine, url: &str, label: &str, shared_evidence: &Path) -> Node {
+/// The command-line flags and environment naming `t`'s evidence bucket.
+fn evidence_settings(t: &TestEngine) -> (Vec<String>, Vec<(&'static str, String)>) {
+    let args = t.cli_args();
+    let flags = args
+        .iter()
+        .position(|a| a.starts_with("--evidence-"))
+        .map(|first| args[first..].to_vec())
+        .unwrap_or_default();
+    (flags, t.cli_env())
+}
+
+/// `casetrace serve` on `url` with a data directory of its own and `t`'s
+/// evidence bucket.
+fn start_node(t: &TestEngine, url: &str, label: &str) -> Node {
     let data_dir = t.dir.path().join(label);
     std::fs::create_dir_all(&data_dir).unwrap();
-    std::os::unix::fs::symlink(shared_evidence, data_dir.join("evidence")).unwrap();
+    let (evidence_flags, evidence_env) = evidence_settings(t);
     let port = free_port();
     let log = std::fs::File::create(t.dir.path().join(format!("{label}.log"))).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_casetrace"))
         .env_remove("DATABASE_URL")
         .arg("--data-dir")
         .arg(&data_dir)
-        .args(["--database-url", url, "--threads", "1", "serve", "--listen"])
+        .args(["--database-url", url])
+        .args(&evidence_flags)
+        .envs(evidence_env)
+        .args(["--threads", "1", "serve", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .args([
             "--correlation-workers",
@@ -145,13 +161,12 @@ async fn three_nodes_one_killed_mid_job_lose_nothing_and_finish_nothing_twice() 
     else {
         return;
     };
-    let t = TestEngine::open(&pg).await;
+    let Some(bucket) = s3_evidence() else { return };
+    let t = TestEngine::open_with_evidence(&pg, bucket).await;
     let url = t.engine.config().database_url.clone().unwrap();
-    let shared_evidence = t.dir.path().join("evidence");
-    std::fs::create_dir_all(&shared_evidence).unwrap();
     let mut nodes: Vec<Node> = ["node-a", "node-b", "node-c"]
         .iter()
-        .map(|label| start_node(&t, &url, label, &shared_evidence))
+        .map(|label| start_node(&t, &url, label))
         .collect();
 
     // Round-robin, one submitting thread per node.
@@ -311,20 +326,36 @@ async fn three_nodes_one_killed_mid_job_lose_nothing_and_finish_nothing_twice() 
     assert!(same_gun > 0, "no lead of one pistol's casings");
 
     // The killed node's data directory, as it was left, agrees with the
-    // database.
+    // database, and every casing's evidence file, whichever node took it,
+    // is in the bucket and hashes to its record.
+    let (evidence_flags, evidence_env) = evidence_settings(&t);
     let run = Command::new(env!("CARGO_BIN_EXE_casetrace"))
         .env_remove("DATABASE_URL")
         .arg("--data-dir")
         .arg(&nodes[victim].data_dir)
-        .args(["--database-url", &url, "check"])
+        .args(["--database-url", &url])
+        .args(&evidence_flags)
+        .envs(evidence_env)
+        .arg("check")
         .output()
         .expect("run casetrace check");
+    let report = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
-        "casetrace check: {}{}",
-        String::from_utf8_lossy(&run.stdout),
+        "casetrace check: {report}{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    assert!(
+        report.contains(&format!("{} evidence files verified", names.len())),
+        "{report}"
+    );
+    for node in &nodes {
+        assert!(
+            !node.data_dir.join("evidence").exists(),
+            "{}: evidence written to the node's own folder",
+            node.name
+        );
+    }
 
     eprintln!(
         "three nodes: {} casings submitted in {:.1} s; every node indexed all {:.2} s after the last; \

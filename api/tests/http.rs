@@ -686,7 +686,11 @@ async fn concurrent_submissions_of_one_file_store_it_once_and_keep_its_evidence(
         // The losers' undo must not have taken the winner's evidence file.
         let on_file = outcomes[0].as_ref().expect("outcome").casing.sha256.clone();
         assert_eq!(
-            t.engine.blobs().get(&on_file).expect("evidence file"),
+            t.engine
+                .evidence()
+                .get(&on_file)
+                .await
+                .expect("evidence file"),
             bytes
         );
         t.close().await;

@@ -10,6 +10,7 @@ mod common;
 mod correlation;
 mod correlation_nodes;
 mod eval;
+mod evidence_store;
 mod http;
 mod imports;
 mod isolation;

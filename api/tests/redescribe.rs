@@ -157,7 +157,12 @@ async fn casings_of_an_old_model_are_re_described_from_their_evidence() {
             .unwrap()
             .unwrap()
             .sha256;
-        let lost_path = t.engine.blobs().path_for(&lost_sha).unwrap();
+        let lost_path = t
+            .engine
+            .evidence()
+            .local_path(&lost_sha)
+            .unwrap()
+            .expect("evidence in the data directory");
         std::fs::remove_file(&lost_path).expect("remove one evidence file");
         let run = casetrace(
             &t,
@@ -210,8 +215,9 @@ async fn casings_of_an_old_model_are_re_described_from_their_evidence() {
         // The evidence file back (same bytes, same name): an in-process run
         // re-describes it and the running engine finds it at once.
         t.engine
-            .blobs()
-            .put(&weller(LOST))
+            .evidence()
+            .put(weller(LOST))
+            .await
             .expect("restore the evidence file");
         let opts = RedescribeOptions {
             batch: 8,

@@ -5,6 +5,7 @@
 
 mod bulk;
 mod compare;
+mod evidence;
 mod index;
 mod ingest;
 mod load;
@@ -31,6 +32,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Workload {
+    /// Evidence store: put and get of real scans in a folder and, when
+    /// CASETRACE_EVIDENCE_S3_BUCKET names one, an S3 bucket.
+    Evidence(evidence::EvidenceArgs),
     /// Descriptor index: add throughput and top-k latency vs a brute-force scan.
     Index(index::IndexArgs),
     /// Fine comparison per pair vs trying every angle at full resolution.
@@ -55,6 +59,7 @@ enum Workload {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let doc = match &cli.workload {
+        Workload::Evidence(args) => evidence::run(args, cli.json)?,
         Workload::Index(args) => index::run(args, cli.json)?,
         Workload::Compare(args) => compare::run(args, cli.json)?,
         Workload::Ingest(args) => ingest::run(args, cli.json)?,

@@ -70,6 +70,16 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// An evidence file is missing or damaged, or its store failed. The
+    /// engine's fault or the store's, never the caller's: the files are
+    /// written by the engine and named by their hash.
+    #[error("evidence file {sha256} ({location}): {problem}")]
+    Evidence {
+        sha256: String,
+        /// Where the file is: a path, or the store's URL of the object.
+        location: String,
+        problem: EvidenceProblem,
+    },
     /// No import job with this id.
     #[error("import job {0} not found")]
     ImportNotFound(String),
@@ -101,6 +111,29 @@ pub enum EngineError {
     /// Made by [`crate::access::policy::hidden`].
     #[error(transparent)]
     Hidden(Box<EngineError>),
+}
+
+/// What is wrong with an evidence file ([`EngineError::Evidence`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceProblem {
+    /// Nothing is stored under the file's name.
+    #[error("not in the evidence store")]
+    Missing,
+    /// The stored bytes no longer hash to the file's name.
+    #[error("corrupt: its content hashes to {actual}")]
+    Corrupt { actual: String },
+    /// The store holds an object of another size under the file's name: an
+    /// existing object is never overwritten, so it is left for inspection.
+    #[error(
+        "holds {stored} bytes where its name promises {expected}: the stored evidence is damaged"
+    )]
+    Damaged { stored: u64, expected: u64 },
+    /// Larger than any file the engine accepts: not read into memory.
+    #[error("holds {stored} bytes, over the read limit of {limit}")]
+    OverLimit { stored: u64, limit: u64 },
+    /// The store itself failed (unreachable, refused the credentials, …).
+    #[error("the evidence store failed: {0}")]
+    Store(String),
 }
 
 impl EngineError {

@@ -27,5 +27,5 @@ pub mod synth;
 pub mod traces;
 
 pub use error::{EngineError, Result};
-pub use service::{Engine, EngineConfig, Operator};
+pub use service::{Engine, EngineConfig, EvidenceLocation, Operator, S3Credentials, S3Location};
 pub use surface::{Surface, SurfaceKind};

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use casetrace_engine::description::ModelPaths;
-use casetrace_engine::{Engine, EngineConfig};
+use casetrace_engine::{Engine, EngineConfig, EvidenceLocation, S3Credentials, S3Location};
 use casetrace_lab::{eval, fit_score, polar, synth};
 use clap::{Parser, Subcommand};
 
@@ -30,7 +30,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "casetrace", version, about)]
 pub struct Cli {
-    /// Data directory (SQLite database, evidence files, index).
+    /// Data directory (SQLite database, index, and evidence files unless
+    /// they are in a bucket).
     #[arg(
         long,
         global = true,
@@ -41,6 +42,37 @@ pub struct Cli {
     /// PostgreSQL URL for a shared deployment; SQLite in the data directory when unset.
     #[arg(long, global = true, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Keep the evidence files in this bucket of an S3-compatible store
+    /// (shared by every node) instead of the data directory. Credentials:
+    /// CASETRACE_EVIDENCE_S3_ACCESS_KEY_ID and
+    /// CASETRACE_EVIDENCE_S3_SECRET_ACCESS_KEY, else the usual AWS ones.
+    #[arg(long, global = true, env = "CASETRACE_EVIDENCE_S3_BUCKET")]
+    pub evidence_s3_bucket: Option<String>,
+    /// The S3-compatible server's URL (default: AWS). Plain http:// only
+    /// on loopback or a network the lab trusts.
+    #[arg(
+        long,
+        global = true,
+        env = "CASETRACE_EVIDENCE_S3_ENDPOINT",
+        requires = "evidence_s3_bucket"
+    )]
+    pub evidence_s3_endpoint: Option<String>,
+    /// The bucket's signing region.
+    #[arg(
+        long,
+        global = true,
+        env = "CASETRACE_EVIDENCE_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub evidence_s3_region: String,
+    /// Store the objects under this prefix of the bucket.
+    #[arg(
+        long,
+        global = true,
+        env = "CASETRACE_EVIDENCE_S3_PREFIX",
+        default_value = ""
+    )]
+    pub evidence_s3_prefix: String,
     /// Folder holding descriptor.onnx and descriptor.json.
     #[arg(long, global = true, env = "CASETRACE_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
@@ -122,7 +154,7 @@ pub enum Command {
 /// Run one command; the exit code says whether everything succeeded.
 /// Commands that touch records are audited as the local administrator.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let cfg = engine_config(&cli, cli.data_dir.clone());
+    let cfg = engine_config(&cli, cli.data_dir.clone())?;
     let action = cli_action(&cli.command);
     let outcome = run_command(cfg.clone(), cli.command).await;
     if let Some(action) = action {
@@ -223,9 +255,10 @@ async fn run_command(cfg: EngineConfig, command: Command) -> anyhow::Result<Exit
 }
 
 /// The engine configuration the global options describe, for `data_dir`.
-pub fn engine_config(cli: &Cli, data_dir: PathBuf) -> EngineConfig {
+pub fn engine_config(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<EngineConfig> {
     let mut cfg = EngineConfig::new(data_dir);
     cfg.database_url = cli.database_url.clone();
+    cfg.evidence = evidence_location(cli)?;
     if let Some(dir) = &cli.model_dir {
         cfg.model = ModelPaths::in_dir(dir);
     }
@@ -243,7 +276,35 @@ pub fn engine_config(cli: &Cli, data_dir: PathBuf) -> EngineConfig {
     }
     cfg.audit.key_file = cli.audit_key.clone();
     cfg.audit.checkpoint_file = cli.audit_checkpoints.clone();
-    cfg
+    Ok(cfg)
+}
+
+/// The environment variables holding the bucket's key: never flags, which
+/// `ps` shows to every user and this command line's audit record keeps.
+const S3_KEY_ID_VAR: &str = "CASETRACE_EVIDENCE_S3_ACCESS_KEY_ID";
+const S3_SECRET_VAR: &str = "CASETRACE_EVIDENCE_S3_SECRET_ACCESS_KEY";
+
+/// Where the evidence files are: the data directory, or the bucket the
+/// options name.
+fn evidence_location(cli: &Cli) -> anyhow::Result<EvidenceLocation> {
+    let Some(bucket) = &cli.evidence_s3_bucket else {
+        return Ok(EvidenceLocation::Local);
+    };
+    let credentials = match (std::env::var(S3_KEY_ID_VAR), std::env::var(S3_SECRET_VAR)) {
+        (Ok(access_key_id), Ok(secret_access_key)) => Some(S3Credentials {
+            access_key_id,
+            secret_access_key,
+        }),
+        (Err(_), Err(_)) => None,
+        _ => anyhow::bail!("set both {S3_KEY_ID_VAR} and {S3_SECRET_VAR}, or neither"),
+    };
+    Ok(EvidenceLocation::S3(S3Location {
+        bucket: bucket.clone(),
+        endpoint: cli.evidence_s3_endpoint.clone(),
+        region: cli.evidence_s3_region.clone(),
+        prefix: cli.evidence_s3_prefix.clone(),
+        credentials,
+    }))
 }
 
 /// Who the command line records as the author of what it writes: the

@@ -13,7 +13,6 @@ pub mod http1;
 pub mod server;
 
 use std::io::Write;
-use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::body::MessageBody;
@@ -24,7 +23,7 @@ use actix_web::web;
 use casetrace_api::state::AppState;
 use casetrace_engine::casing::CasingKind;
 use casetrace_engine::service::Submission;
-use casetrace_engine::{Engine, EngineConfig};
+use casetrace_engine::{Engine, EngineConfig, EvidenceLocation, S3Credentials, S3Location};
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
 
@@ -105,6 +104,46 @@ pub fn backends() -> Vec<Backend> {
     out
 }
 
+/// The variables naming the S3-compatible server tests may write to
+/// (`scripts/s3-throwaway` exports them).
+const S3_VARS: [&str; 5] = [
+    "CASETRACE_TEST_S3_ENDPOINT",
+    "CASETRACE_TEST_S3_BUCKET",
+    "CASETRACE_TEST_S3_REGION",
+    "CASETRACE_TEST_S3_ACCESS_KEY",
+    "CASETRACE_TEST_S3_SECRET_KEY",
+];
+
+/// The test bucket under a prefix of its own (so tests running at once
+/// never count each other's objects), or `None` after saying so when no
+/// server is named. In CI a missing server fails the run.
+pub fn s3_evidence() -> Option<EvidenceLocation> {
+    let values: Vec<Option<String>> = S3_VARS.iter().map(|v| std::env::var(v).ok()).collect();
+    let [Some(endpoint), Some(bucket), Some(region), Some(access_key_id), Some(secret_access_key)] =
+        <[Option<String>; 5]>::try_from(values).expect("five variables")
+    else {
+        if std::env::var_os("CI").is_some() {
+            panic!("{} must be set in CI", S3_VARS.join(", "));
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: evidence in S3 not tested: {} are not set",
+            S3_VARS.join(", ")
+        );
+        return None;
+    };
+    Some(EvidenceLocation::S3(S3Location {
+        bucket,
+        endpoint: Some(endpoint),
+        region,
+        prefix: format!("t-{}", uuid::Uuid::new_v4().simple()),
+        credentials: Some(S3Credentials {
+            access_key_id,
+            secret_access_key,
+        }),
+    }))
+}
+
 /// An engine on a fresh data directory and database.
 pub struct TestEngine {
     pub engine: Arc<Engine>,
@@ -115,6 +154,11 @@ pub struct TestEngine {
 
 impl TestEngine {
     pub async fn open(backend: &Backend) -> TestEngine {
+        TestEngine::open_with_evidence(backend, EvidenceLocation::Local).await
+    }
+
+    /// An engine whose evidence files are at `evidence` (a bucket, say).
+    pub async fn open_with_evidence(backend: &Backend, evidence: EvidenceLocation) -> TestEngine {
         // The server's logs (a 500's detail among them), shown with a
         // failing test's output.
         let _ = tracing_subscriber::fmt()
@@ -123,6 +167,7 @@ impl TestEngine {
             .try_init();
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut cfg = EngineConfig::new(dir.path().join("data"));
+        cfg.evidence = evidence;
         let mut postgres = None;
         let name = match backend {
             Backend::Sqlite => "sqlite",
@@ -179,14 +224,49 @@ impl TestEngine {
         self.engine = Arc::new(engine);
     }
 
-    /// `--data-dir` and, on PostgreSQL, `--database-url` for the CLI.
+    /// `--data-dir`, on PostgreSQL `--database-url` and with a bucket the
+    /// `--evidence-s3-*` options, for the CLI.
     pub fn cli_args(&self) -> Vec<String> {
         let cfg = self.engine.config();
         let mut args = vec!["--data-dir".to_string(), cfg.data_dir.display().to_string()];
         if let Some(url) = &cfg.database_url {
             args.extend(["--database-url".to_string(), url.clone()]);
         }
+        if let EvidenceLocation::S3(s3) = &cfg.evidence {
+            for (flag, value) in [
+                ("--evidence-s3-bucket", s3.bucket.as_str()),
+                (
+                    "--evidence-s3-endpoint",
+                    s3.endpoint.as_deref().unwrap_or_default(),
+                ),
+                ("--evidence-s3-region", s3.region.as_str()),
+                ("--evidence-s3-prefix", s3.prefix.as_str()),
+            ] {
+                args.extend([flag.to_string(), value.to_string()]);
+            }
+        }
         args
+    }
+
+    /// The bucket's key for the CLI, which takes it from the environment
+    /// only.
+    pub fn cli_env(&self) -> Vec<(&'static str, String)> {
+        match &self.engine.config().evidence {
+            EvidenceLocation::S3(S3Location {
+                credentials: Some(c),
+                ..
+            }) => vec![
+                (
+                    "CASETRACE_EVIDENCE_S3_ACCESS_KEY_ID",
+                    c.access_key_id.clone(),
+                ),
+                (
+                    "CASETRACE_EVIDENCE_S3_SECRET_ACCESS_KEY",
+                    c.secret_access_key.clone(),
+                ),
+            ],
+            _ => Vec::new(),
+        }
     }
 
     /// App state with the default upload limit.
@@ -211,7 +291,12 @@ impl TestEngine {
                 .count_casings()
                 .await
                 .expect("count casings"),
-            evidence_files: files_under(&self.engine.config().data_dir.join("evidence")),
+            evidence_files: self
+                .engine
+                .evidence()
+                .count()
+                .await
+                .expect("count evidence files") as usize,
             indexed: self.engine.indexed_count().expect("index count"),
         }
     }
@@ -243,17 +328,6 @@ impl Counts {
         evidence_files: 0,
         indexed: 0,
     };
-}
-
-/// Regular files anywhere under `root` (0 when it does not exist).
-fn files_under(root: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return 0;
-    };
-    entries
-        .map(|e| e.expect("directory entry").path())
-        .map(|p| if p.is_dir() { files_under(&p) } else { 1 })
-        .sum()
 }
 
 /// One part of a multipart body.
@@ -326,6 +400,7 @@ pub fn submission(casing_id: &str, bytes: &[u8]) -> Vec<Part> {
 pub fn casetrace(t: &TestEngine, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_casetrace"))
         .args(t.cli_args())
+        .envs(t.cli_env())
         .args(args)
         .output()
         .expect("run casetrace")

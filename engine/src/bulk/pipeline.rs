@@ -19,7 +19,7 @@ use crate::preprocessing::{
     extract_pin_mark, prepare, PinMarkConfig, PolarImage, PreprocessConfig,
 };
 use crate::reading::{read_surface, InputFormat, ReadLimits};
-use crate::store::{BlobPut, BlobStore};
+use crate::store::{EvidencePut, EvidenceStore};
 use crate::surface::SurfaceKind;
 
 /// How long the describer waits for a batch to fill before running a
@@ -49,7 +49,7 @@ pub struct DescribedCasing {
     pub pin_mark: Option<Vec<u8>>,
     pub descriptor: Vec<f32>,
     /// The evidence file, written.
-    pub blob: BlobPut,
+    pub blob: EvidencePut,
 }
 
 /// What the pipeline made of one [`Work`].
@@ -165,12 +165,27 @@ struct Polarised {
     casing: DescribedCasing,
 }
 
+/// The evidence store as the analysers' plain threads use it: its async
+/// calls run to completion on the engine's runtime (a plain thread may
+/// block on a runtime; its worker threads may not).
+#[derive(Debug, Clone)]
+pub struct EvidenceWriter {
+    pub store: EvidenceStore,
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl EvidenceWriter {
+    fn put(&self, bytes: Vec<u8>) -> crate::Result<EvidencePut> {
+        self.runtime.block_on(self.store.put(bytes))
+    }
+}
+
 /// Start the analysers and the describer. They run until `work` is closed
 /// and drained; results go to `out`. Join the returned handles to wait.
 pub fn start<T: From<Analysed> + Send + 'static>(
     cfg: PipelineConfig,
     model: Arc<DescriptorModel>,
-    blobs: BlobStore,
+    blobs: EvidenceWriter,
     clock: Arc<StageClock>,
     work: Receiver<Work>,
     out: tokio::sync::mpsc::Sender<T>,
@@ -206,7 +221,7 @@ pub fn start<T: From<Analysed> + Send + 'static>(
 fn analyser<T: From<Analysed>>(
     cfg: &PipelineConfig,
     model: &DescriptorModel,
-    blobs: &BlobStore,
+    blobs: &EvidenceWriter,
     clock: &StageClock,
     work: &Mutex<Receiver<Work>>,
     polar_tx: &SyncSender<Polarised>,
@@ -241,7 +256,7 @@ fn analyser<T: From<Analysed>>(
 fn analyse_one(
     cfg: &PipelineConfig,
     model: &DescriptorModel,
-    blobs: &BlobStore,
+    blobs: &EvidenceWriter,
     clock: &StageClock,
     item: Work,
 ) -> Result<Polarised, String> {
@@ -266,11 +281,12 @@ fn analyse_one(
             encode_canvas(&prepared.surface),
         )
     });
+    let slot = item.slot;
     let blob = clock
-        .time(Stage::Evidence, || blobs.put(&item.bytes))
+        .time(Stage::Evidence, || blobs.put(item.bytes))
         .map_err(|e| format!("storing the evidence file: {e}"))?;
     Ok(Polarised {
-        slot: item.slot,
+        slot,
         polar,
         casing: DescribedCasing {
             format,

@@ -127,8 +127,7 @@ impl Engine {
         }
 
         for c in &casings {
-            let (blobs, sha) = (self.blobs.clone(), c.sha256.clone());
-            match super::blocking(move || blobs.get(&sha)).await {
+            match self.evidence.get(&c.sha256).await {
                 Ok(_) => report.evidence_checked += 1,
                 Err(e) => report.problems.push(format!(
                     "casing {} ({}): evidence file: {e}",

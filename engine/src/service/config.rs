@@ -8,15 +8,19 @@ use crate::description::{default_runtime_path, ModelPaths};
 use crate::index::IndexPlan;
 use crate::preprocessing::PreprocessConfig;
 use crate::reading::ReadLimits;
+use crate::store::EvidenceLocation;
 
 /// Everything [`super::Engine::open`] needs; `EngineConfig::new(dir)` gives
 /// the zero-configuration embedded default.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Holds the SQLite file, the evidence files and the index.
+    /// Holds the SQLite file, the index and (by default) the evidence files.
     pub data_dir: PathBuf,
     /// `postgres://…` for a shared deployment; `None` = SQLite in `data_dir`.
     pub database_url: Option<String>,
+    /// Where the original files are kept: `evidence/` in `data_dir` by
+    /// default, or an S3-compatible bucket every node shares.
+    pub evidence: EvidenceLocation,
     pub model: ModelPaths,
     /// The ONNX Runtime shared library.
     pub runtime_library: PathBuf,
@@ -178,6 +182,7 @@ impl EngineConfig {
         EngineConfig {
             data_dir: data_dir.into(),
             database_url: None,
+            evidence: EvidenceLocation::Local,
             model: ModelPaths::default_location(),
             runtime_library: default_runtime_path(),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),

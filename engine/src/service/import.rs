@@ -32,7 +32,7 @@ use crate::casing::{CasingFeatures, NewCasing};
 use crate::error::{EngineError, Result};
 use crate::preprocessing::{MARKS_VERSION, PIPELINE_VERSION};
 use crate::store::{
-    now_ms, sha256_hex, BatchItem, BlobPut, ImportJob, JobState, NewImportJob, RowCounts,
+    now_ms, sha256_hex, BatchItem, EvidencePut, ImportJob, JobState, NewImportJob, RowCounts,
     RowFailure, RowOutcome, RowRef, SourceKind, MAX_LISTED_FAILURES,
 };
 
@@ -265,7 +265,10 @@ impl Engine {
                 preprocess: self.cfg.preprocess,
             },
             self.model.clone(),
-            self.blobs.clone(),
+            pipeline::EvidenceWriter {
+                store: self.evidence.clone(),
+                runtime: tokio::runtime::Handle::current(),
+            },
             clock.clone(),
             work_rx,
             msg_tx.clone(),
@@ -404,7 +407,7 @@ struct Writer<'a> {
     pending: Vec<BatchItem>,
     /// Evidence files written for the pending items, to remove again if
     /// their row does not end up loaded.
-    blobs: Vec<Option<BlobPut>>,
+    blobs: Vec<Option<EvidencePut>>,
     clock: &'a StageClock,
     total: u64,
     started: Instant,
@@ -505,7 +508,7 @@ impl Writer<'_> {
             if let (RowOutcome::Failed | RowOutcome::Duplicate, Some(blob)) = (result.outcome, blob)
             {
                 if blob.newly_written && !self.engine.db.sha256_on_file(&blob.sha256).await? {
-                    self.engine.blobs.remove_if_new(blob)?;
+                    self.engine.evidence.remove_if_new(blob).await?;
                 }
             }
         }

@@ -27,6 +27,8 @@ use std::sync::{Arc, Mutex};
 
 /// A row an import could not load (kept by [`crate::store`]).
 pub use crate::store::RowFailure;
+/// Where evidence files live (kept by [`crate::store`]).
+pub use crate::store::{EvidenceLocation, S3Credentials, S3Location};
 pub use analysis::{analyse, Analysis, AnalysisTimings};
 pub use candidates::{Candidate, CandidateList, QueryTimings};
 pub use check::CheckReport;
@@ -53,14 +55,14 @@ use crate::description::DescriptorModel;
 use crate::error::{EngineError, Result};
 use crate::index::{CasingIndex, IndexKind};
 use crate::preprocessing::MARKS_VERSION;
-use crate::store::{BlobStore, Database};
+use crate::store::{Database, EvidenceStore};
 
 /// A running casetrace engine. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Engine {
     cfg: EngineConfig,
     db: Database,
-    blobs: BlobStore,
+    evidence: EvidenceStore,
     model: Arc<DescriptorModel>,
     comparer: Arc<FineComparer>,
     index: Arc<Mutex<CasingIndex>>,
@@ -84,7 +86,8 @@ impl Engine {
     pub async fn open(cfg: EngineConfig) -> Result<Engine> {
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| EngineError::io(&cfg.data_dir, e))?;
         let db = cfg.open_database().await?;
-        let blobs = BlobStore::new(cfg.data_dir.join("evidence"));
+        let evidence =
+            EvidenceStore::open(&cfg.evidence, &cfg.data_dir, cfg.limits.max_file_bytes).await?;
         let model = DescriptorModel::load(&cfg.model, &cfg.runtime_library, 1)?;
         let spec = model.spec();
         let input = &spec.input;
@@ -153,7 +156,7 @@ impl Engine {
             audit_anchor,
             calibrations: Arc::new(calibrations),
             db,
-            blobs,
+            evidence,
             model: Arc::new(model),
             comparer: Arc::new(comparer),
             index,
@@ -245,8 +248,10 @@ impl Engine {
         self.db.close().await
     }
 
-    pub fn blobs(&self) -> &BlobStore {
-        &self.blobs
+    /// The evidence files (a folder or a bucket; see
+    /// [`EngineConfig::evidence`]).
+    pub fn evidence(&self) -> &EvidenceStore {
+        &self.evidence
     }
 
     pub fn model_version(&self) -> &str {

@@ -203,9 +203,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Each casing's evidence file read and analysed as a submission is,
-    /// `threads` at a time on blocking threads; in `page`'s order, a
-    /// reason for each that failed.
+    /// Each casing's evidence file read (from the engine's evidence store)
+    /// and analysed as a submission is, on blocking threads, `threads` at
+    /// a time; in `page`'s order, a reason for each that failed.
     async fn analyse_stored(
         &self,
         page: &[StaleCasing],
@@ -218,32 +218,33 @@ impl Engine {
         loop {
             while running.len() < parallel && next < page.len() {
                 let casing = page[next].casing.clone();
-                let (blobs, model, limits, pre) = (
-                    self.blobs.clone(),
+                let (evidence, model, limits, pre) = (
+                    self.evidence.clone(),
                     self.model.clone(),
                     self.cfg.limits,
                     self.cfg.preprocess,
                 );
                 let slot = next;
-                running.spawn_blocking(move || {
-                    let outcome = blobs
-                        .get(&casing.sha256)
-                        .map_err(|e| format!("evidence file: {e}"))
-                        .and_then(|bytes| {
-                            // The scale as stored: what the file said, or
-                            // what the submitter gave for a plain image
-                            // (an X3P's own increments win over it anyway).
-                            analyse(
-                                &bytes,
-                                &casing.file_name,
-                                Some(casing.um_per_px),
-                                &limits,
-                                &pre,
-                                &model,
-                            )
-                            .map_err(|e| e.to_string())
-                        });
-                    (slot, outcome)
+                running.spawn(async move {
+                    let bytes = match evidence.get(&casing.sha256).await {
+                        Ok(bytes) => bytes,
+                        Err(e) => return (slot, Err(format!("evidence file: {e}"))),
+                    };
+                    let analysed = super::blocking(move || {
+                        // The scale as stored: what the file said, or what
+                        // the submitter gave for a plain image (an X3P's
+                        // own increments win over it anyway).
+                        analyse(
+                            &bytes,
+                            &casing.file_name,
+                            Some(casing.um_per_px),
+                            &limits,
+                            &pre,
+                            &model,
+                        )
+                    })
+                    .await;
+                    (slot, analysed.map_err(|e| e.to_string()))
                 });
                 next += 1;
             }

@@ -12,7 +12,7 @@ use crate::casing::{CasingFeatures, CasingKind, CasingRecord, NewCasing};
 use crate::comparison::encode_canvas;
 use crate::error::{EngineError, Result};
 use crate::preprocessing::{MARKS_VERSION, PIPELINE_VERSION};
-use crate::store::{sha256_hex, BlobPut, InsertOutcome};
+use crate::store::{sha256_hex, EvidencePut, InsertOutcome};
 
 /// A casing file and what the submitter says about it.
 #[derive(Debug, Clone)]
@@ -109,10 +109,7 @@ impl Engine {
             pin_mark: analysis.pin_mark.as_ref().map(encode_canvas),
             marks_version: Some(MARKS_VERSION.to_string()),
         };
-        let blob = {
-            let (blobs, sub) = (self.blobs.clone(), sub.clone());
-            blocking(move || blobs.put(&sub.bytes)).await?
-        };
+        let blob = self.evidence.put(sub.bytes.clone()).await?;
         let inserted = match self
             .db
             .insert_casing_by(&new, &features, caller.key_id.as_deref())
@@ -150,11 +147,11 @@ impl Engine {
 
     /// Remove the evidence file this submission wrote, unless a casing
     /// submitted meanwhile with the same bytes (under another id) refers to it.
-    async fn undo_blob(&self, blob: &BlobPut) -> Result<()> {
+    async fn undo_blob(&self, blob: &EvidencePut) -> Result<()> {
         if self.db.sha256_on_file(&blob.sha256).await? {
             return Ok(());
         }
-        self.blobs.remove_if_new(blob)
+        self.evidence.remove_if_new(blob).await
     }
 }
 

@@ -9,10 +9,10 @@
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, FromRow};
 
-use super::blobs::check_sha256_hex;
 use super::changes::record_changes_in;
 use super::correlation_jobs::enqueue_correlation_in;
 use super::db::{on_pool, BeginWrite, Database, DbTimestamp};
+use super::evidence::check_sha256_hex;
 use crate::casing::{CasingFeatures, CasingRecord, NewCasing};
 use crate::error::{EngineError, Result};
 
@@ -602,7 +602,7 @@ mod tests {
 
     use serde_json::json;
 
-    use super::super::blobs::sha256_hex;
+    use super::super::evidence::sha256_hex;
     use super::super::test_support::on_both_backends;
     use super::*;
     use crate::casing::CasingKind;

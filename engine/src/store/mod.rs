@@ -1,6 +1,7 @@
 //! Storage: the database of casings and their features ([`Database`],
 //! SQLite embedded or PostgreSQL) and the content-addressed store of the
-//! original evidence files ([`BlobStore`]).
+//! original evidence files ([`EvidenceStore`]), in a folder or an
+//! S3-compatible bucket.
 //!
 //! Persistence only: the records stored are defined beside their rules
 //! ([`crate::casing`], [`crate::access`], [`crate::audit`],
@@ -16,7 +17,6 @@ mod audit;
 mod audit_anchor;
 mod audit_archive;
 mod audit_refusals;
-mod blobs;
 mod canvas_recoding;
 mod cases;
 mod casings;
@@ -24,6 +24,7 @@ mod changes;
 mod conclusions;
 pub(crate) mod correlation_jobs;
 mod db;
+mod evidence;
 mod firearms;
 mod imports;
 mod index_entries;
@@ -36,7 +37,6 @@ mod trace_events;
 pub use audit::{AuditQuery, AUDIT_PAGE, AUDIT_QUERY_MAX};
 pub use audit_archive::{ArchiveOutcome, AuditSegment};
 pub use audit_refusals::RefusalCount;
-pub use blobs::{sha256_hex, BlobPut, BlobStore};
 pub use canvas_recoding::{RecodedCanvases, StoredCanvases};
 pub use casings::InsertOutcome;
 pub use changes::{CasingChange, ChangeKind, FeedLag};
@@ -44,6 +44,9 @@ pub use correlation_jobs::{
     ClaimedJob, CorrelationJob, CorrelationState, NewAutoLead, QueueCounts, CORRELATOR,
 };
 pub use db::{Backend, Database, DEFAULT_SQLITE_FILE};
+pub use evidence::{
+    sha256_hex, EvidenceLocation, EvidencePut, EvidenceStore, S3Credentials, S3Location,
+};
 pub use firearms::MAX_SEARCH_RESULTS;
 pub use imports::{
     now_ms, BatchItem, BatchResult, ImportJob, JobState, NewImportJob, RowCounts, RowFailure,

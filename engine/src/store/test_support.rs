@@ -169,3 +169,42 @@ pub(crate) async fn casing_fixture(
         .record()
         .id
 }
+
+/// The variables naming the S3-compatible server tests may write to
+/// (`scripts/s3-throwaway` exports them).
+pub(crate) const S3_VARS: [&str; 5] = [
+    "CASETRACE_TEST_S3_ENDPOINT",
+    "CASETRACE_TEST_S3_BUCKET",
+    "CASETRACE_TEST_S3_REGION",
+    "CASETRACE_TEST_S3_ACCESS_KEY",
+    "CASETRACE_TEST_S3_SECRET_KEY",
+];
+
+/// The test S3 bucket under a prefix of this test's own, or `None` (after
+/// saying so) when no server is configured outside CI.
+pub(crate) fn s3_location(test: &str) -> Option<super::S3Location> {
+    let values: Vec<Option<String>> = S3_VARS.iter().map(|v| std::env::var(v).ok()).collect();
+    let [Some(endpoint), Some(bucket), Some(region), Some(access_key_id), Some(secret_access_key)] =
+        <[Option<String>; 5]>::try_from(values).expect("five variables")
+    else {
+        if std::env::var_os("CI").is_some() {
+            panic!("{} must be set in CI", S3_VARS.join(", "));
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: {} are not set (source scripts/s3-throwaway; start_s3)",
+            S3_VARS.join(", ")
+        );
+        return None;
+    };
+    Some(super::S3Location {
+        bucket,
+        endpoint: Some(endpoint),
+        region,
+        prefix: format!("t-{}", uuid::Uuid::new_v4().simple()),
+        credentials: Some(super::S3Credentials {
+            access_key_id,
+            secret_access_key,
+        }),
+    })
+}

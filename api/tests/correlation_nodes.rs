@@ -23,8 +23,7 @@ use serde_json::Value;
 use crate::common::http1;
 use crate::common::server::{free_port, Server};
 use crate::common::{
-    backends, multipart, s3_evidence, submission, weller, Backend, TestEngine, TEST_KEY,
-    WELLER_DIR,
+    backends, multipart, s3_evidence, submission, weller, Backend, TestEngine, TEST_KEY, WELLER_DIR,
 };
 
 /// Generous for a loaded 2-core machine; only that things happen is

@@ -15,10 +15,10 @@ use casetrace_engine::access::{Principal, Role, Scope};
 use casetrace_engine::service::Submission;
 use casetrace_engine::store::{AuditQuery, CorrelationState, CORRELATOR};
 use casetrace_engine::traces::{LeadFilter, LeadRecord};
-use casetrace_engine::{Engine, EngineConfig};
+use casetrace_engine::Engine;
 
 use crate::common::{
-    backends, get, register_test_agency, send, weller_submission, Backend, TestEngine,
+    backends, get, register_test_agency, second_node, send, weller_submission, TestEngine,
 };
 
 /// Long enough for any machine; how long it took is not what is tested.
@@ -227,22 +227,6 @@ async fn agreements_bound_what_a_job_correlates_with() {
     }
 }
 
-/// A second engine on `t`'s database with a data directory of its own.
-async fn second_node(t: &TestEngine, backend: &Backend, workers: usize) -> Arc<Engine> {
-    let mut cfg: EngineConfig = t.engine.config().clone();
-    cfg.data_dir = t.dir.path().join("node-b");
-    cfg.correlation.workers = workers;
-    if let Backend::Sqlite = backend {
-        let file = t
-            .engine
-            .config()
-            .data_dir
-            .join(casetrace_engine::store::DEFAULT_SQLITE_FILE);
-        cfg.database_url = Some(format!("sqlite://{}", file.display()));
-    }
-    Arc::new(Engine::open(cfg).await.unwrap())
-}
-
 /// Two engines on one database work one queue at once: every job is done
 /// exactly once, and every pair's lead is made once.
 #[actix_web::test]
@@ -250,7 +234,7 @@ async fn two_engines_work_one_queue_each_job_once() {
     for backend in backends() {
         let mut t = TestEngine::open(&backend).await;
         t.restart_with(|cfg| cfg.correlation.workers = 2).await;
-        let b = second_node(&t, &backend, 2).await;
+        let b = Arc::new(second_node(&t, &backend, |cfg| cfg.correlation.workers = 2).await);
         let names = [
             "TW01-01", "TW02-01", "TW01-02", "TW02-02", "TW01-03", "TW02-03", "TW01-04", "TW02-04",
         ];

@@ -9,11 +9,11 @@ use actix_web::http::StatusCode;
 use actix_web::test;
 use casetrace_api::app::create_app;
 use casetrace_engine::service::Submission;
-use casetrace_engine::{Engine, EngineError};
+use casetrace_engine::EngineError;
 
 use crate::common::{
-    backends, casetrace, operator, post_multipart, s3_evidence, send, submission, weller,
-    weller_submission, Backend, Counts, TestEngine,
+    backends, casetrace, operator, post_multipart, s3_evidence, second_node, send, submission,
+    weller, weller_submission, Counts, TestEngine,
 };
 
 fn stdout(o: &std::process::Output) -> String {
@@ -22,24 +22,6 @@ fn stdout(o: &std::process::Output) -> String {
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A second node on `t`'s database and bucket, with a data directory of
-/// its own.
-async fn second_node(t: &TestEngine, backend: &Backend) -> Engine {
-    let mut cfg = t.engine.config().clone();
-    cfg.data_dir = t.dir.path().join("node-b");
-    if let Backend::Sqlite = backend {
-        let file = t
-            .engine
-            .config()
-            .data_dir
-            .join(casetrace_engine::store::DEFAULT_SQLITE_FILE);
-        cfg.database_url = Some(format!("sqlite://{}", file.display()));
-    }
-    Engine::open(cfg)
-        .await
-        .unwrap_or_else(|e| panic!("open the second node on {}: {e}", t.backend))
 }
 
 #[actix_web::test]
@@ -70,7 +52,7 @@ async fn evidence_submitted_through_one_node_is_read_by_another_from_the_bucket(
         assert!(t.engine.evidence().local_path(&sha).unwrap().is_none());
         assert!(!t.engine.config().data_dir.join("evidence").exists());
 
-        let b = second_node(&t, &backend).await;
+        let b = second_node(&t, &backend, |_| {}).await;
         assert_eq!(b.evidence().get(&sha).await.unwrap(), bytes);
         let report = b.check().await.unwrap();
         assert!(report.is_clean(), "{}: {:?}", t.backend, report.problems);

@@ -12,38 +12,15 @@ use actix_web::http::StatusCode;
 use actix_web::{test, web};
 use casetrace_api::app::create_app;
 use casetrace_api::state::AppState;
-use casetrace_engine::{Engine, EngineConfig};
+use casetrace_engine::Engine;
 
 use crate::common::{
-    backends, casetrace, get, operator, send, weller_submission, Backend, TestEngine,
+    backends, casetrace, get, operator, second_node, send, weller_submission, TestEngine,
 };
 
 /// Long enough for any machine; the nodes poll every 500 ms. How long it
 /// took is not what is tested, only that it happens without a restart.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A second node on `t`'s database, with a data directory (index file,
-/// evidence) of its own: `change` adjusts its configuration first.
-async fn second_node(
-    t: &TestEngine,
-    backend: &Backend,
-    change: impl FnOnce(&mut EngineConfig),
-) -> Engine {
-    let mut cfg = t.engine.config().clone();
-    cfg.data_dir = t.dir.path().join("node-b");
-    if let Backend::Sqlite = backend {
-        let file = t
-            .engine
-            .config()
-            .data_dir
-            .join(casetrace_engine::store::DEFAULT_SQLITE_FILE);
-        cfg.database_url = Some(format!("sqlite://{}", file.display()));
-    }
-    change(&mut cfg);
-    Engine::open(cfg)
-        .await
-        .unwrap_or_else(|e| panic!("open the second node on {}: {e}", t.backend))
-}
 
 /// Wait until `node`'s index holds `count` casings, failing after
 /// [`PATIENCE`].

@@ -395,6 +395,29 @@ pub fn submission(casing_id: &str, bytes: &[u8]) -> Vec<Part> {
     ]
 }
 
+/// A second node on `t`'s database, with a data directory (index file,
+/// evidence) of its own: `change` adjusts its configuration first.
+pub async fn second_node(
+    t: &TestEngine,
+    backend: &Backend,
+    change: impl FnOnce(&mut EngineConfig),
+) -> Engine {
+    let mut cfg = t.engine.config().clone();
+    cfg.data_dir = t.dir.path().join("node-b");
+    if let Backend::Sqlite = backend {
+        let file = t
+            .engine
+            .config()
+            .data_dir
+            .join(casetrace_engine::store::DEFAULT_SQLITE_FILE);
+        cfg.database_url = Some(format!("sqlite://{}", file.display()));
+    }
+    change(&mut cfg);
+    Engine::open(cfg)
+        .await
+        .unwrap_or_else(|e| panic!("open the second node on {}: {e}", t.backend))
+}
+
 /// Run the `casetrace` binary as other tools do, on `t`'s data directory
 /// and database.
 pub fn casetrace(t: &TestEngine, args: &[&str]) -> std::process::Output {

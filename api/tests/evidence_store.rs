@@ -3,7 +3,8 @@
 //! stores its file in the bucket, a failed one leaves no object there, and
 //! a second node configured on the same bucket and database reads every
 //! file (its `check`, and `casetrace check` from the command line), with
-//! nothing in its own data directory.
+//! nothing in its own data directory; a bulk import uploads beside its
+//! analysers and stores each row with its object in the bucket.
 
 use actix_web::http::StatusCode;
 use actix_web::test;
@@ -150,6 +151,38 @@ async fn a_failed_submission_leaves_no_object_in_the_bucket() {
             "{}",
             t.backend
         );
+        t.close().await;
+    }
+}
+
+#[actix_web::test]
+async fn a_bulk_import_stores_every_file_in_the_bucket() {
+    for backend in backends() {
+        let Some(bucket) = s3_evidence() else { return };
+        let t = TestEngine::open_with_evidence(&backend, bucket).await;
+        let folder = t.dir.path().join("set");
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut manifest = String::from("file,casing_id\n");
+        for name in ["TW01-01", "TW01-02", "TW02-01", "TW03-01"] {
+            std::fs::write(folder.join(format!("{name}.x3p")), weller(name)).unwrap();
+            manifest += &format!("{name}.x3p,{name}\n");
+        }
+        std::fs::write(folder.join("manifest.csv"), manifest).unwrap();
+
+        let o = casetrace(
+            &t,
+            &["import", folder.join("manifest.csv").to_str().unwrap()],
+        );
+        assert!(o.status.success(), "{}: {}", t.backend, stderr(&o));
+        assert!(stdout(&o).contains("4 rows, 4 imported"), "{}", stdout(&o));
+        let check = casetrace(&t, &["check"]);
+        assert!(check.status.success(), "{}", stderr(&check));
+        assert!(
+            stdout(&check).contains("4 evidence files verified: all agree"),
+            "{}",
+            stdout(&check)
+        );
+        assert!(!t.engine.config().data_dir.join("evidence").exists());
         t.close().await;
     }
 }

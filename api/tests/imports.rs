@@ -11,6 +11,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::test::{self, TestRequest};
 use casetrace_api::app::create_app;
 use casetrace_engine::reading::write_x3p;
+use casetrace_engine::store::sha256_hex;
 use casetrace_engine::synth::{fire, make_gun, SynthConfig};
 use serde_json::Value;
 
@@ -128,6 +129,59 @@ async fn bad_rows_are_reported_by_row_and_every_good_row_loads_from_the_cli() {
             text(&o.stdout).contains("3 casings, 3 descriptors, 3 indexed"),
             "{}",
             text(&o.stdout)
+        );
+        t.close().await;
+    }
+}
+
+/// Evidence is written beside the analysers now: a row whose file cannot
+/// be written must still fail alone, with the store's reason, and never be
+/// stored without its file; what was found in the file's place stays as it
+/// was (evidence is never overwritten).
+#[actix_web::test]
+async fn a_row_whose_evidence_cannot_be_written_fails_alone() {
+    for backend in backends() {
+        let t = TestEngine::open(&backend).await;
+        let scans = synth_scans(3, 41);
+        let blocked = t
+            .engine
+            .evidence()
+            .local_path(&sha256_hex(&scans[1]))
+            .expect("hash")
+            .expect("evidence in a folder");
+        std::fs::create_dir_all(blocked.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&blocked, b"something else of another size").expect("plant");
+        let mut csv = String::from("file,casing_id\n");
+        let mut entries = Vec::new();
+        for (i, bytes) in scans.into_iter().enumerate() {
+            csv += &format!("d{i}.x3p,D-{i}\n");
+            entries.push((format!("d{i}.x3p"), bytes));
+        }
+        entries.insert(0, ("manifest.csv".to_string(), csv.into_bytes()));
+        let archive = t.dir.path().join("blocked.zip");
+        write_zip(&archive, &entries);
+
+        let o = casetrace(&t, &["import", archive.to_str().expect("utf-8")]);
+        assert!(!o.status.success(), "a failed row fails the run");
+        assert!(
+            text(&o.stdout).contains("3 rows, 2 imported, 0 already on file, 1 failed"),
+            "{}: {}",
+            t.backend,
+            text(&o.stdout)
+        );
+        let err = text(&o.stderr);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("row 3 (D-1,"))
+            .unwrap_or_else(|| panic!("row 3 not reported: {err}"));
+        assert!(
+            line.contains("storing the evidence file") && line.contains("damaged"),
+            "{line}"
+        );
+        assert_eq!(t.counts().await.rows, 2, "{}", t.backend);
+        assert_eq!(
+            std::fs::read(&blocked).expect("still there"),
+            b"something else of another size"
         );
         t.close().await;
     }

@@ -12,6 +12,9 @@ pub mod source;
 pub mod table;
 
 pub use manifest::{confined_path, parse_manifest, ManifestFormat, ManifestRow};
-pub use pipeline::{Analysed, DescribedCasing, PipelineConfig, StageClock, StageSeconds, Work};
+pub use pipeline::{
+    Analysed, DescribedCasing, EvidenceWriter, PendingEvidence, PipelineConfig, StageClock,
+    StageSeconds, Work,
+};
 pub use source::{FileRead, ImportSource, ManifestFile};
 pub use table::{read_table, take_text, TableFormat, TableRow};

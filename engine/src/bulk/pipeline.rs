@@ -1,9 +1,17 @@
 //! The CPU half of a bulk load, on plain threads: `threads` analysers each
-//! take the next file, decode, prepare, unwrap it for the model and write
-//! its evidence file; one describer gathers their polar inputs into
-//! batches and runs the ONNX model once per batch. Files are taken in the
-//! order they finish being read and results leave in the order they finish,
-//! so a slow or bad file holds up only its own analyser.
+//! take the next file, decode, prepare and unwrap it for the model, and
+//! start writing its evidence file; one describer gathers their polar
+//! inputs into batches and runs the ONNX model once per batch. Files are
+//! taken in the order they finish being read and results leave in the
+//! order they finish, so a slow or bad file holds up only its own analyser.
+//!
+//! Evidence files are written beside the analysers, not by them: a write
+//! waits on a disk's fsync or an S3 upload, not on a core, and made in the
+//! analysers' path it cost as much time as preparing the casing. The writes
+//! run as tasks on the engine's runtime (at most [`EVIDENCE_IN_FLIGHT`] at
+//! once, which also bounds the bytes held), and the import's writer awaits
+//! each casing's write before the transaction that stores its row, so a
+//! row never refers to evidence that is not on file.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender};
@@ -26,6 +34,11 @@ use crate::surface::SurfaceKind;
 /// partial one.
 const BATCH_WAIT: Duration = Duration::from_millis(20);
 
+/// Evidence writes under way at once; an analyser waits for a free place
+/// before starting another (so a slow store slows the load instead of
+/// filling memory with files).
+pub const EVIDENCE_IN_FLIGHT: usize = 64;
+
 /// A file to analyse; `slot` is the caller's handle on its row.
 #[derive(Debug)]
 pub struct Work {
@@ -35,7 +48,7 @@ pub struct Work {
     pub um_per_px: Option<f64>,
 }
 
-/// A casing ready to store.
+/// A casing ready to store once its evidence file is written.
 #[derive(Debug, Clone)]
 pub struct DescribedCasing {
     pub format: InputFormat,
@@ -48,8 +61,19 @@ pub struct DescribedCasing {
     /// The firing-pin mark's canvas, encoded, when the scan has one.
     pub pin_mark: Option<Vec<u8>>,
     pub descriptor: Vec<f32>,
-    /// The evidence file, written.
-    pub blob: EvidencePut,
+}
+
+/// An evidence file being written on the engine's runtime.
+#[derive(Debug)]
+pub struct PendingEvidence(tokio::task::JoinHandle<Result<EvidencePut, String>>);
+
+impl PendingEvidence {
+    /// Wait for the write; the error is the row's failure reason.
+    pub async fn written(self) -> Result<EvidencePut, String> {
+        self.0
+            .await
+            .unwrap_or_else(|e| Err(format!("storing the evidence file: the write failed: {e}")))
+    }
 }
 
 /// What the pipeline made of one [`Work`].
@@ -58,10 +82,14 @@ pub enum Analysed {
     Ready {
         slot: usize,
         casing: Box<DescribedCasing>,
+        evidence: PendingEvidence,
     },
+    /// Not stored; `evidence` is the file's write when it had started (the
+    /// model failed), to be removed again unless a casing refers to it.
     Failed {
         slot: usize,
         reason: String,
+        evidence: Option<PendingEvidence>,
     },
 }
 
@@ -97,7 +125,8 @@ pub struct StageSeconds {
     pub prepare: f64,
     /// Smoothing and polar unwrap (the model's input).
     pub polar: f64,
-    /// Writing evidence files.
+    /// Writing evidence files, summed over the writes under way at once
+    /// (they run beside the analysers, mostly waiting on a disk or network).
     pub evidence: f64,
     /// ONNX runs.
     pub describe: f64,
@@ -163,20 +192,44 @@ struct Polarised {
     slot: usize,
     polar: PolarImage,
     casing: DescribedCasing,
+    evidence: PendingEvidence,
 }
 
-/// The evidence store as the analysers' plain threads use it: its async
-/// calls run to completion on the engine's runtime (a plain thread may
-/// block on a runtime; its worker threads may not).
+/// The evidence store as the analysers' plain threads use it: writes run
+/// as tasks on the engine's runtime (a plain thread may block on a
+/// runtime; its worker threads may not), a bounded number at once.
 #[derive(Debug, Clone)]
 pub struct EvidenceWriter {
-    pub store: EvidenceStore,
-    pub runtime: tokio::runtime::Handle,
+    store: EvidenceStore,
+    runtime: tokio::runtime::Handle,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl EvidenceWriter {
-    fn put(&self, bytes: Vec<u8>) -> crate::Result<EvidencePut> {
-        self.runtime.block_on(self.store.put(bytes))
+    pub fn new(store: EvidenceStore, runtime: tokio::runtime::Handle) -> Self {
+        EvidenceWriter {
+            store,
+            runtime,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(EVIDENCE_IN_FLIGHT)),
+        }
+    }
+
+    /// Start writing `bytes`, once fewer than [`EVIDENCE_IN_FLIGHT`] writes
+    /// are under way. The write's own time goes to `clock`'s evidence stage.
+    fn start(&self, bytes: Vec<u8>, clock: &Arc<StageClock>) -> Result<PendingEvidence, String> {
+        let permit = self
+            .runtime
+            .block_on(self.in_flight.clone().acquire_owned())
+            .map_err(|_| "storing the evidence file: the import is shutting down".to_string())?;
+        let (store, clock) = (self.store.clone(), clock.clone());
+        let task = self.runtime.spawn(async move {
+            let started = Instant::now();
+            let put = store.put(bytes).await;
+            clock.add(Stage::Evidence, started.elapsed());
+            drop(permit);
+            put.map_err(|e| format!("storing the evidence file: {e}"))
+        });
+        Ok(PendingEvidence(task))
     }
 }
 
@@ -185,7 +238,7 @@ impl EvidenceWriter {
 pub fn start<T: From<Analysed> + Send + 'static>(
     cfg: PipelineConfig,
     model: Arc<DescriptorModel>,
-    blobs: EvidenceWriter,
+    evidence: EvidenceWriter,
     clock: Arc<StageClock>,
     work: Receiver<Work>,
     out: tokio::sync::mpsc::Sender<T>,
@@ -195,17 +248,17 @@ pub fn start<T: From<Analysed> + Send + 'static>(
     let work = Arc::new(Mutex::new(work));
     let mut handles = Vec::new();
     for n in 0..cfg.threads.max(1) {
-        let (work, polar_tx, out, model, blobs, clock) = (
+        let (work, polar_tx, out, model, evidence, clock) = (
             work.clone(),
             polar_tx.clone(),
             out.clone(),
             model.clone(),
-            blobs.clone(),
+            evidence.clone(),
             clock.clone(),
         );
         let handle = std::thread::Builder::new()
             .name(format!("import-analyse-{n}"))
-            .spawn(move || analyser(&cfg, &model, &blobs, &clock, &work, &polar_tx, &out))
+            .spawn(move || analyser(&cfg, &model, &evidence, &clock, &work, &polar_tx, &out))
             .expect("spawn an import analyser thread");
         handles.push(handle);
     }
@@ -221,8 +274,8 @@ pub fn start<T: From<Analysed> + Send + 'static>(
 fn analyser<T: From<Analysed>>(
     cfg: &PipelineConfig,
     model: &DescriptorModel,
-    blobs: &EvidenceWriter,
-    clock: &StageClock,
+    evidence: &EvidenceWriter,
+    clock: &Arc<StageClock>,
     work: &Mutex<Receiver<Work>>,
     polar_tx: &SyncSender<Polarised>,
     out: &tokio::sync::mpsc::Sender<T>,
@@ -235,7 +288,7 @@ fn analyser<T: From<Analysed>>(
         };
         let Ok(item) = next else { return };
         let slot = item.slot;
-        match analyse_one(cfg, model, blobs, clock, item) {
+        match analyse_one(cfg, model, evidence, clock, item) {
             Ok(p) => {
                 if polar_tx.send(p).is_err() {
                     return;
@@ -243,7 +296,14 @@ fn analyser<T: From<Analysed>>(
             }
             Err(reason) => {
                 if out
-                    .blocking_send(Analysed::Failed { slot, reason }.into())
+                    .blocking_send(
+                        Analysed::Failed {
+                            slot,
+                            reason,
+                            evidence: None,
+                        }
+                        .into(),
+                    )
                     .is_err()
                 {
                     return;
@@ -256,8 +316,8 @@ fn analyser<T: From<Analysed>>(
 fn analyse_one(
     cfg: &PipelineConfig,
     model: &DescriptorModel,
-    blobs: &EvidenceWriter,
-    clock: &StageClock,
+    evidence: &EvidenceWriter,
+    clock: &Arc<StageClock>,
     item: Work,
 ) -> Result<Polarised, String> {
     let name = item.file_name.as_str();
@@ -282,12 +342,12 @@ fn analyse_one(
         )
     });
     let slot = item.slot;
-    let blob = clock
-        .time(Stage::Evidence, || blobs.put(item.bytes))
-        .map_err(|e| format!("storing the evidence file: {e}"))?;
+    // Only a casing that will be stored gets its evidence written.
+    let evidence = evidence.start(item.bytes, clock)?;
     Ok(Polarised {
         slot,
         polar,
+        evidence,
         casing: DescribedCasing {
             format,
             width: surface.width,
@@ -297,7 +357,6 @@ fn analyse_one(
             comparison_surface,
             pin_mark,
             descriptor: Vec::new(),
-            blob,
         },
     })
 }
@@ -325,18 +384,20 @@ fn describer<T: From<Analysed>>(
                 }
             }
         }
-        let (polars, items): (Vec<PolarImage>, Vec<(usize, DescribedCasing)>) = items
+        let (polars, items): (Vec<PolarImage>, Vec<_>) = items
             .into_iter()
-            .map(|p| (p.polar, (p.slot, p.casing)))
+            .map(|p| (p.polar, (p.slot, p.casing, p.evidence)))
             .unzip();
         let described = clock.time(Stage::Describe, || model.describe_polar(&polars));
         match described {
             Ok(descriptors) => {
-                for ((slot, mut casing), descriptor) in items.into_iter().zip(descriptors) {
+                for ((slot, mut casing, evidence), descriptor) in items.into_iter().zip(descriptors)
+                {
                     casing.descriptor = descriptor;
                     let ready = Analysed::Ready {
                         slot,
                         casing: Box::new(casing),
+                        evidence,
                     };
                     if out.blocking_send(ready.into()).is_err() {
                         return;
@@ -344,10 +405,11 @@ fn describer<T: From<Analysed>>(
                 }
             }
             Err(e) => {
-                for (slot, _) in items {
+                for (slot, _, evidence) in items {
                     let failed = Analysed::Failed {
                         slot,
                         reason: e.to_string(),
+                        evidence: Some(evidence),
                     };
                     if out.blocking_send(failed.into()).is_err() {
                         return;

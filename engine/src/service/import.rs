@@ -25,8 +25,8 @@ use crate::access::policy::{self, hidden, Action};
 use crate::access::Principal;
 use crate::bulk::pipeline::{self, Stage};
 use crate::bulk::{
-    confined_path, parse_manifest, Analysed, DescribedCasing, ImportSource, ManifestRow,
-    PipelineConfig, StageClock, StageSeconds, Work,
+    confined_path, parse_manifest, Analysed, DescribedCasing, EvidenceWriter, ImportSource,
+    ManifestRow, PendingEvidence, PipelineConfig, StageClock, StageSeconds, Work,
 };
 use crate::casing::{CasingFeatures, NewCasing};
 use crate::error::{EngineError, Result};
@@ -265,10 +265,7 @@ impl Engine {
                 preprocess: self.cfg.preprocess,
             },
             self.model.clone(),
-            pipeline::EvidenceWriter {
-                store: self.evidence.clone(),
-                runtime: tokio::runtime::Handle::current(),
-            },
+            EvidenceWriter::new(self.evidence.clone(), tokio::runtime::Handle::current()),
             clock.clone(),
             work_rx,
             msg_tx.clone(),
@@ -294,7 +291,6 @@ impl Engine {
             key_id: key_id.as_deref(),
             rows: &rows,
             pending: Vec::new(),
-            blobs: Vec::new(),
             clock: &clock,
             total: job.total_rows,
             started,
@@ -404,45 +400,66 @@ struct Writer<'a> {
     /// The importer's key, for the correlation jobs of what it loads.
     key_id: Option<&'a str>,
     rows: &'a [ManifestRow],
-    pending: Vec<BatchItem>,
-    /// Evidence files written for the pending items, to remove again if
-    /// their row does not end up loaded.
-    blobs: Vec<Option<EvidencePut>>,
+    pending: Vec<Taken>,
     clock: &'a StageClock,
     total: u64,
     started: Instant,
     settled_this_run: u64,
 }
 
+/// A row the writer holds until its batch is written.
+enum Taken {
+    Settled(BatchItem),
+    /// Analysed; stored once its evidence file is written.
+    Ready {
+        slot: usize,
+        casing: Box<DescribedCasing>,
+        evidence: PendingEvidence,
+    },
+    /// Failed after its evidence file's write had started.
+    FailedAfterWrite(BatchItem, PendingEvidence),
+}
+
 impl Writer<'_> {
     fn take(&mut self, msg: Msg) {
-        let (item, blob) = match msg {
+        let taken = match msg {
             Msg::Settled {
                 slot,
                 outcome,
                 reason,
-            } => (settle(&self.rows[slot], outcome, reason), None),
-            Msg::Analysed(Analysed::Failed { slot, reason }) => {
-                (settle(&self.rows[slot], RowOutcome::Failed, reason), None)
+            } => Taken::Settled(settle(&self.rows[slot], outcome, reason)),
+            Msg::Analysed(Analysed::Failed {
+                slot,
+                reason,
+                evidence,
+            }) => {
+                let item = settle(&self.rows[slot], RowOutcome::Failed, reason);
+                match evidence {
+                    Some(evidence) => Taken::FailedAfterWrite(item, evidence),
+                    None => Taken::Settled(item),
+                }
             }
-            Msg::Analysed(Analysed::Ready { slot, casing }) => {
-                let row = &self.rows[slot];
-                let blob = casing.blob.clone();
-                (self.load_item(row, *casing), Some(blob))
-            }
+            Msg::Analysed(Analysed::Ready {
+                slot,
+                casing,
+                evidence,
+            }) => Taken::Ready {
+                slot,
+                casing,
+                evidence,
+            },
         };
-        self.pending.push(item);
-        self.blobs.push(blob);
+        self.pending.push(taken);
     }
 
-    fn load_item(&self, row: &ManifestRow, casing: DescribedCasing) -> BatchItem {
+    fn load_item(&self, row: &ManifestRow, casing: DescribedCasing, sha256: String) -> BatchItem {
         let file_name = row.file.rsplit('/').next().unwrap_or(&row.file).to_string();
         BatchItem::Load {
             row: row_ref(row),
             casing: Box::new(NewCasing {
                 agency: row.agency.clone(),
                 casing_id: row.casing_id.clone(),
-                sha256: casing.blob.sha256.clone(),
+                sha256,
                 file_name,
                 format: casing.format,
                 surface_kind: casing.surface_kind,
@@ -466,10 +483,61 @@ impl Writer<'_> {
         }
     }
 
+    /// The pending rows as batch items, once every evidence write among
+    /// them has finished: a row is stored only with its file on file, and
+    /// one whose write failed is settled as failed with the reason. Files
+    /// written for rows that failed anyway are removed again.
+    async fn settle_writes(&mut self) -> Result<(Vec<BatchItem>, Vec<Option<EvidencePut>>)> {
+        let mut items = Vec::with_capacity(self.pending.len());
+        let mut written = Vec::with_capacity(self.pending.len());
+        for taken in std::mem::take(&mut self.pending) {
+            match taken {
+                Taken::Settled(item) => {
+                    items.push(item);
+                    written.push(None);
+                }
+                Taken::Ready {
+                    slot,
+                    casing,
+                    evidence,
+                } => {
+                    let row = &self.rows[slot];
+                    match evidence.written().await {
+                        Ok(put) => {
+                            items.push(self.load_item(row, *casing, put.sha256.clone()));
+                            written.push(Some(put));
+                        }
+                        Err(reason) => {
+                            items.push(settle(row, RowOutcome::Failed, reason));
+                            written.push(None);
+                        }
+                    }
+                }
+                Taken::FailedAfterWrite(item, evidence) => {
+                    if let Ok(put) = evidence.written().await {
+                        self.remove_unreferenced(&put).await?;
+                    }
+                    items.push(item);
+                    written.push(None);
+                }
+            }
+        }
+        Ok((items, written))
+    }
+
+    /// Remove an evidence file this job wrote, unless a casing refers to it.
+    async fn remove_unreferenced(&self, put: &EvidencePut) -> Result<()> {
+        if put.newly_written && !self.engine.db.sha256_on_file(&put.sha256).await? {
+            self.engine.evidence.remove_if_new(put).await?;
+        }
+        Ok(())
+    }
+
     async fn flush(&mut self, progress: &(dyn Fn(ImportProgress) + Send + Sync)) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        let (mut items, written) = self.settle_writes().await?;
         let submitted_by = self
             .engine
             .db
@@ -477,7 +545,7 @@ impl Writer<'_> {
             .await?
             .map(|j| j.submitted_by)
             .unwrap_or_default();
-        for item in &mut self.pending {
+        for item in &mut items {
             if let BatchItem::Load { casing, .. } = item {
                 casing.submitted_by = submitted_by.clone();
             }
@@ -486,13 +554,13 @@ impl Writer<'_> {
         let results = self
             .engine
             .db
-            .write_import_batch(self.job_id, &self.pending, self.key_id)
+            .write_import_batch(self.job_id, &items, self.key_id)
             .await?;
         self.clock.add(Stage::Store, started.elapsed());
         let started = Instant::now();
         let mut ids = Vec::new();
         let mut flat = Vec::new();
-        for (result, item) in results.iter().zip(&self.pending) {
+        for (result, item) in results.iter().zip(&items) {
             if let (Some(record), BatchItem::Load { features, .. }) = (&result.inserted, item) {
                 ids.push(record.id);
                 flat.extend_from_slice(&features.descriptor);
@@ -504,17 +572,12 @@ impl Writer<'_> {
         self.clock.add(Stage::Index, started.elapsed());
         // An evidence file written for a row that did not load (a conflict
         // found in the transaction) goes, unless some casing refers to it.
-        for (result, blob) in results.iter().zip(&self.blobs) {
-            if let (RowOutcome::Failed | RowOutcome::Duplicate, Some(blob)) = (result.outcome, blob)
-            {
-                if blob.newly_written && !self.engine.db.sha256_on_file(&blob.sha256).await? {
-                    self.engine.evidence.remove_if_new(blob).await?;
-                }
+        for (result, put) in results.iter().zip(&written) {
+            if let (RowOutcome::Failed | RowOutcome::Duplicate, Some(put)) = (result.outcome, put) {
+                self.remove_unreferenced(put).await?;
             }
         }
         self.settled_this_run += results.len() as u64;
-        self.pending.clear();
-        self.blobs.clear();
         let counts = self.engine.db.import_row_counts(self.job_id).await?;
         progress(ImportProgress {
             total: self.total,

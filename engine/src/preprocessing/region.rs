@@ -10,8 +10,9 @@
 //! the primer face. Photographs have no heights: the primer is the bright
 //! disc and the pin impression a dark-rimmed disc near its centre.
 
-use super::centre::{hough_circle, outer_circle_of_valid_region, Circle, CircleSearch, Polarity};
+use super::centre::{outer_circle_of_valid_region, Circle};
 use super::form::{fit_form, subtract_form, FormFit, FormOrder};
+use super::hough::{hough_circle, CircleSearch, Polarity};
 use crate::surface::Surface;
 
 /// What was found in a surface at the canonical resolution, in its pixels.

@@ -137,12 +137,10 @@ pub fn fit_form(surface: &Surface, order: FormOrder, include: Option<&[bool]>) -
         if fit.residual_sigma > 0.0 && moved < 1e-6 * fit.residual_sigma {
             break;
         }
-        for ((r, p), z) in residuals.iter_mut().zip(rows.chunks_exact(n)).zip(&heights) {
-            *r = z - p
-                .iter()
-                .zip(&fit.coefficients)
-                .map(|(a, b)| a * b)
-                .sum::<f64>();
+        match order {
+            FormOrder::Plane => residuals_of::<3>(&mut residuals, &rows, &heights, &fit),
+            FormOrder::Quadratic => residuals_of::<6>(&mut residuals, &rows, &heights, &fit),
+            FormOrder::Quartic => residuals_of::<15>(&mut residuals, &rows, &heights, &fit),
         }
         let sigma = robust_sigma(&residuals, &weights, &mut median);
         fit.residual_sigma = sigma;
@@ -160,6 +158,17 @@ pub fn fit_form(surface: &Surface, order: FormOrder, include: Option<&[bool]>) -
         }
     }
     Some(fit)
+}
+
+/// `heights - rows · coefficients` with `N` terms, a constant so that the
+/// dot product unrolls (the same products summed in the same order).
+fn residuals_of<const N: usize>(out: &mut [f64], rows: &[f64], heights: &[f64], fit: &FormFit) {
+    let coefficients: &[f64; N] = fit.coefficients[..N]
+        .try_into()
+        .expect("a fit has as many coefficients as terms");
+    for ((r, p), z) in out.iter_mut().zip(rows.chunks_exact(N)).zip(heights) {
+        *r = z - p.iter().zip(coefficients).map(|(a, b)| a * b).sum::<f64>();
+    }
 }
 
 /// The weighted normal equations `(Xᵀ W X) β = Xᵀ W z` of `N` terms: the
@@ -253,11 +262,39 @@ impl MedianScratch {
 
 /// Subtract `fit` from every valid sample.
 pub fn subtract_form(surface: &mut Surface, fit: &FormFit) {
+    if fit.order == FormOrder::Plane {
+        subtract_plane(surface, fit);
+        return;
+    }
     for y in 0..surface.height {
         for x in 0..surface.width {
             let i = surface.index(x, y);
             if surface.valid[i] {
                 surface.values[i] = (f64::from(surface.values[i]) - fit.at(x, y)) as f32;
+            }
+        }
+    }
+}
+
+/// [`subtract_form`] of a plane, which preparation does twice per casing
+/// over every sample: [`FormFit::at`]'s terms and sum, without building
+/// the 15-term basis for 3 of them.
+fn subtract_plane(surface: &mut Surface, fit: &FormFit) {
+    let (cx, cy) = fit.centre;
+    let c = &fit.coefficients[..3];
+    let w = surface.width;
+    for (y, (values, valid)) in surface
+        .values
+        .chunks_exact_mut(w)
+        .zip(surface.valid.chunks_exact(w))
+        .enumerate()
+    {
+        let v = (y as f64 - cy) / fit.scale;
+        for (x, (z, ok)) in values.iter_mut().zip(valid).enumerate() {
+            if *ok {
+                let u = (x as f64 - cx) / fit.scale;
+                let form = [1.0, u, v].iter().zip(c).map(|(a, b)| a * b).sum::<f64>();
+                *z = (f64::from(*z) - form) as f32;
             }
         }
     }
@@ -354,6 +391,28 @@ mod tests {
                 assert_eq!(got.to_bits(), sorted[n].to_bits(), "len {len}, n {n}");
             }
         }
+    }
+
+    #[test]
+    fn a_plane_is_subtracted_as_its_values_at_each_pixel_are() {
+        let mut s = contaminated(FormOrder::Plane);
+        s.valid[17] = false;
+        let fit = fit_form(&s, FormOrder::Plane, None).expect("fits");
+        let mut plain = s.clone();
+        for y in 0..plain.height {
+            for x in 0..plain.width {
+                let i = plain.index(x, y);
+                if plain.valid[i] {
+                    plain.values[i] = (f64::from(plain.values[i]) - fit.at(x, y)) as f32;
+                }
+            }
+        }
+        subtract_form(&mut s, &fit);
+        assert!(s
+            .values
+            .iter()
+            .zip(&plain.values)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 
     #[test]

@@ -125,10 +125,16 @@ impl DescriptorModel {
 
 /// Polar sampling of a lightly smoothed canvas, invalid samples as 0.
 pub fn polar_input(canvas: &Surface, spec: &PolarInputSpec) -> PolarImage {
-    let mut smoothed = canvas.clone();
-    if spec.smoothing_sigma_px > 0.0 {
-        smoothed.values = masked_gaussian(canvas, spec.smoothing_sigma_px);
+    if spec.smoothing_sigma_px <= 0.0 {
+        return unwrap(canvas, &spec.polar_grid());
     }
+    // Built from the smoothed values rather than a clone of the canvas
+    // whose values would be thrown away at once.
+    let smoothed = Surface {
+        values: masked_gaussian(canvas, spec.smoothing_sigma_px),
+        valid: canvas.valid.clone(),
+        ..*canvas
+    };
     unwrap(&smoothed, &spec.polar_grid())
 }
 

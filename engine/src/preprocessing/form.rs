@@ -110,6 +110,7 @@ pub fn fit_form(surface: &Surface, order: FormOrder, include: Option<&[bool]>) -
     }
     let mut weights = vec![1.0f64; heights.len()];
     let mut residuals = vec![0.0f64; heights.len()];
+    let mut median = MedianScratch::default();
     let mut fit = FormFit {
         coefficients: vec![0.0; n],
         order,
@@ -136,14 +137,12 @@ pub fn fit_form(surface: &Surface, order: FormOrder, include: Option<&[bool]>) -
         if fit.residual_sigma > 0.0 && moved < 1e-6 * fit.residual_sigma {
             break;
         }
-        for ((r, p), z) in residuals.iter_mut().zip(rows.chunks_exact(n)).zip(&heights) {
-            *r = z - p
-                .iter()
-                .zip(&fit.coefficients)
-                .map(|(a, b)| a * b)
-                .sum::<f64>();
+        match order {
+            FormOrder::Plane => residuals_of::<3>(&mut residuals, &rows, &heights, &fit),
+            FormOrder::Quadratic => residuals_of::<6>(&mut residuals, &rows, &heights, &fit),
+            FormOrder::Quartic => residuals_of::<15>(&mut residuals, &rows, &heights, &fit),
         }
-        let sigma = robust_sigma(&residuals, &weights);
+        let sigma = robust_sigma(&residuals, &weights, &mut median);
         fit.residual_sigma = sigma;
         if sigma <= 0.0 {
             break;
@@ -159,6 +158,17 @@ pub fn fit_form(surface: &Surface, order: FormOrder, include: Option<&[bool]>) -
         }
     }
     Some(fit)
+}
+
+/// `heights - rows · coefficients` with `N` terms, a constant so that the
+/// dot product unrolls (the same products summed in the same order).
+fn residuals_of<const N: usize>(out: &mut [f64], rows: &[f64], heights: &[f64], fit: &FormFit) {
+    let coefficients: &[f64; N] = fit.coefficients[..N]
+        .try_into()
+        .expect("a fit has as many coefficients as terms");
+    for ((r, p), z) in out.iter_mut().zip(rows.chunks_exact(N)).zip(heights) {
+        *r = z - p.iter().zip(coefficients).map(|(a, b)| a * b).sum::<f64>();
+    }
 }
 
 /// The weighted normal equations `(Xᵀ W X) β = Xᵀ W z` of `N` terms: the
@@ -194,28 +204,97 @@ fn normal_equations<const N: usize>(
 }
 
 /// 1.4826 · median absolute residual over the samples still in the fit.
-fn robust_sigma(residuals: &[f64], weights: &[f64]) -> f64 {
-    let mut abs: Vec<f64> = residuals
-        .iter()
-        .zip(weights)
-        .filter(|(_, w)| **w > 0.0)
-        .map(|(r, _)| r.abs())
-        .collect();
-    if abs.is_empty() {
+fn robust_sigma(residuals: &[f64], weights: &[f64], scratch: &mut MedianScratch) -> f64 {
+    scratch.keys.clear();
+    // A non-negative f64 orders as its bits do (as `total_cmp` orders it),
+    // so the median is taken over integer keys.
+    scratch.keys.extend(
+        residuals
+            .iter()
+            .zip(weights)
+            .filter(|(_, w)| **w > 0.0)
+            .map(|(r, _)| r.abs().to_bits()),
+    );
+    if scratch.keys.is_empty() {
         return 0.0;
     }
-    let mid = abs.len() / 2;
-    let (_, median, _) = abs.select_nth_unstable_by(mid, f64::total_cmp);
-    1.4826 * *median
+    let mid = scratch.keys.len() / 2;
+    1.4826 * f64::from_bits(scratch.nth_smallest(mid))
+}
+
+/// Buffers of [`robust_sigma`], kept across the rounds of one fit.
+#[derive(Debug, Default)]
+struct MedianScratch {
+    keys: Vec<u64>,
+    counts: Vec<u32>,
+}
+
+/// High bits of a key that pick its bucket: below the sign (always 0 for
+/// magnitudes), the exponent and the top 3 bits of the mantissa, so that a
+/// bucket spans an eighth of an octave.
+const BUCKET_SHIFT: u32 = 49;
+const BUCKETS: usize = 1 << (63 - BUCKET_SHIFT);
+
+impl MedianScratch {
+    /// The `n`-th smallest of `keys` (from 0), which must be below 2⁶³.
+    /// The robust fit takes a median every round, and selecting among all
+    /// samples was the biggest part of it: one counting pass finds the
+    /// bucket that holds the `n`-th key, and only that bucket (a few
+    /// percent of the samples) is selected in. `keys` is reordered.
+    fn nth_smallest(&mut self, n: usize) -> u64 {
+        self.counts.clear();
+        self.counts.resize(BUCKETS, 0);
+        for k in &self.keys {
+            self.counts[(k >> BUCKET_SHIFT) as usize] += 1;
+        }
+        let (mut bucket, mut before) = (0usize, 0usize);
+        for (b, &c) in self.counts.iter().enumerate() {
+            if before + c as usize > n {
+                bucket = b;
+                break;
+            }
+            before += c as usize;
+        }
+        self.keys.retain(|k| (k >> BUCKET_SHIFT) as usize == bucket);
+        *self.keys.select_nth_unstable(n - before).1
+    }
 }
 
 /// Subtract `fit` from every valid sample.
 pub fn subtract_form(surface: &mut Surface, fit: &FormFit) {
+    if fit.order == FormOrder::Plane {
+        subtract_plane(surface, fit);
+        return;
+    }
     for y in 0..surface.height {
         for x in 0..surface.width {
             let i = surface.index(x, y);
             if surface.valid[i] {
                 surface.values[i] = (f64::from(surface.values[i]) - fit.at(x, y)) as f32;
+            }
+        }
+    }
+}
+
+/// [`subtract_form`] of a plane, which preparation does twice per casing
+/// over every sample: [`FormFit::at`]'s terms and sum, without building
+/// the 15-term basis for 3 of them.
+fn subtract_plane(surface: &mut Surface, fit: &FormFit) {
+    let (cx, cy) = fit.centre;
+    let c = &fit.coefficients[..3];
+    let w = surface.width;
+    for (y, (values, valid)) in surface
+        .values
+        .chunks_exact_mut(w)
+        .zip(surface.valid.chunks_exact(w))
+        .enumerate()
+    {
+        let v = (y as f64 - cy) / fit.scale;
+        for (x, (z, ok)) in values.iter_mut().zip(valid).enumerate() {
+            if *ok {
+                let u = (x as f64 - cx) / fit.scale;
+                let form = [1.0, u, v].iter().zip(c).map(|(a, b)| a * b).sum::<f64>();
+                *z = (f64::from(*z) - form) as f32;
             }
         }
     }
@@ -290,6 +369,50 @@ mod tests {
             }
         }
         worst
+    }
+
+    #[test]
+    fn the_bucketed_median_is_the_median_of_a_full_sort() {
+        // Magnitudes over many octaves, with ties, zeros and one NaN (it
+        // sorts last, as `total_cmp` puts it).
+        let mut values: Vec<f64> = (0..5000u64)
+            .map(|i| ((i * 7919) % 1009) as f64 * 1e-3 * 2f64.powi((i % 13) as i32 - 6))
+            .collect();
+        values.extend([0.0, 0.0, f64::NAN, 3.5, 3.5]);
+        for len in [1, 2, 3, 10, 999, values.len()] {
+            let mut sorted = values[..len].to_vec();
+            sorted.sort_by(f64::total_cmp);
+            for n in [0, len / 2, len - 1] {
+                let mut scratch = MedianScratch {
+                    keys: values[..len].iter().map(|v| v.to_bits()).collect(),
+                    counts: Vec::new(),
+                };
+                let got = f64::from_bits(scratch.nth_smallest(n));
+                assert_eq!(got.to_bits(), sorted[n].to_bits(), "len {len}, n {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_plane_is_subtracted_as_its_values_at_each_pixel_are() {
+        let mut s = contaminated(FormOrder::Plane);
+        s.valid[17] = false;
+        let fit = fit_form(&s, FormOrder::Plane, None).expect("fits");
+        let mut plain = s.clone();
+        for y in 0..plain.height {
+            for x in 0..plain.width {
+                let i = plain.index(x, y);
+                if plain.valid[i] {
+                    plain.values[i] = (f64::from(plain.values[i]) - fit.at(x, y)) as f32;
+                }
+            }
+        }
+        subtract_form(&mut s, &fit);
+        assert!(s
+            .values
+            .iter()
+            .zip(&plain.values)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
     }
 
     #[test]

@@ -5,18 +5,17 @@
 mod centre;
 mod filter;
 mod form;
+mod hough;
 mod level;
 mod pin_mark;
 mod polar;
 mod region;
 mod resample;
 
-pub use centre::{
-    hough_circle, outer_circle_of_valid_region, primer_circle_in_photograph, Circle, CircleSearch,
-    FoundCircle, Polarity,
-};
+pub use centre::{outer_circle_of_valid_region, primer_circle_in_photograph, Circle};
 pub use filter::{band_pass, masked_gaussian, sigma_for_cutoff};
 pub use form::{fit_form, subtract_form, FormFit, FormOrder};
+pub use hough::{hough_circle, CircleSearch, FoundCircle, Polarity};
 pub use level::remove_plane;
 pub use pin_mark::{extract_pin_mark, PinMarkConfig, MARKS_VERSION};
 pub use polar::{unwrap, unwrap_about, PolarGrid, PolarImage};

@@ -51,11 +51,18 @@ pub fn unwrap_about(surface: &Surface, grid: &PolarGrid, dx: f64, dy: f64) -> Po
     } else {
         0.0
     };
+    // The same angles on every ring: their cosines and sines once, not
+    // once per ring (the comparison unwraps about many trial centres).
+    let directions: Vec<(f64, f64)> = (0..grid.angles)
+        .map(|a| {
+            let theta = a as f64 * std::f64::consts::TAU / grid.angles as f64;
+            (theta.cos(), theta.sin())
+        })
+        .collect();
     for ring in 0..grid.rings {
         let r = grid.inner_radius_px + step * ring as f64;
-        for a in 0..grid.angles {
-            let theta = a as f64 * std::f64::consts::TAU / grid.angles as f64;
-            if let Some(v) = surface.sample(cx + r * theta.cos(), cy - r * theta.sin()) {
+        for (a, (cos, sin)) in directions.iter().enumerate() {
+            if let Some(v) = surface.sample(cx + r * cos, cy - r * sin) {
                 let i = ring * grid.angles + a;
                 out.values[i] = v;
                 out.valid[i] = true;

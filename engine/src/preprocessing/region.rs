@@ -10,8 +10,9 @@
 //! the primer face. Photographs have no heights: the primer is the bright
 //! disc and the pin impression a dark-rimmed disc near its centre.
 
-use super::centre::{hough_circle, outer_circle_of_valid_region, Circle, CircleSearch, Polarity};
+use super::centre::{outer_circle_of_valid_region, Circle};
 use super::form::{fit_form, subtract_form, FormFit, FormOrder};
+use super::hough::{hough_circle, CircleSearch, Polarity};
 use crate::surface::Surface;
 
 /// What was found in a surface at the canonical resolution, in its pixels.
@@ -250,6 +251,19 @@ pub fn photograph_pin(
 /// Invalidate everything outside `outer` (a fraction of the primer radius)
 /// and the pin impression's pixels.
 pub fn mask_regions(surface: &mut Surface, primer: &Circle, outer: f64, pin_mask: Option<&[bool]>) {
+    if outer == f64::INFINITY {
+        // Nothing lies beyond an infinite radius (a cropped scan's rim is
+        // already the edge of what is valid): skip the distances.
+        if let Some(m) = pin_mask {
+            for ((v, ok), masked) in surface.values.iter_mut().zip(&mut surface.valid).zip(m) {
+                if *masked {
+                    *ok = false;
+                    *v = 0.0;
+                }
+            }
+        }
+        return;
+    }
     for y in 0..surface.height {
         for x in 0..surface.width {
             let i = surface.index(x, y);

@@ -78,7 +78,8 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
     /// Write every scored pair (the parts of its score too) as CSV here,
-    /// for analysis outside casetrace.
+    /// for analysis outside casetrace. In pipeline mode: the shortlisted
+    /// pairs, each query's whole list.
     #[arg(long)]
     pub pairs_out: Option<PathBuf>,
     /// Pipeline mode: each query takes the engine's normal path (a
@@ -147,8 +148,8 @@ pub async fn run(cfg: EngineConfig, args: EvalArgs) -> anyhow::Result<ExitCode> 
         bail!("{}: every row needs a firearm_id", args.labels.display());
     }
     if args.pipeline_mode() {
-        if args.plots.is_some() || args.write_calibration.is_some() || args.pairs_out.is_some() {
-            bail!("--plots, --write-calibration and --pairs-out need every pair scored: not in pipeline mode");
+        if args.plots.is_some() || args.write_calibration.is_some() {
+            bail!("--plots and --write-calibration need every pair scored: not in pipeline mode");
         }
         return pipeline::run(cfg, &args, &rows, firearm_of).await;
     }

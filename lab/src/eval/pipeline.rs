@@ -3,7 +3,9 @@
 //! K, fine comparison of those K). Optionally the database is first padded
 //! with synthetic distractors (`--distractors N`), and each query is also
 //! given to the fine comparison alone for the same wall time
-//! (`--baseline-fine-only`), so the two can be put side by side.
+//! (`--baseline-fine-only`), so the two can be put side by side. The
+//! per-mark figures (breech face, firing pin, combined) are those of
+//! every-pair mode, over the shortlisted pairs; `--pairs-out` writes them.
 
 use std::collections::{HashMap, HashSet};
 use std::process::ExitCode;
@@ -16,8 +18,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::distractors;
+use super::marks::{fit_pin_log_odds, mark_figures, QueryMarks};
+use super::pairs_csv::PairsCsv;
 use super::pipeline_report::{print_report, Baseline, DescriptorRecall, PipelineReport, Tally};
 use super::queries::{select_queries, Labels};
+use super::scored::{component_scores, PairRecord};
 use super::separation::Separation;
 use super::{import_labelled, EvalArgs};
 use crate::manifest::ManifestRow;
@@ -77,6 +82,12 @@ pub async fn run(
     let (mut pipeline, mut baseline) = (Tally::default(), Tally::default());
     let mut stages: HashMap<&'static str, f64> = HashMap::new();
     let (mut km, mut knm) = (Vec::new(), Vec::new());
+    let mut pairs: Vec<PairRecord> = Vec::new();
+    let mut query_marks: Vec<QueryMarks> = Vec::new();
+    let mut pairs_out = match &args.pairs_out {
+        Some(path) => Some(PairsCsv::create(path)?),
+        None => None,
+    };
     let (mut compared, mut budget_s, mut baseline_s) = (0usize, 0.0, 0.0);
     let run_started = Instant::now();
     for (qi, row) in queries.iter().enumerate() {
@@ -104,13 +115,27 @@ pub async fn run(
         *stages.entry("search").or_default() += list.timings.search_s;
         *stages.entry("load").or_default() += list.timings.load_s;
         *stages.entry("compare").or_default() += list.timings.compare_s;
+        let mut marks = QueryMarks::default();
         for c in &list.candidates {
-            if labels.is_mate(id, &c.casing.casing_id) {
+            let same_firearm = labels.is_mate(id, &c.casing.casing_id);
+            if same_firearm {
                 km.push(c.score);
             } else {
                 knm.push(c.score);
             }
+            if let Some(out) = pairs_out.as_mut() {
+                out.write(id, c, same_firearm)?;
+            }
+            marks.candidates.push((same_firearm, component_scores(c)));
+            pairs.push(PairRecord {
+                query: id.to_string(),
+                candidate: c.casing.casing_id.clone(),
+                same_firearm,
+                score: c.score,
+                components: component_scores(c),
+            });
         }
+        query_marks.push(marks);
         let ranked: Vec<&str> = list
             .candidates
             .iter()
@@ -167,6 +192,8 @@ pub async fn run(
         separation: Separation::of(&km, &knm),
         known_match_pairs: km.len(),
         known_non_match_pairs: knm.len(),
+        marks: mark_figures(&query_marks, &pairs),
+        firing_pin_log_odds: fit_pin_log_odds(&pairs, &args.labels.display().to_string()),
         baseline_fine_only: args.baseline_fine_only.then(|| Baseline {
             ranking: baseline.figures(),
             seed: args.baseline_seed,

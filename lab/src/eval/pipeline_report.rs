@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::distractors::Padding;
+use super::marks::{MarkFigures, PinLogOddsFit};
 use super::queries::Labels;
 use super::separation::Separation;
 
@@ -32,6 +33,12 @@ pub struct PipelineReport {
     pub separation: Separation,
     pub known_match_pairs: usize,
     pub known_non_match_pairs: usize,
+    /// Per mark (breech face, firing pin, combined) over the shortlisted
+    /// pairs and the queries where that mark exists; `pair_auc` above is
+    /// the breech face's, the pipeline's top-1 the marks combined.
+    pub marks: Vec<MarkFigures>,
+    /// The firing-pin score's log-odds refitted on the shortlisted pairs.
+    pub firing_pin_log_odds: Option<PinLogOddsFit>,
     pub baseline_fine_only: Option<Baseline>,
     pub seconds_per_casing: HashMap<&'static str, f64>,
     pub seconds_per_query: HashMap<&'static str, f64>,
@@ -128,6 +135,7 @@ pub fn print_report(r: &PipelineReport, json: bool) {
         r.pair_auc, r.known_match_pairs, r.known_non_match_pairs
     );
     println!("  {}", r.separation.margin_text());
+    super::report::print_marks(&r.marks, r.firing_pin_log_odds);
     println!(
         "{:<34} {:>7} {:>7} {:>9}",
         "", "top-1", "top-10", "recall@50"

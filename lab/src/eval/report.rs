@@ -125,7 +125,7 @@ fn print_separation_line(name: &str, s: &Separation) {
 }
 
 /// `per mark (where both casings carry it):` then one line a mark.
-fn print_marks(marks: &[MarkFigures], fit: Option<PinLogOddsFit>) {
+pub(super) fn print_marks(marks: &[MarkFigures], fit: Option<PinLogOddsFit>) {
     println!("per mark (queries and pairs where both casings carry the mark):");
     for m in marks {
         // A mark no pair carries (Weller's firing pin) has no figures; a

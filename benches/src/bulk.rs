@@ -38,9 +38,15 @@ pub struct BulkArgs {
     /// Distinct casings whose model inputs the baseline cycles through.
     #[arg(long, default_value_t = 512)]
     baseline_inputs: usize,
-    /// Correlation workers running in the engine during the load (as
-    /// `casetrace serve` runs them); 0: jobs are queued, none worked. With
-    /// workers, the time until the queue is empty is reported too.
+    /// Load these real X3P scans (every `.x3p` file of the folder, each
+    /// once, at most `--casings`) instead of synthetic ones: real scans are
+    /// larger and finer than the synthetic ones, so decoding weighs more.
+    #[arg(long)]
+    scans: Option<PathBuf>,
+    /// Also load into a second engine whose correlation workers (this
+    /// many) run during the load, as `casetrace serve` runs them, and
+    /// report its rate against the plain load's and the time until every
+    /// job is done; 0: only the plain load (jobs queued, none worked).
     #[arg(long, default_value_t = 0)]
     correlation_workers: usize,
 }
@@ -53,10 +59,32 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
         args.casings > 0 && args.per_gun > 0,
         "casings and per-gun must be positive"
     );
+    let real = match &args.scans {
+        Some(folder) => Some(real_scans(folder, args.casings)?),
+        None => None,
+    };
+    let args = &BulkArgs {
+        casings: real.as_ref().map_or(args.casings, Vec::len),
+        scans: args.scans.clone(),
+        zip: args.zip.clone(),
+        ..*args
+    };
     let zip_path = args.zip.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("casetrace-bulk-{}-{}.zip", args.casings, args.seed))
+        let kind = if real.is_some() { "scans" } else { "synth" };
+        std::env::temp_dir().join(format!(
+            "casetrace-bulk-{kind}-{}-{}.zip",
+            args.casings, args.seed
+        ))
     });
-    if !zip_path.exists() {
+    if let Some(files) = &real {
+        // Rewritten every run: the folder may have changed.
+        eprintln!(
+            "writing {} real scans to {}",
+            files.len(),
+            zip_path.display()
+        );
+        write_real_archive(&zip_path, files)?;
+    } else if !zip_path.exists() {
         eprintln!(
             "writing {} synthetic casings to {}",
             args.casings,
@@ -70,11 +98,11 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
         .enable_all()
         .build()?;
 
-    let data = tempfile::tempdir()?;
-    let mut cfg = EngineConfig::new(data.path());
+    // Each load gets a fresh data directory (`load`); this one is only the
+    // configuration's starting point.
+    let mut cfg = EngineConfig::new(std::env::temp_dir());
     cfg.imports.batch_size = args.batch_size;
     cfg.imports.describe_batch = args.describe_batch;
-    cfg.correlation.workers = args.correlation_workers;
 
     // Baseline: the model alone, on polar inputs computed beforehand
     // (untimed) from the first casings of the same zip.
@@ -114,52 +142,45 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
         serde_json::json!({"name": "decode_alone", "threads": cfg.threads, "casings_per_s": decode_rate}),
     );
 
-    let opened = Instant::now();
-    let engine = runtime.block_on(Engine::open(cfg))?;
-    let open_s = opened.elapsed().as_secs_f64();
-    let source = ImportSource::open(&zip_path)?;
-    let label = zip_path.display().to_string();
-    let started = Instant::now();
-    let result = runtime.block_on(async {
-        let bench = casetrace_engine::access::Principal::local_admin("local", "benchmark");
-        let prepared = engine.prepare_import(&bench, source, &label).await?;
-        engine.run_import(prepared, &|_| {}).await
-    })?;
-    let wall = started.elapsed().as_secs_f64();
-    let counts = result.job.counts;
-    anyhow::ensure!(
-        counts.done as usize == args.casings && counts.failed == 0,
-        "the load did not store every casing: {counts:?} {:?}",
-        result.failures.first()
-    );
-    let rate = args.casings as f64 / wall;
+    // The load itself, with no correlation worker: jobs are queued in the
+    // same transactions, none is worked.
+    let mut plain_cfg = cfg.clone();
+    plain_cfg.correlation.workers = 0;
+    let plain = load(&runtime, &zip_path, plain_cfg, args.casings, 0)?;
+    let (rate, wall, open_s) = (plain.rate, plain.wall_s, plain.open_s);
     report.push(
         format!(
-            "pipeline end to end (zip → stored and indexed, {} correlation worker(s)): {rate:.1} casings/s, {wall:.1} s for {} casings",
-            args.correlation_workers, args.casings
+            "pipeline end to end (zip → stored and indexed, jobs queued): {rate:.1} casings/s, {wall:.1} s for {} casings",
+            args.casings
         ),
-        serde_json::json!({"name": "pipeline", "casings_per_s": rate, "wall_s": wall, "correlation_workers": args.correlation_workers}),
+        serde_json::json!({"name": "pipeline", "casings_per_s": rate, "wall_s": wall, "correlation_workers": 0}),
     );
     if args.correlation_workers > 0 {
-        // Every job worked: the load's casings are correlated, not only
-        // stored.
-        let drained = runtime.block_on(async {
-            loop {
-                let q = engine.correlation_queue().await?;
-                anyhow::ensure!(q.failed == 0, "{} correlation jobs failed", q.failed);
-                if q.queued == 0 && q.running == 0 {
-                    return anyhow::Ok(started.elapsed().as_secs_f64());
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-        })?;
+        // Again into a fresh engine whose workers correlate while the load
+        // goes on (as `casetrace serve` runs them): what the load costs
+        // with correlation on, and when every casing is correlated too.
+        let on = load(
+            &runtime,
+            &zip_path,
+            cfg.clone(),
+            args.casings,
+            args.correlation_workers,
+        )?;
+        let drained = on.drained_s.unwrap_or(f64::NAN);
         report.push(
             format!(
-                "stored and correlated (every job done): {:.1} casings/s, {drained:.1} s",
+                "pipeline with {} correlation worker(s) running: {:.1} casings/s stored, {:.1} s; every job done after {drained:.1} s ({:.1} casings/s correlated)",
+                args.correlation_workers,
+                on.rate,
+                on.wall_s,
                 args.casings as f64 / drained
             ),
-            serde_json::json!({"name": "correlated", "casings_per_s": args.casings as f64 / drained, "wall_s": drained}),
+            serde_json::json!({"name": "pipeline_correlating", "casings_per_s": on.rate, "wall_s": on.wall_s, "correlation_workers": args.correlation_workers, "correlated_wall_s": drained, "correlated_casings_per_s": args.casings as f64 / drained}),
         );
+        report.note(format!(
+            "ratio load with correlation on / without: {:.2}",
+            ratio(on.rate, rate)
+        ));
     }
     for (threads, base) in &baselines {
         report.note(format!(
@@ -171,7 +192,7 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
         "ratio pipeline / decode alone: {:.2}",
         ratio(rate, decode_rate)
     ));
-    let s = result.stages;
+    let s = plain.stages;
     // Evidence writes run concurrently beside the analysers and mostly wait
     // on the disk, so their summed time is not time a core was busy.
     let busy = s.read + s.decode + s.prepare + s.polar + s.describe + s.store + s.index;
@@ -186,7 +207,7 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
         "casings": args.casings,
         "per_gun": args.per_gun,
         "seed": args.seed,
-        "zip": label,
+        "zip": zip_path.display().to_string(),
         "zip_bytes": zip_bytes,
         "batch_size": args.batch_size,
         "describe_batch": args.describe_batch,
@@ -196,11 +217,113 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
     })))
 }
 
+/// One load of the zip into a fresh engine.
+struct Loaded {
+    rate: f64,
+    wall_s: f64,
+    open_s: f64,
+    stages: casetrace_engine::bulk::StageSeconds,
+    /// With workers: seconds from the load's start until every
+    /// correlation job was done.
+    drained_s: Option<f64>,
+}
+
+fn load(
+    runtime: &tokio::runtime::Runtime,
+    zip_path: &Path,
+    mut cfg: EngineConfig,
+    casings: usize,
+    workers: usize,
+) -> anyhow::Result<Loaded> {
+    let data = tempfile::tempdir()?;
+    cfg.data_dir = data.path().to_path_buf();
+    cfg.correlation.workers = workers;
+    let opened = Instant::now();
+    let engine = std::sync::Arc::new(runtime.block_on(Engine::open(cfg))?);
+    let open_s = opened.elapsed().as_secs_f64();
+    // As `casetrace serve` does: the workers run on the engine's runtime.
+    let started_workers = runtime.block_on(async { engine.start_correlating() });
+    anyhow::ensure!(
+        started_workers == workers,
+        "{started_workers} correlation workers started, {workers} asked for"
+    );
+    let source = ImportSource::open(zip_path)?;
+    let label = zip_path.display().to_string();
+    let started = Instant::now();
+    let result = runtime.block_on(async {
+        let bench = casetrace_engine::access::Principal::local_admin("local", "benchmark");
+        let prepared = engine.prepare_import(&bench, source, &label).await?;
+        engine.run_import(prepared, &|_| {}).await
+    })?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let counts = result.job.counts;
+    anyhow::ensure!(
+        counts.done as usize == casings && counts.failed == 0,
+        "the load did not store every casing: {counts:?} {:?}",
+        result.failures.first()
+    );
+    let drained_s = if workers > 0 {
+        Some(runtime.block_on(async {
+            loop {
+                let q = engine.correlation_queue().await?;
+                anyhow::ensure!(q.failed == 0, "{} correlation jobs failed", q.failed);
+                if q.queued == 0 && q.running == 0 {
+                    return anyhow::Ok(started.elapsed().as_secs_f64());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })?)
+    } else {
+        None
+    };
+    runtime.block_on(engine.close());
+    Ok(Loaded {
+        rate: casings as f64 / wall_s,
+        wall_s,
+        open_s,
+        stages: result.stages,
+        drained_s,
+    })
+}
+
 fn synth_cfg() -> SynthConfig {
     SynthConfig {
         um_per_px: UM_PER_PX,
         ..SynthConfig::default()
     }
+}
+
+/// The `.x3p` files of `folder`, sorted by name, at most `max`.
+fn real_scans(folder: &Path, max: usize) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("x3p")))
+        .collect();
+    files.sort();
+    files.truncate(max);
+    anyhow::ensure!(!files.is_empty(), "no .x3p file in {}", folder.display());
+    Ok(files)
+}
+
+/// The zip of real scans, laid out as the synthetic one (the baselines
+/// read entries by those names).
+fn write_real_archive(path: &Path, files: &[PathBuf]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("zip.tmp");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&tmp)?);
+    let options = zip::write::SimpleFileOptions::default();
+    let mut manifest = String::from("file,casing_id,kind,calibre\n");
+    for i in 0..files.len() {
+        manifest += &format!("scans/c{i:06}.x3p,S-{i:06},evidence,\n");
+    }
+    zip.start_file("manifest.csv", options)?;
+    zip.write_all(manifest.as_bytes())?;
+    for (i, file) in files.iter().enumerate() {
+        zip.start_file(format!("scans/c{i:06}.x3p"), options)?;
+        zip.write_all(&std::fs::read(file)?)?;
+    }
+    zip.finish()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
 }
 
 /// The zip: `manifest.csv` and one X3P per casing, deflated as archiving

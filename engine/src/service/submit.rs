@@ -133,6 +133,10 @@ impl Engine {
             .add_to_index(vec![inserted.id], analysis.descriptor.clone())
             .await
         {
+            // If the undo is refused (a person already worked on a lead on
+            // this casing), that refusal is the answer and the casing stays;
+            // the cause is kept here.
+            tracing::error!(casing = %inserted.casing_id, id = inserted.id, error = %e, "indexing failed; undoing the submission");
             self.db.delete_casing(inserted.id).await?;
             self.undo_blob(&blob).await?;
             return Err(e);

@@ -472,35 +472,6 @@ impl Database {
             sqlx::query_scalar("SELECT max(id) FROM casings").fetch_one(pool).await?
         }))
     }
-
-    /// Remove a casing and its features: only to undo a submission whose
-    /// later step failed (evidence on file is otherwise never deleted).
-    /// Deleting an id not on file is not an error, so an undo can be
-    /// repeated safely.
-    pub async fn delete_casing(&self, id: i64) -> Result<()> {
-        let backend = self.backend();
-        on_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            // Features first: the foreign key cascades too, but this does
-            // not depend on SQLite's foreign_keys pragma being on.
-            sqlx::query("DELETE FROM casing_features WHERE casing_pk = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            // Its correlation job goes with it: an undone submission
-            // leaves no job behind.
-            sqlx::query("DELETE FROM correlation_jobs WHERE casing_pk = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM casings WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            // Announced even when the id was not on file: a follower that
-            // re-reads the casing finds nothing, as it should.
-            record_changes_in!(tx, backend, crate::store::ChangeKind::Remove, &[id]);
-            tx.commit().await?;
-        });
-        Ok(())
-    }
 }
 
 /// How a new casing relates to the rows of its agency sharing its casing id

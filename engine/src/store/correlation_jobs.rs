@@ -174,9 +174,15 @@ impl TryFrom<JobRow> for CorrelationJob {
 const SELECT_JOBS: &str = "SELECT id, casing_pk, agency, key_id, state, claimed_by, attempts, \
      completions, leads_made, last_error FROM correlation_jobs";
 
+/// An automatic lead, made once per agency and pair (the unique index).
+/// A pair one of whose casings is gone (its submission undone on another
+/// node after this job ranked it) is skipped rather than failing the job.
 const INSERT_AUTO_LEAD: &str = "INSERT INTO leads (agency, query_casing_pk, candidate_casing_pk, \
      status, marked_by, score, log10_lr, origin) \
-     VALUES ($1, $2, $3, 'lead', $4, $5, $6, 'automatic') ON CONFLICT DO NOTHING RETURNING id";
+     SELECT $1, $2, $3, 'lead', $4, $5, $6, 'automatic' \
+     WHERE EXISTS (SELECT 1 FROM casings WHERE id = $2) \
+     AND EXISTS (SELECT 1 FROM casings WHERE id = $3) \
+     ON CONFLICT DO NOTHING RETURNING id";
 
 /// Who a lead made by the queue is marked by, and who the audit log says
 /// made it.

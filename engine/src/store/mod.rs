@@ -30,6 +30,7 @@ mod imports;
 mod index_entries;
 mod leads;
 mod redescription;
+mod submission_undo;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod trace_events;

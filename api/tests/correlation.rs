@@ -18,7 +18,8 @@ use casetrace_engine::traces::{LeadFilter, LeadRecord};
 use casetrace_engine::Engine;
 
 use crate::common::{
-    backends, get, register_test_agency, second_node, send, weller_submission, TestEngine,
+    backends, casetrace, get, register_test_agency, second_node, send, weller_submission,
+    TestEngine,
 };
 
 /// Long enough for any machine; how long it took is not what is tested.
@@ -149,6 +150,70 @@ async fn a_job_makes_leads_of_the_candidates_above_the_threshold() {
         assert!(audited
             .iter()
             .all(|r| r.actor == CORRELATOR && r.key_id.as_deref() == Some(TEST_KEY_ID)));
+        t.close().await;
+    }
+}
+
+/// `casetrace correlate`: nothing to queue while every casing has its
+/// job; `--again --work` queues every correlated casing anew and works the
+/// queue from the command line: the same leads as before, none twice, each
+/// new job completed once, and the queueing audited.
+#[actix_web::test]
+async fn the_command_line_queues_correlation_again_and_works_it() {
+    for backend in backends() {
+        let t = TestEngine::open(&backend).await;
+        let who = local_examiner();
+        for id in ["TW01-01", "TW02-01", "TW01-02"] {
+            t.engine.submit(&who, weller_submission(id)).await.unwrap();
+        }
+        assert_eq!(drain(&t.engine).await, 3);
+        let before = pairs(&leads_of(&t, "local").await);
+        assert_eq!(before.len(), 1, "{}", t.backend);
+        let old_jobs: BTreeSet<i64> = t
+            .engine
+            .database()
+            .correlation_jobs()
+            .await
+            .unwrap()
+            .iter()
+            .map(|j| j.id)
+            .collect();
+
+        let o = casetrace(&t, &["correlate"]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(o.status.success(), "{}: {out} {}", t.backend, String::from_utf8_lossy(&o.stderr));
+        assert!(out.contains("0 casings queued"), "{out}");
+
+        let o = casetrace(&t, &["correlate", "--again", "--work"]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(o.status.success(), "{}: {out} {}", t.backend, String::from_utf8_lossy(&o.stderr));
+        assert!(out.contains("3 casings queued"), "{out}");
+        assert!(out.contains("3 jobs worked"), "{out}");
+
+        assert_eq!(pairs(&leads_of(&t, "local").await), before, "{}", t.backend);
+        let jobs = t.engine.database().correlation_jobs().await.unwrap();
+        assert_eq!(jobs.len(), 3);
+        for job in &jobs {
+            assert!(!old_jobs.contains(&job.id), "{job:?}");
+            assert_eq!(
+                (job.state, job.completions, job.leads_made, job.key_id.as_deref()),
+                (CorrelationState::Done, 1, 0, None),
+                "{}: the lead was made before, not again",
+                t.backend
+            );
+        }
+        let queued = t
+            .engine
+            .database()
+            .audit_records(&AuditQuery {
+                action: Some("correlation.queue".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(queued.len(), 2, "{}", t.backend);
+        assert!(queued[1].detail.contains("\"queued\":3"), "{}", queued[1].detail);
         t.close().await;
     }
 }

@@ -10,6 +10,7 @@ mod access;
 mod audit;
 mod candidates;
 mod check;
+mod correlate;
 mod firearms;
 mod import;
 mod leads;
@@ -149,6 +150,10 @@ pub enum Command {
     /// every casing not described by the current model or without marks of
     /// the current extraction, from its evidence file (resumable).
     Redescribe(redescribe::RedescribeArgs),
+    /// Queue automatic correlation for casings that have no job (stored
+    /// before the queue existed), or with --again for every casing; with
+    /// --work, work the queue from this process until it is empty.
+    Correlate(correlate::CorrelateArgs),
 }
 
 /// Run one command; the exit code says whether everything succeeded.
@@ -189,6 +194,7 @@ fn cli_action(command: &Command) -> Option<&'static str> {
         Command::Keys(_) => "cli keys",
         Command::Agreements(_) => "cli agreements",
         Command::Redescribe(_) => "cli redescribe",
+        Command::Correlate(_) => "cli correlate",
         Command::Eval(_)
         | Command::Serve(_)
         | Command::Synth(_)
@@ -251,6 +257,7 @@ async fn run_command(cfg: EngineConfig, command: Command) -> anyhow::Result<Exit
         Command::Keys(args) => access::run_keys(cfg, args).await,
         Command::Agreements(args) => access::run_agreements(cfg, args).await,
         Command::Redescribe(args) => redescribe::run(cfg, args).await,
+        Command::Correlate(args) => correlate::run(cfg, args).await,
     }
 }
 

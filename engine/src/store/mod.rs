@@ -22,6 +22,7 @@ mod cases;
 mod casings;
 mod changes;
 mod conclusions;
+mod correlation_backfill;
 pub(crate) mod correlation_jobs;
 mod db;
 mod evidence;

@@ -181,12 +181,22 @@ async fn the_command_line_queues_correlation_again_and_works_it() {
 
         let o = casetrace(&t, &["correlate"]);
         let out = String::from_utf8_lossy(&o.stdout).to_string();
-        assert!(o.status.success(), "{}: {out} {}", t.backend, String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{}: {out} {}",
+            t.backend,
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(out.contains("0 casings queued"), "{out}");
 
         let o = casetrace(&t, &["correlate", "--again", "--work"]);
         let out = String::from_utf8_lossy(&o.stdout).to_string();
-        assert!(o.status.success(), "{}: {out} {}", t.backend, String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{}: {out} {}",
+            t.backend,
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(out.contains("3 casings queued"), "{out}");
         assert!(out.contains("3 jobs worked"), "{out}");
 
@@ -196,7 +206,12 @@ async fn the_command_line_queues_correlation_again_and_works_it() {
         for job in &jobs {
             assert!(!old_jobs.contains(&job.id), "{job:?}");
             assert_eq!(
-                (job.state, job.completions, job.leads_made, job.key_id.as_deref()),
+                (
+                    job.state,
+                    job.completions,
+                    job.leads_made,
+                    job.key_id.as_deref()
+                ),
                 (CorrelationState::Done, 1, 0, None),
                 "{}: the lead was made before, not again",
                 t.backend
@@ -213,7 +228,11 @@ async fn the_command_line_queues_correlation_again_and_works_it() {
             .await
             .unwrap();
         assert_eq!(queued.len(), 2, "{}", t.backend);
-        assert!(queued[1].detail.contains("\"queued\":3"), "{}", queued[1].detail);
+        assert!(
+            queued[1].detail.contains("\"queued\":3"),
+            "{}",
+            queued[1].detail
+        );
         t.close().await;
     }
 }

@@ -52,7 +52,10 @@ pub async fn run(cfg: EngineConfig, args: CorrelateArgs) -> anyhow::Result<ExitC
     {
         worked += 1;
         if last_report.elapsed() >= PROGRESS_EVERY {
-            eprintln!("{worked} jobs worked, {:.0} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "{worked} jobs worked, {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
             last_report = Instant::now();
         }
     }

@@ -35,7 +35,10 @@ impl Engine {
             AuditOutcome::Ok,
         );
         event.detail.insert("again".into(), opts.again.into());
-        let queued = self.db.queue_missing_correlation(opts.again, &event).await?;
+        let queued = self
+            .db
+            .queue_missing_correlation(opts.again, &event)
+            .await?;
         tracing::info!(queued, again = opts.again, "correlation queued");
         Ok(queued)
     }

@@ -61,7 +61,13 @@ mod tests {
     const LONG: Duration = Duration::from_secs(60);
 
     fn event() -> AuditEvent {
-        AuditEvent::new("local", "admin", "correlation.queue", "correlation_jobs", AuditOutcome::Ok)
+        AuditEvent::new(
+            "local",
+            "admin",
+            "correlation.queue",
+            "correlation_jobs",
+            AuditOutcome::Ok,
+        )
     }
 
     /// Casings without a job (as after migration 0012 or pruning) get one;
@@ -75,8 +81,17 @@ mod tests {
         // before the queue existed.
         let job = db.claim_correlation_jobs("n", 1, LONG, 3).await.unwrap()[0].clone();
         assert_eq!(job.casing_pk, a);
-        let done = AuditEvent::new("lab", "correlator", "correlation.complete", "casing/x", AuditOutcome::Ok);
-        db.complete_correlation_job(&job, &[], &done).await.unwrap().unwrap();
+        let done = AuditEvent::new(
+            "lab",
+            "correlator",
+            "correlation.complete",
+            "casing/x",
+            AuditOutcome::Ok,
+        );
+        db.complete_correlation_job(&job, &[], &done)
+            .await
+            .unwrap()
+            .unwrap();
         on_pool!(db, pool => {
             sqlx::query("DELETE FROM correlation_jobs WHERE casing_pk IN ($1, $2)")
                 .bind(b)
@@ -85,18 +100,36 @@ mod tests {
                 .await
                 .unwrap();
         });
-        assert_eq!(db.queue_missing_correlation(false, &event()).await.unwrap(), 2);
+        assert_eq!(
+            db.queue_missing_correlation(false, &event()).await.unwrap(),
+            2
+        );
         for (pk, agency) in [(b, "lab"), (c, "other")] {
             let job = db.correlation_job_of(pk).await.unwrap().unwrap();
-            assert_eq!((job.state, job.agency.as_str(), job.key_id), (CorrelationState::Queued, agency, None));
+            assert_eq!(
+                (job.state, job.agency.as_str(), job.key_id),
+                (CorrelationState::Queued, agency, None)
+            );
         }
-        assert_eq!(db.correlation_job_of(a).await.unwrap().unwrap().state, CorrelationState::Done);
-        assert_eq!(db.queue_missing_correlation(false, &event()).await.unwrap(), 0);
+        assert_eq!(
+            db.correlation_job_of(a).await.unwrap().unwrap().state,
+            CorrelationState::Done
+        );
+        assert_eq!(
+            db.queue_missing_correlation(false, &event()).await.unwrap(),
+            0
+        );
         // Again: A's finished job is replaced by a fresh one; B's and C's
         // queued jobs are left as they are.
-        assert_eq!(db.queue_missing_correlation(true, &event()).await.unwrap(), 1);
+        assert_eq!(
+            db.queue_missing_correlation(true, &event()).await.unwrap(),
+            1
+        );
         let fresh = db.correlation_job_of(a).await.unwrap().unwrap();
-        assert_eq!((fresh.state, fresh.completions, fresh.attempts), (CorrelationState::Queued, 0, 0));
+        assert_eq!(
+            (fresh.state, fresh.completions, fresh.attempts),
+            (CorrelationState::Queued, 0, 0)
+        );
         assert_ne!(fresh.id, job.id);
         assert_eq!(db.correlation_jobs().await.unwrap().len(), 3);
         let records = db
@@ -108,8 +141,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(records.len(), 3);
-        assert!(records[0].detail.contains("\"queued\":2"), "{}", records[0].detail);
-        assert!(records[2].detail.contains("\"finished_jobs_replaced\":1"), "{}", records[2].detail);
+        assert!(
+            records[0].detail.contains("\"queued\":2"),
+            "{}",
+            records[0].detail
+        );
+        assert!(
+            records[2].detail.contains("\"finished_jobs_replaced\":1"),
+            "{}",
+            records[2].detail
+        );
     }
 
     on_both_backends!(casings_without_a_job_are_queued_once);

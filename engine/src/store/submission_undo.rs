@@ -57,7 +57,11 @@ impl Database {
                 Err(EngineError::Database(sqlx::Error::Database(e)))
                     if e.is_foreign_key_violation() && attempt < UNDO_ATTEMPTS =>
                 {
-                    tracing::warn!(casing_pk = id, attempt, "a lead was made on a casing being undone; trying again");
+                    tracing::warn!(
+                        casing_pk = id,
+                        attempt,
+                        "a lead was made on a casing being undone; trying again"
+                    );
                     attempt += 1;
                 }
                 other => return other,
@@ -152,7 +156,13 @@ mod tests {
     }
 
     fn completion() -> AuditEvent {
-        AuditEvent::new("lab", CORRELATOR, "correlation.complete", "casing/x", AuditOutcome::Ok)
+        AuditEvent::new(
+            "lab",
+            CORRELATOR,
+            "correlation.complete",
+            "casing/x",
+            AuditOutcome::Ok,
+        )
     }
 
     /// A's job, worked on another node, makes leads on B and C; then B's
@@ -161,7 +171,11 @@ mod tests {
         let a = casing_fixture(db, "lab", "A", None, None).await;
         let b = casing_fixture(db, "lab", "B", None, None).await;
         let c = casing_fixture(db, "lab", "C", None, None).await;
-        let job = db.claim_correlation_jobs("other-node", 1, LONG, 3).await.unwrap()[0].clone();
+        let job = db
+            .claim_correlation_jobs("other-node", 1, LONG, 3)
+            .await
+            .unwrap()[0]
+            .clone();
         assert_eq!(job.casing_pk, a);
         let made = db
             .complete_correlation_job(&job, &[auto_lead(a, b), auto_lead(a, c)], &completion())
@@ -179,9 +193,14 @@ mod tests {
         let (a, b, c, made) = leads_from_a_job(db).await;
         db.delete_casing(b).await.unwrap();
         assert!(db.casing_by_pk(b).await.unwrap().is_none());
-        let left = db.leads_of_agency("lab", &LeadFilter::default()).await.unwrap();
+        let left = db
+            .leads_of_agency("lab", &LeadFilter::default())
+            .await
+            .unwrap();
         assert_eq!(
-            left.iter().map(|l| (l.query_casing_pk, l.candidate_casing_pk)).collect::<Vec<_>>(),
+            left.iter()
+                .map(|l| (l.query_casing_pk, l.candidate_casing_pk))
+                .collect::<Vec<_>>(),
             vec![(a, c)]
         );
         let withdrawn = db
@@ -194,7 +213,10 @@ mod tests {
             .unwrap();
         assert_eq!(withdrawn.len(), 1);
         assert_eq!(withdrawn[0].resource, format!("lead/{}", made[0]));
-        assert_eq!((withdrawn[0].agency.as_str(), withdrawn[0].actor.as_str()), ("lab", ENGINE_ACTOR));
+        assert_eq!(
+            (withdrawn[0].agency.as_str(), withdrawn[0].actor.as_str()),
+            ("lab", ENGINE_ACTOR)
+        );
         assert!(withdrawn[0].detail.contains(&format!("\"casing_pk\":{b}")));
         // Repeating the undo is harmless.
         db.delete_casing(b).await.unwrap();
@@ -216,14 +238,28 @@ mod tests {
         .await
         .unwrap();
         let refused = db.delete_casing(b).await.unwrap_err();
-        assert!(matches!(&refused, EngineError::Conflict(m) if m.contains(&made[0].to_string())), "{refused}");
+        assert!(
+            matches!(&refused, EngineError::Conflict(m) if m.contains(&made[0].to_string())),
+            "{refused}"
+        );
         assert!(db.casing_by_pk(b).await.unwrap().is_some());
         // A lead made by hand counts the same.
         let d = casing_fixture(db, "lab", "D", None, None).await;
-        db.mark_lead("lab", d, c, "examiner", None, Default::default()).await.unwrap();
-        assert!(matches!(db.delete_casing(c).await, Err(EngineError::Conflict(_))));
+        db.mark_lead("lab", d, c, "examiner", None, Default::default())
+            .await
+            .unwrap();
+        assert!(matches!(
+            db.delete_casing(c).await,
+            Err(EngineError::Conflict(_))
+        ));
         assert!(db.casing_by_pk(c).await.unwrap().is_some());
-        assert_eq!(db.leads_of_agency("lab", &LeadFilter::default()).await.unwrap().len(), 3);
+        assert_eq!(
+            db.leads_of_agency("lab", &LeadFilter::default())
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
         let _ = a;
     }
 

@@ -51,6 +51,11 @@ pub struct ServeArgs {
     /// log10 likelihood ratio reaches this (default 2, i.e. 100 to 1).
     #[arg(long, env = "CASETRACE_LEAD_MIN_LOG10_LR")]
     pub lead_min_log10_lr: Option<f64>,
+    /// Write this node's index file at most once per this many seconds
+    /// while changes keep coming (default 30; 0 = after every change). The
+    /// file is a cache the next start catches up from.
+    #[arg(long, env = "CASETRACE_INDEX_SAVE_EVERY_SECS")]
+    pub index_save_every_secs: Option<u64>,
 }
 
 pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -69,6 +74,9 @@ pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitC
     if let Some(lr) = args.lead_min_log10_lr {
         anyhow::ensure!(lr.is_finite(), "--lead-min-log10-lr must be a number");
         cfg.correlation.min_log10_lr = lr;
+    }
+    if let Some(secs) = args.index_save_every_secs {
+        cfg.index_save_every = std::time::Duration::from_secs(secs);
     }
     // Read before the engine starts, so a bad certificate fails fast.
     let tls = match (&args.tls_cert, &args.tls_key) {

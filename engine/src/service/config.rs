@@ -51,6 +51,12 @@ pub struct EngineConfig {
     /// index up to date with what other engines (and the command line)
     /// committed. Casings this engine stores are indexed at once.
     pub follow_every: Duration,
+    /// The index file is written at most once per this period while
+    /// changes keep coming (and at the end of an import, a re-description
+    /// and on close); zero writes it after every change. The file is a
+    /// cache a start catches up from, so a longer period costs only a
+    /// longer catch-up after a crash.
+    pub index_save_every: Duration,
     /// The correlation queue's workers on this engine (off unless asked:
     /// `casetrace serve` turns them on).
     pub correlation: CorrelationConfig,
@@ -199,6 +205,9 @@ impl EngineConfig {
             // Well inside the 2 s a shared deployment promises, for one
             // small indexed query per poll.
             follow_every: Duration::from_millis(500),
+            // At a million casings the file is ~520 MB and writing it holds
+            // the index (searches wait): not after every casing.
+            index_save_every: Duration::from_secs(30),
             correlation: CorrelationConfig::default(),
         }
     }

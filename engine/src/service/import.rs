@@ -345,6 +345,7 @@ impl Engine {
         self.db
             .finish_import_job(&job_id, JobState::Done, None)
             .await?;
+        self.save_index_now().await?;
         let status = self.job_status(&job_id).await?;
         tracing::info!(
             job = %job_id,

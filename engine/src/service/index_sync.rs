@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use super::index_saving::SaveSchedule;
 use super::{blocking, Engine};
 use crate::error::{EngineError, Result};
 use crate::index::{AgencyBitmaps, CasingIndex, IndexEntry, IndexPlan, IndexStamp, VectorIndex};
@@ -88,7 +89,7 @@ async fn rebuild(db: &Database, spec: &IndexSpec, head: i64) -> Result<CasingInd
             feed_seq: Some(head),
             kind,
         };
-        save_or_warn(&index.vectors, &spec.path, &stamp);
+        save_file_or_warn(&index.vectors, &spec.path, &stamp);
         tracing::info!(
             count = stamp.count,
             feed_seq = head,
@@ -117,6 +118,8 @@ pub(super) struct IndexFollower {
     /// and a rebuild moves the position to its own head, which a concurrent
     /// catch-up must not move past.
     applying: Arc<tokio::sync::Mutex<()>>,
+    /// When the index file is written (shared with the engine's own adds).
+    saving: Arc<SaveSchedule>,
 }
 
 /// How far an engine's index is behind the database.
@@ -136,6 +139,7 @@ impl IndexFollower {
         index: Arc<Mutex<CasingIndex>>,
         spec: IndexSpec,
         position: i64,
+        save_every: Duration,
     ) -> Self {
         IndexFollower {
             db,
@@ -143,6 +147,7 @@ impl IndexFollower {
             spec,
             position: Arc::new(AtomicI64::new(position)),
             applying: Arc::new(tokio::sync::Mutex::new(())),
+            saving: Arc::new(SaveSchedule::new(save_every)),
         }
     }
 
@@ -168,6 +173,7 @@ impl IndexFollower {
         if self.spec.plan.needs_rebuild(kind, count) {
             let head = self.db.feed_head().await?;
             let fresh = rebuild(&self.db, &self.spec, head).await?;
+            self.saving.written();
             *self
                 .index
                 .lock()
@@ -192,21 +198,14 @@ impl IndexFollower {
                 .db
                 .index_entries_of(&pks, &self.spec.model_version)
                 .await?;
-            let (index, spec) = (self.index.clone(), self.spec.clone());
+            let follower = self.clone();
             blocking(move || {
-                let mut index = index
+                let mut index = follower
+                    .index
                     .lock()
                     .map_err(|_| EngineError::poisoned_index_lock())?;
                 index.apply(&pks, &current)?;
-                let stamp = IndexStamp {
-                    model_version: spec.model_version,
-                    dim: spec.dim,
-                    count: index.len(),
-                    max_id: None,
-                    feed_seq: Some(last),
-                    kind: index.kind(),
-                };
-                save_or_warn(&index.vectors, &spec.path, &stamp);
+                follower.save_after_change(&index, last);
                 Ok(())
             })
             .await?;
@@ -216,6 +215,32 @@ impl IndexFollower {
                 return Ok(applied);
             }
         }
+    }
+
+    /// After a change to `index` (locked by the caller): its file written
+    /// now if the schedule says so, else left pending.
+    fn save_after_change(&self, index: &CasingIndex, feed_seq: i64) {
+        if self.saving.after_change() {
+            save_or_warn(index, &self.spec, feed_seq);
+        }
+    }
+
+    /// Write the index file if changes since the last write wait for it
+    /// and its period has passed, or at once with `force` (end of a batch
+    /// job, close).
+    pub(super) async fn save_pending(&self, force: bool) -> Result<()> {
+        if !self.saving.pending_due(force) {
+            return Ok(());
+        }
+        let (index, spec, position) = (self.index.clone(), self.spec.clone(), self.position());
+        blocking(move || {
+            let index = index
+                .lock()
+                .map_err(|_| EngineError::poisoned_index_lock())?;
+            save_or_warn(&index, &spec, position);
+            Ok(())
+        })
+        .await
     }
 
     /// Follow the feed every `every` until the database is closed.
@@ -229,6 +254,9 @@ impl IndexFollower {
                 ticker.tick().await;
                 match self.catch_up().await {
                     Ok(n) => {
+                        if let Err(e) = self.save_pending(false).await {
+                            tracing::warn!(error = %e, "could not save the index");
+                        }
                         if failing {
                             tracing::info!("following the change feed again");
                         }
@@ -269,9 +297,22 @@ impl IndexFollower {
     }
 }
 
-/// The file is a cache: failing to save it costs a rebuild or a longer
-/// catch-up at the next start, not a committed casing.
-fn save_or_warn(index: &VectorIndex, path: &Path, stamp: &IndexStamp) {
+/// Write `index` to its file, stamped as holding every change up to
+/// `feed_seq`. The file is a cache: failing to save it costs a rebuild or a
+/// longer catch-up at the next start, not a committed casing.
+fn save_or_warn(index: &CasingIndex, spec: &IndexSpec, feed_seq: i64) {
+    let stamp = IndexStamp {
+        model_version: spec.model_version.clone(),
+        dim: spec.dim,
+        count: index.len(),
+        max_id: None,
+        feed_seq: Some(feed_seq),
+        kind: index.kind(),
+    };
+    save_file_or_warn(&index.vectors, &spec.path, &stamp);
+}
+
+fn save_file_or_warn(index: &VectorIndex, path: &Path, stamp: &IndexStamp) {
     if let Err(e) = index.save(path, stamp) {
         tracing::warn!(error = %e, "could not save the index; it will be rebuilt at start-up");
     }
@@ -291,7 +332,8 @@ impl Drop for FollowTask {
 
 impl Engine {
     /// Add descriptors whose rows are committed to the live index, at once
-    /// rather than at the next poll of the feed, and save the index file.
+    /// rather than at the next poll of the feed; the index file is written
+    /// as [`super::index_saving`] schedules.
     /// The one way this engine's own writes enter the index: a submission
     /// (one id), an import batch and a re-description batch all come here.
     /// `flat` holds `ids.len()` descriptors, row after row. The stamp keeps
@@ -323,9 +365,8 @@ impl Engine {
                 })
             })
             .collect();
-        let (index, path) = (self.index.clone(), self.index_path.clone());
-        let model_version = self.model_version().to_string();
-        let feed_seq = self.follower.position();
+        let (index, follower) = (self.index.clone(), self.follower.clone());
+        let feed_seq = follower.position();
         // Adding and saving touch faiss and the disk: off the async executor.
         blocking(move || {
             let mut index = index
@@ -333,15 +374,7 @@ impl Engine {
                 .map_err(|_| EngineError::poisoned_index_lock())?;
             // A re-described casing is already in the index: replaced.
             index.upsert(&entries)?;
-            let stamp = IndexStamp {
-                model_version,
-                dim,
-                count: index.len(),
-                max_id: None,
-                feed_seq: Some(feed_seq),
-                kind: index.kind(),
-            };
-            save_or_warn(&index.vectors, &path, &stamp);
+            follower.save_after_change(&index, feed_seq);
             Ok(())
         })
         .await
@@ -352,6 +385,12 @@ impl Engine {
     /// [`super::EngineConfig::follow_every`]); how many were applied.
     pub async fn catch_up_index(&self) -> Result<u64> {
         self.follower.catch_up().await
+    }
+
+    /// Write the index file now if changes wait for it (the end of an
+    /// import or a re-description, and [`Engine::close`]).
+    pub(super) async fn save_index_now(&self) -> Result<()> {
+        self.follower.save_pending(true).await
     }
 
     /// How far this engine's index is behind the database: for the health
@@ -420,7 +459,14 @@ mod tests {
         let (index, position) = load_or_rebuild(db, &spec).await.unwrap();
         assert_eq!((index.kind(), index.len()), (IndexKind::Exact, 0));
         let index = Arc::new(Mutex::new(index));
-        let follower = IndexFollower::new(db.clone(), index.clone(), spec.clone(), position);
+        // Written after every change, so the restart below loads every one.
+        let follower = IndexFollower::new(
+            db.clone(),
+            index.clone(),
+            spec.clone(),
+            position,
+            Duration::ZERO,
+        );
 
         let a1 = store(db, "a", "A1", set.casing(0)).await;
         let b1 = store(db, "b", "B1", set.casing(1)).await;
@@ -502,5 +548,68 @@ mod tests {
         assert_eq!(ids_of(&reloaded, "b"), expected_b);
     }
 
-    on_both_backends!(the_follower_keeps_agency_sets_and_kind_in_step);
+    /// With writes spaced out, a burst of changes writes the file once;
+    /// the file then lags the index, and a start from it catches up from
+    /// its position: nothing indexed is lost. A forced write (close, end
+    /// of an import) brings the file level.
+    async fn a_file_written_less_often_loses_nothing(db: &Database) {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = IndexSpec {
+            path: dir.path().join("descriptors.faiss"),
+            model_version: "m".into(),
+            dim: DIM,
+            plan: IndexPlan::default(),
+        };
+        let set = DescriptorSet::generate(10, DIM, DescriptorShape::default(), 7);
+        let (index, position) = load_or_rebuild(db, &spec).await.unwrap();
+        let index = Arc::new(Mutex::new(index));
+        let follower = IndexFollower::new(
+            db.clone(),
+            index.clone(),
+            spec.clone(),
+            position,
+            Duration::from_secs(3600),
+        );
+        let saved = || VectorIndex::load_saved(&spec.path, "m", DIM).unwrap().1;
+        // The rebuild at load wrote the empty index; the first change is
+        // written at once, the next ones wait.
+        store(db, "a", "A0", set.casing(0)).await;
+        follower.catch_up().await.unwrap();
+        assert_eq!(saved().count, 1);
+        for i in 1..5 {
+            store(db, "a", &format!("A{i}"), set.casing(i)).await;
+            follower.catch_up().await.unwrap();
+        }
+        assert_eq!(index.lock().unwrap().len(), 5);
+        follower.save_pending(false).await.unwrap();
+        assert_eq!(saved().count, 1, "not yet due");
+
+        // A start from the lagging file: loaded at its position, then
+        // caught up to every casing.
+        let (reloaded, at) = load_or_rebuild(db, &spec).await.unwrap();
+        assert_eq!(reloaded.len(), 1);
+        let reloaded = Arc::new(Mutex::new(reloaded));
+        let restarted = IndexFollower::new(
+            db.clone(),
+            reloaded.clone(),
+            spec.clone(),
+            at,
+            Duration::ZERO,
+        );
+        assert_eq!(restarted.catch_up().await.unwrap(), 4);
+        assert_eq!(reloaded.lock().unwrap().len(), 5);
+
+        // Forced: the file holds all five, stamped at the feed's head.
+        follower.save_pending(true).await.unwrap();
+        let stamp = saved();
+        assert_eq!(
+            (stamp.count, stamp.feed_seq),
+            (5, Some(db.feed_head().await.unwrap()))
+        );
+    }
+
+    on_both_backends!(
+        the_follower_keeps_agency_sets_and_kind_in_step,
+        a_file_written_less_often_loses_nothing
+    );
 }

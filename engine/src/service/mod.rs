@@ -12,6 +12,7 @@ mod correlator;
 mod fine_only;
 mod history;
 mod import;
+mod index_saving;
 mod index_sync;
 mod leads;
 mod operator;
@@ -112,8 +113,13 @@ impl Engine {
         };
         let (index, position) = index_sync::load_or_rebuild(&db, &index_spec).await?;
         let index = Arc::new(Mutex::new(index));
-        let follower =
-            index_sync::IndexFollower::new(db.clone(), index.clone(), index_spec, position);
+        let follower = index_sync::IndexFollower::new(
+            db.clone(),
+            index.clone(),
+            index_spec,
+            position,
+            cfg.index_save_every,
+        );
         // What other engines and the command line wrote since the file
         // was saved, before this engine answers anything.
         follower.catch_up().await?;
@@ -247,6 +253,11 @@ impl Engine {
             task.abort();
         }
         self.correlator_tasks.abort_all();
+        // What this engine indexed since its file was last written; if it
+        // cannot be written the next start catches up from the feed.
+        if let Err(e) = self.save_index_now().await {
+            tracing::warn!(error = %e, "could not save the index on close");
+        }
         self.db.close().await
     }
 

@@ -156,6 +156,7 @@ impl Engine {
                 elapsed_s: started.elapsed().as_secs_f64(),
             });
         }
+        self.save_index_now().await?;
         report.remaining = self.count_to_redescribe().await?;
         // Last: rows re-described above already carry the new codec.
         report.canvases_recoded = self.recode_canvases(opts).await?;
@@ -196,8 +197,8 @@ impl Engine {
         }
         report.redescribed += written.len() as u64;
         if !written.is_empty() {
-            // Committed rows are the truth; if this fails the index file's
-            // stamp no longer matches and the next start rebuilds it.
+            // Committed rows are the truth; the index file is written at
+            // the end of the run (and meanwhile as scheduled).
             self.add_to_index(written, flat).await?;
         }
         Ok(())

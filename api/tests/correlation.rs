@@ -82,6 +82,19 @@ async fn leads_of(t: &TestEngine, agency: &str) -> Vec<LeadRecord> {
         .unwrap()
 }
 
+/// The audit records of `action`, oldest first.
+async fn audited(t: &TestEngine, action: &str) -> Vec<casetrace_engine::audit::AuditRecord> {
+    t.engine
+        .database()
+        .audit_records(&AuditQuery {
+            action: Some(action.into()),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+}
+
 /// A submitted casing is queued for its submitter's key; its job makes a
 /// lead of exactly the candidates whose calibrated LR reaches the
 /// threshold: the pair from one Weller pistol, not the other pistol's.
@@ -136,18 +149,9 @@ async fn a_job_makes_leads_of_the_candidates_above_the_threshold() {
             .iter()
             .all(|j| j.state == CorrelationState::Done && j.completions == 1));
         assert_eq!(jobs.iter().map(|j| j.leads_made).sum::<i32>(), 1);
-        let audited = t
-            .engine
-            .database()
-            .audit_records(&AuditQuery {
-                action: Some("correlation.complete".into()),
-                limit: 100,
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(audited.len(), 3);
-        assert!(audited
+        let completions = audited(&t, "correlation.complete").await;
+        assert_eq!(completions.len(), 3);
+        assert!(completions
             .iter()
             .all(|r| r.actor == CORRELATOR && r.key_id.as_deref() == Some(TEST_KEY_ID)));
         t.close().await;
@@ -217,16 +221,7 @@ async fn the_command_line_queues_correlation_again_and_works_it() {
                 t.backend
             );
         }
-        let queued = t
-            .engine
-            .database()
-            .audit_records(&AuditQuery {
-                action: Some("correlation.queue".into()),
-                limit: 10,
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
+        let queued = audited(&t, "correlation.queue").await;
         assert_eq!(queued.len(), 2, "{}", t.backend);
         assert!(
             queued[1].detail.contains("\"queued\":3"),
@@ -350,17 +345,8 @@ async fn two_engines_work_one_queue_each_job_once() {
             );
         }
         // One audited completion per job, and a lead per unordered pair.
-        let audited = t
-            .engine
-            .database()
-            .audit_records(&AuditQuery {
-                action: Some("correlation.complete".into()),
-                limit: 100,
-                ..AuditQuery::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(audited.len(), names.len(), "{}", t.backend);
+        let completions = audited(&t, "correlation.complete").await;
+        assert_eq!(completions.len(), names.len(), "{}", t.backend);
         let leads = leads_of(&t, "local").await;
         let mut per_pair: BTreeMap<(i64, i64), usize> = BTreeMap::new();
         for l in &leads {

@@ -433,6 +433,16 @@ mod tests {
             .id
     }
 
+    /// The index of model "m" in `dir`, sized by `plan`.
+    fn spec_in(dir: &Path, plan: IndexPlan) -> IndexSpec {
+        IndexSpec {
+            path: dir.join("descriptors.faiss"),
+            model_version: "m".into(),
+            dim: DIM,
+            plan,
+        }
+    }
+
     fn ids_of(index: &Arc<Mutex<CasingIndex>>, agency: &str) -> Vec<i64> {
         let index = index.lock().unwrap();
         let permitted = index.agencies.permitted(&[agency.to_string()]);
@@ -445,16 +455,14 @@ mod tests {
     /// its kind and agency sets.
     async fn the_follower_keeps_agency_sets_and_kind_in_step(db: &Database) {
         let dir = tempfile::tempdir().unwrap();
-        let spec = IndexSpec {
-            path: dir.path().join("descriptors.faiss"),
-            model_version: "m".into(),
-            dim: DIM,
-            plan: IndexPlan {
+        let spec = spec_in(
+            dir.path(),
+            IndexPlan {
                 exact_below: EXACT_BELOW,
                 nprobe: 4,
                 ..IndexPlan::default()
             },
-        };
+        );
         let set = DescriptorSet::generate(60, DIM, DescriptorShape::default(), 5);
         let (index, position) = load_or_rebuild(db, &spec).await.unwrap();
         assert_eq!((index.kind(), index.len()), (IndexKind::Exact, 0));
@@ -554,12 +562,7 @@ mod tests {
     /// of an import) brings the file level.
     async fn a_file_written_less_often_loses_nothing(db: &Database) {
         let dir = tempfile::tempdir().unwrap();
-        let spec = IndexSpec {
-            path: dir.path().join("descriptors.faiss"),
-            model_version: "m".into(),
-            dim: DIM,
-            plan: IndexPlan::default(),
-        };
+        let spec = spec_in(dir.path(), IndexPlan::default());
         let set = DescriptorSet::generate(10, DIM, DescriptorShape::default(), 7);
         let (index, position) = load_or_rebuild(db, &spec).await.unwrap();
         let index = Arc::new(Mutex::new(index));

@@ -51,7 +51,13 @@ impl Engine {
         let mut report = CheckReport::default();
         let spec = self.model.spec().clone();
         let casings = self.db.list_casings().await?;
-        let descriptors = self.db.all_descriptors(&spec.model_version).await?;
+        let descriptors: Vec<(i64, Vec<f32>)> = self
+            .db
+            .all_index_entries(&spec.model_version)
+            .await?
+            .into_iter()
+            .map(|e| (e.id, e.descriptor))
+            .collect();
         report.casings = casings.len() as u64;
         report.described = descriptors.len() as u64;
         let described: HashSet<i64> = descriptors.iter().map(|(id, _)| *id).collect();

@@ -19,8 +19,6 @@ use crate::error::{EngineError, Result};
 /// The most ids bound into one `IN (...)` list. SQLite's limit on bound
 /// parameters is far higher; this keeps statements small on both backends.
 pub(super) const IN_LIST_CHUNK: usize = 500;
-/// Descriptors read per query when rebuilding the index.
-const DESCRIPTOR_PAGE: i64 = 10_000;
 /// Tries of an insert that lost a race to a concurrent one and then found
 /// the winner gone again (its submission undone).
 const INSERT_ATTEMPTS: usize = 3;
@@ -84,8 +82,6 @@ pub(super) const INSERT_CASING: &str = concat!(
 pub(super) const INSERT_FEATURES: &str = "INSERT INTO casing_features \
      (casing_pk, model_version, descriptor, comparison_surface, pipeline_version, pin_mark, marks_version) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
-const SELECT_DESCRIPTOR_PAGE: &str = "SELECT casing_pk, descriptor FROM casing_features \
-     WHERE model_version = $1 AND casing_pk > $2 ORDER BY casing_pk LIMIT $3";
 
 /// A `casings` row as stored.
 #[derive(FromRow)]
@@ -407,42 +403,6 @@ impl Database {
         Ok(out)
     }
 
-    /// Every descriptor made by `model_version`, in id order, for
-    /// rebuilding the index. Read in pages so no single query holds the
-    /// whole table.
-    pub async fn all_descriptors(&self, model_version: &str) -> Result<Vec<(i64, Vec<f32>)>> {
-        self.all_descriptors_paged(model_version, DESCRIPTOR_PAGE)
-            .await
-    }
-
-    async fn all_descriptors_paged(
-        &self,
-        model_version: &str,
-        page: i64,
-    ) -> Result<Vec<(i64, Vec<f32>)>> {
-        let mut out = Vec::new();
-        // Keyset paging (id > last seen) stays fast at any depth, unlike OFFSET.
-        let mut after = i64::MIN;
-        loop {
-            let rows: Vec<(i64, Vec<u8>)> = on_pool!(self, pool => {
-                sqlx::query_as(SELECT_DESCRIPTOR_PAGE)
-                    .bind(model_version)
-                    .bind(after)
-                    .bind(page)
-                    .fetch_all(pool)
-                    .await?
-            });
-            let full_page = rows.len() as i64 == page;
-            for (pk, bytes) in rows {
-                out.push((pk, decode_descriptor(pk, &bytes)?));
-                after = pk;
-            }
-            if !full_page {
-                return Ok(out);
-            }
-        }
-    }
-
     /// Whether any casing of any agency refers to these bytes: an undo may
     /// only remove an evidence file nobody refers to.
     pub async fn sha256_on_file(&self, sha256: &str) -> Result<bool> {
@@ -697,7 +657,7 @@ mod tests {
         assert_eq!(db.count_casings().await.unwrap(), 0);
         assert_eq!(db.max_casing_pk().await.unwrap(), None);
         assert_eq!(db.list_casings().await.unwrap(), vec![]);
-        assert_eq!(db.all_descriptors("m1").await.unwrap(), vec![]);
+        assert_eq!(db.all_index_entries("m1").await.unwrap(), vec![]);
         assert_eq!(db.casings_by_pks(&[1, 2, 3]).await.unwrap(), vec![]);
     }
 
@@ -792,13 +752,23 @@ mod tests {
             }
         }
         assert!(expected.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(db.all_descriptors("m1").await.unwrap(), expected);
+        let descriptors = |entries: Vec<crate::index::IndexEntry>| {
+            entries
+                .into_iter()
+                .map(|e| (e.id, e.descriptor))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            descriptors(db.all_index_entries("m1").await.unwrap()),
+            expected
+        );
         // Pages that split the rows, and a page size that divides them exactly.
-        assert_eq!(db.all_descriptors_paged("m1", 4).await.unwrap(), expected);
-        assert_eq!(db.all_descriptors_paged("m1", 3).await.unwrap(), expected);
-        assert_eq!(db.all_descriptors_paged("m1", 1).await.unwrap(), expected);
-        assert_eq!(db.all_descriptors("m2").await.unwrap().len(), 1);
-        assert_eq!(db.all_descriptors("none").await.unwrap(), vec![]);
+        for page in [4, 3, 1] {
+            let paged = db.index_entries_paged("m1", page).await.unwrap();
+            assert_eq!(descriptors(paged), expected, "page {page}");
+        }
+        assert_eq!(db.all_index_entries("m2").await.unwrap().len(), 1);
+        assert_eq!(db.all_index_entries("none").await.unwrap(), vec![]);
     }
 
     async fn by_pks_chunks_and_orders(db: &Database) {

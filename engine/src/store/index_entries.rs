@@ -25,7 +25,12 @@ impl Database {
         self.index_entries_paged(model_version, ENTRY_PAGE).await
     }
 
-    async fn index_entries_paged(&self, model_version: &str, page: i64) -> Result<Vec<IndexEntry>> {
+    /// [`Database::all_index_entries`] with pages of `page` rows.
+    pub(super) async fn index_entries_paged(
+        &self,
+        model_version: &str,
+        page: i64,
+    ) -> Result<Vec<IndexEntry>> {
         let mut out = Vec::new();
         let mut after = i64::MIN;
         loop {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+use object_store::aws::{AmazonS3Builder, Checksum, S3ConditionalPut};
 use object_store::local::LocalFileSystem;
 use object_store::{ObjectStore, RetryConfig};
 
@@ -139,7 +139,13 @@ fn open_s3(s3: &S3Location) -> Result<Opened> {
         .with_retry(retry)
         // Writes send `If-None-Match: *`: an object on file is never
         // replaced, even by two nodes writing the same key at once.
-        .with_conditional_put(S3ConditionalPut::ETagMatch);
+        .with_conditional_put(S3ConditionalPut::ETagMatch)
+        // The body's SHA-256 goes into every request's signature (never
+        // the environment's AWS_UNSIGNED_PAYLOAD) and, as
+        // `x-amz-checksum-sha256`, into each upload: the server refuses a
+        // body altered on the way and keeps the checksum with the object.
+        .with_unsigned_payload(false)
+        .with_checksum_algorithm(Checksum::SHA256);
     if let Some(endpoint) = &s3.endpoint {
         let plain_http = endpoint.starts_with("http://");
         builder = builder.with_endpoint(endpoint).with_allow_http(plain_http);

@@ -101,6 +101,9 @@ pub async fn run(mut cfg: EngineConfig, args: ServeArgs) -> anyhow::Result<ExitC
         .checkpoint_audit()
         .await
         .context("writing the audit checkpoint at shutdown")?;
+    // Writes the index file if changes wait for it, so the next start has
+    // little to catch up on.
+    engine.close().await;
     served?;
     Ok(ExitCode::SUCCESS)
 }

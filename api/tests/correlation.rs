@@ -4,7 +4,7 @@
 //! and within what its agreements let it correlate with, and engines
 //! sharing a database work one queue, each job once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,8 +18,8 @@ use casetrace_engine::traces::{LeadFilter, LeadRecord};
 use casetrace_engine::Engine;
 
 use crate::common::{
-    backends, casetrace, get, register_test_agency, second_node, send, weller_submission,
-    TestEngine,
+    assert_each_pair_led_once, backends, casetrace, get, register_test_agency, second_node, send,
+    weller_submission, TestEngine,
 };
 
 /// Long enough for any machine; how long it took is not what is tested.
@@ -348,19 +348,7 @@ async fn two_engines_work_one_queue_each_job_once() {
         let completions = audited(&t, "correlation.complete").await;
         assert_eq!(completions.len(), names.len(), "{}", t.backend);
         let leads = leads_of(&t, "local").await;
-        let mut per_pair: BTreeMap<(i64, i64), usize> = BTreeMap::new();
-        for l in &leads {
-            let key = (
-                l.query_casing_pk.min(l.candidate_casing_pk),
-                l.query_casing_pk.max(l.candidate_casing_pk),
-            );
-            *per_pair.entry(key).or_default() += 1;
-        }
-        assert!(per_pair.values().all(|n| *n == 1), "{per_pair:?}");
-        assert_eq!(
-            jobs.iter().map(|j| j.leads_made as usize).sum::<usize>(),
-            leads.len()
-        );
+        assert_each_pair_led_once(&leads, &jobs);
         b.close().await;
         t.close().await;
     }

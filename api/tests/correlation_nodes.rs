@@ -305,19 +305,7 @@ async fn three_nodes_one_killed_mid_job_lose_nothing_and_finish_nothing_twice() 
         .leads_of_agency("local", &LeadFilter::default())
         .await
         .unwrap();
-    let mut per_pair: BTreeMap<(i64, i64), usize> = BTreeMap::new();
-    for l in &leads {
-        let pair = (
-            l.query_casing_pk.min(l.candidate_casing_pk),
-            l.query_casing_pk.max(l.candidate_casing_pk),
-        );
-        *per_pair.entry(pair).or_default() += 1;
-    }
-    assert!(per_pair.values().all(|n| *n == 1), "{per_pair:?}");
-    assert_eq!(
-        jobs.iter().map(|j| j.leads_made as usize).sum::<usize>(),
-        leads.len()
-    );
+    crate::common::assert_each_pair_led_once(&leads, &jobs);
     let same_gun = leads
         .iter()
         .filter(|l| gun(&l.query_casing.casing_id) == gun(&l.candidate_casing.casing_id))

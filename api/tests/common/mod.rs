@@ -429,6 +429,27 @@ pub fn casetrace(t: &TestEngine, args: &[&str]) -> std::process::Output {
         .expect("run casetrace")
 }
 
+/// Every unordered pair has at most one of `leads`, and the jobs' counts
+/// of leads made add up to them: each lead made once, by one job.
+pub fn assert_each_pair_led_once(
+    leads: &[casetrace_engine::traces::LeadRecord],
+    jobs: &[casetrace_engine::store::CorrelationJob],
+) {
+    let mut per_pair: std::collections::BTreeMap<(i64, i64), usize> = Default::default();
+    for l in leads {
+        let pair = (
+            l.query_casing_pk.min(l.candidate_casing_pk),
+            l.query_casing_pk.max(l.candidate_casing_pk),
+        );
+        *per_pair.entry(pair).or_default() += 1;
+    }
+    assert!(per_pair.values().all(|n| *n == 1), "{per_pair:?}");
+    assert_eq!(
+        jobs.iter().map(|j| j.leads_made as usize).sum::<usize>(),
+        leads.len()
+    );
+}
+
 /// The key every helper request sends: the `local` agency's, with every
 /// role. Tests of access rules issue keys of their own.
 pub const TEST_KEY: &str =

@@ -516,7 +516,7 @@ impl Writer<'_> {
                 }
                 Taken::FailedAfterWrite(item, evidence) => {
                     if let Ok(put) = evidence.written().await {
-                        self.remove_unreferenced(&put).await?;
+                        self.engine.undo_evidence(&put).await?;
                     }
                     items.push(item);
                     written.push(None);
@@ -524,14 +524,6 @@ impl Writer<'_> {
             }
         }
         Ok((items, written))
-    }
-
-    /// Remove an evidence file this job wrote, unless a casing refers to it.
-    async fn remove_unreferenced(&self, put: &EvidencePut) -> Result<()> {
-        if put.newly_written && !self.engine.db.sha256_on_file(&put.sha256).await? {
-            self.engine.evidence.remove_if_new(put).await?;
-        }
-        Ok(())
     }
 
     async fn flush(&mut self, progress: &(dyn Fn(ImportProgress) + Send + Sync)) -> Result<()> {
@@ -575,7 +567,7 @@ impl Writer<'_> {
         // found in the transaction) goes, unless some casing refers to it.
         for (result, put) in results.iter().zip(&written) {
             if let (RowOutcome::Failed | RowOutcome::Duplicate, Some(put)) = (result.outcome, put) {
-                self.remove_unreferenced(put).await?;
+                self.engine.undo_evidence(put).await?;
             }
         }
         self.settled_this_run += results.len() as u64;

@@ -125,7 +125,7 @@ impl Engine {
                 });
             }
             Err(e) => {
-                self.undo_blob(&blob).await?;
+                self.undo_evidence(&blob).await?;
                 return Err(e);
             }
         };
@@ -138,7 +138,7 @@ impl Engine {
             // the cause is kept here.
             tracing::error!(casing = %inserted.casing_id, id = inserted.id, error = %e, "indexing failed; undoing the submission");
             self.db.delete_casing(inserted.id).await?;
-            self.undo_blob(&blob).await?;
+            self.undo_evidence(&blob).await?;
             return Err(e);
         }
         tracing::info!(casing = %inserted.casing_id, id = inserted.id, sha256 = %sha256, "casing stored");
@@ -149,13 +149,15 @@ impl Engine {
         })
     }
 
-    /// Remove the evidence file this submission wrote, unless a casing
-    /// submitted meanwhile with the same bytes (under another id) refers to it.
-    async fn undo_blob(&self, blob: &EvidencePut) -> Result<()> {
-        if self.db.sha256_on_file(&blob.sha256).await? {
+    /// Remove an evidence file a submission or an import wrote for a casing
+    /// that was not stored, unless a casing stored meanwhile with the same
+    /// bytes (under another id) refers to it. A file that was on file
+    /// before the write is never removed.
+    pub(super) async fn undo_evidence(&self, put: &EvidencePut) -> Result<()> {
+        if !put.newly_written || self.db.sha256_on_file(&put.sha256).await? {
             return Ok(());
         }
-        self.evidence.remove_if_new(blob).await
+        self.evidence.remove_if_new(put).await
     }
 }
 

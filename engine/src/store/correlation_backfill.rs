@@ -53,10 +53,12 @@ impl Database {
 mod tests {
     use std::time::Duration;
 
-    use super::super::test_support::{casing_fixture, on_both_backends};
+    use super::super::test_support::{
+        audit_records_of, casing_fixture, completion_event, on_both_backends,
+    };
     use super::*;
     use crate::audit::AuditOutcome;
-    use crate::store::{AuditQuery, CorrelationState};
+    use crate::store::CorrelationState;
 
     const LONG: Duration = Duration::from_secs(60);
 
@@ -81,14 +83,7 @@ mod tests {
         // before the queue existed.
         let job = db.claim_correlation_jobs("n", 1, LONG, 3).await.unwrap()[0].clone();
         assert_eq!(job.casing_pk, a);
-        let done = AuditEvent::new(
-            "lab",
-            "correlator",
-            "correlation.complete",
-            "casing/x",
-            AuditOutcome::Ok,
-        );
-        db.complete_correlation_job(&job, &[], &done)
+        db.complete_correlation_job(&job, &[], &completion_event())
             .await
             .unwrap()
             .unwrap();
@@ -132,14 +127,7 @@ mod tests {
         );
         assert_ne!(fresh.id, job.id);
         assert_eq!(db.correlation_jobs().await.unwrap().len(), 3);
-        let records = db
-            .audit_records(&AuditQuery {
-                action: Some("correlation.queue".into()),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let records = audit_records_of(db, "correlation.queue").await;
         assert_eq!(records.len(), 3);
         assert!(
             records[0].detail.contains("\"queued\":2"),

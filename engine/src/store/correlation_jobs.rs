@@ -444,7 +444,10 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::Duration;
 
-    use super::super::test_support::{casing_fixture, on_both_backends, placeholder_casing};
+    use super::super::test_support::{
+        audit_records_of, auto_lead, casing_fixture, completion_event, on_both_backends,
+        placeholder_casing,
+    };
     use super::*;
     use crate::casing::CasingFeatures;
     use crate::traces::LeadFilter;
@@ -459,26 +462,6 @@ mod tests {
             pipeline_version: "p".into(),
             pin_mark: None,
             marks_version: None,
-        }
-    }
-
-    fn event() -> AuditEvent {
-        AuditEvent::new(
-            "lab",
-            CORRELATOR,
-            "correlation.complete",
-            "casing/x",
-            crate::audit::AuditOutcome::Ok,
-        )
-    }
-
-    fn lead(query: i64, candidate: i64) -> NewAutoLead {
-        NewAutoLead {
-            agency: "lab".into(),
-            query_casing_pk: query,
-            candidate_casing_pk: candidate,
-            score: 0.9,
-            log10_lr: 3.0,
         }
     }
 
@@ -551,21 +534,21 @@ mod tests {
 
         assert!(!db.renew_correlation_lease(&first, LONG).await.unwrap());
         let late = db
-            .complete_correlation_job(&first, &[lead(a, b)], &event())
+            .complete_correlation_job(&first, &[auto_lead(a, b)], &completion_event())
             .await
             .unwrap();
         assert_eq!(late, None, "the first worker's completion must be refused");
         assert!(leads_of_lab(db).await.is_empty());
         assert!(db.renew_correlation_lease(&second, LONG).await.unwrap());
         let made = db
-            .complete_correlation_job(&second, &[lead(a, b)], &event())
+            .complete_correlation_job(&second, &[auto_lead(a, b)], &completion_event())
             .await
             .unwrap()
             .unwrap();
         assert_eq!(made.len(), 1);
         // Completing again, by anyone, is refused.
         assert_eq!(
-            db.complete_correlation_job(&second, &[lead(a, b)], &event())
+            db.complete_correlation_job(&second, &[auto_lead(a, b)], &completion_event())
                 .await
                 .unwrap(),
             None
@@ -582,14 +565,7 @@ mod tests {
         assert_eq!(leads[0].marked_by, CORRELATOR);
         assert_eq!(leads[0].log10_lr, Some(3.0));
         // The completion is in the audit log, with the lead it made.
-        let records = db
-            .audit_records(&crate::store::AuditQuery {
-                action: Some("correlation.complete".into()),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let records = audit_records_of(db, "correlation.complete").await;
         assert_eq!(records.len(), 1);
         assert!(records[0]
             .detail
@@ -617,7 +593,9 @@ mod tests {
                         return done;
                     }
                     for job in claimed {
-                        let made = db.complete_correlation_job(&job, &[], &event()).await;
+                        let made = db
+                            .complete_correlation_job(&job, &[], &completion_event())
+                            .await;
                         assert!(made.unwrap().is_some(), "a claimed job was refused");
                         done.push(job.id);
                     }
@@ -649,12 +627,16 @@ mod tests {
             .unwrap();
         let jobs = db.claim_correlation_jobs("n", 3, LONG, 3).await.unwrap();
         let made_a = db
-            .complete_correlation_job(&jobs[0], &[lead(a, b), lead(a, c)], &event())
+            .complete_correlation_job(
+                &jobs[0],
+                &[auto_lead(a, b), auto_lead(a, c)],
+                &completion_event(),
+            )
             .await
             .unwrap()
             .unwrap();
         let made_b = db
-            .complete_correlation_job(&jobs[1], &[lead(b, a)], &event())
+            .complete_correlation_job(&jobs[1], &[auto_lead(b, a)], &completion_event())
             .await
             .unwrap()
             .unwrap();
@@ -722,7 +704,7 @@ mod tests {
             casing_fixture(db, "lab", id, None, None).await;
         }
         let done = db.claim_correlation_jobs("n", 1, LONG, 1).await.unwrap();
-        db.complete_correlation_job(&done[0], &[], &event())
+        db.complete_correlation_job(&done[0], &[], &completion_event())
             .await
             .unwrap();
         let failed = db.claim_correlation_jobs("n", 1, LONG, 1).await.unwrap();

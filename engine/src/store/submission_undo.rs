@@ -138,32 +138,13 @@ impl Database {
 mod tests {
     use std::time::Duration;
 
-    use super::super::test_support::{casing_fixture, on_both_backends};
+    use super::super::test_support::{
+        audit_records_of, auto_lead, casing_fixture, completion_event, on_both_backends,
+    };
     use super::*;
-    use crate::store::{AuditQuery, NewAutoLead, CORRELATOR};
     use crate::traces::{AfteConclusion, ConclusionRole, LeadFilter, NewConclusion};
 
     const LONG: Duration = Duration::from_secs(60);
-
-    fn auto_lead(query: i64, candidate: i64) -> NewAutoLead {
-        NewAutoLead {
-            agency: "lab".into(),
-            query_casing_pk: query,
-            candidate_casing_pk: candidate,
-            score: 0.9,
-            log10_lr: 3.0,
-        }
-    }
-
-    fn completion() -> AuditEvent {
-        AuditEvent::new(
-            "lab",
-            CORRELATOR,
-            "correlation.complete",
-            "casing/x",
-            AuditOutcome::Ok,
-        )
-    }
 
     /// A's job, worked on another node, makes leads on B and C; then B's
     /// and C's submissions are undone. Returns (a, b, c, lead ids).
@@ -178,7 +159,11 @@ mod tests {
             .clone();
         assert_eq!(job.casing_pk, a);
         let made = db
-            .complete_correlation_job(&job, &[auto_lead(a, b), auto_lead(a, c)], &completion())
+            .complete_correlation_job(
+                &job,
+                &[auto_lead(a, b), auto_lead(a, c)],
+                &completion_event(),
+            )
             .await
             .unwrap()
             .unwrap();
@@ -203,14 +188,7 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(a, c)]
         );
-        let withdrawn = db
-            .audit_records(&AuditQuery {
-                action: Some("lead.withdraw".into()),
-                limit: 10,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let withdrawn = audit_records_of(db, "lead.withdraw").await;
         assert_eq!(withdrawn.len(), 1);
         assert_eq!(withdrawn[0].resource, format!("lead/{}", made[0]));
         assert_eq!(
@@ -272,7 +250,11 @@ mod tests {
         let job = db.claim_correlation_jobs("n", 1, LONG, 3).await.unwrap()[0].clone();
         db.delete_casing(b).await.unwrap();
         let made = db
-            .complete_correlation_job(&job, &[auto_lead(a, b), auto_lead(a, c)], &completion())
+            .complete_correlation_job(
+                &job,
+                &[auto_lead(a, b), auto_lead(a, c)],
+                &completion_event(),
+            )
             .await
             .unwrap()
             .unwrap();

@@ -208,3 +208,40 @@ pub(crate) fn s3_location(test: &str) -> Option<super::S3Location> {
         }),
     })
 }
+
+/// An automatic lead of agency `lab` on a pair, as a correlation job makes
+/// it (score 0.9, log10 LR 3).
+pub(crate) fn auto_lead(query: i64, candidate: i64) -> super::NewAutoLead {
+    super::NewAutoLead {
+        agency: "lab".into(),
+        query_casing_pk: query,
+        candidate_casing_pk: candidate,
+        score: 0.9,
+        log10_lr: 3.0,
+    }
+}
+
+/// The audit event a correlation job of agency `lab` completes with.
+pub(crate) fn completion_event() -> crate::audit::AuditEvent {
+    crate::audit::AuditEvent::new(
+        "lab",
+        super::CORRELATOR,
+        "correlation.complete",
+        "casing/x",
+        crate::audit::AuditOutcome::Ok,
+    )
+}
+
+/// The audit records of `action`, oldest first.
+pub(crate) async fn audit_records_of(
+    db: &Database,
+    action: &str,
+) -> Vec<crate::audit::AuditRecord> {
+    db.audit_records(&super::AuditQuery {
+        action: Some(action.into()),
+        limit: super::AUDIT_QUERY_MAX,
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}

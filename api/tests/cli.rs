@@ -7,15 +7,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::common::{backends, casetrace, TestEngine, WELLER_DIR};
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::common::{backends, casetrace, stderr, stdout, TestEngine, WELLER_DIR};
 
 /// Parse `--json` output: one object per line.
 fn json_lines(o: &Output) -> Vec<Value> {

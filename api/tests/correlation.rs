@@ -19,7 +19,7 @@ use casetrace_engine::Engine;
 
 use crate::common::{
     assert_each_pair_led_once, backends, casetrace, get, register_test_agency, second_node, send,
-    weller_submission, TestEngine,
+    stderr, stdout, weller_submission, TestEngine,
 };
 
 /// Long enough for any machine; how long it took is not what is tested.
@@ -183,24 +183,15 @@ async fn the_command_line_queues_correlation_again_and_works_it() {
             .map(|j| j.id)
             .collect();
 
-        let o = casetrace(&t, &["correlate"]);
-        let out = String::from_utf8_lossy(&o.stdout).to_string();
-        assert!(
-            o.status.success(),
-            "{}: {out} {}",
-            t.backend,
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let correlate = |args: &[&str]| {
+            let o = casetrace(&t, args);
+            assert!(o.status.success(), "{}: {}", t.backend, stderr(&o));
+            stdout(&o)
+        };
+        let out = correlate(&["correlate"]);
         assert!(out.contains("0 casings queued"), "{out}");
 
-        let o = casetrace(&t, &["correlate", "--again", "--work"]);
-        let out = String::from_utf8_lossy(&o.stdout).to_string();
-        assert!(
-            o.status.success(),
-            "{}: {out} {}",
-            t.backend,
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let out = correlate(&["correlate", "--again", "--work"]);
         assert!(out.contains("3 casings queued"), "{out}");
         assert!(out.contains("3 jobs worked"), "{out}");
 

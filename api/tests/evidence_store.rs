@@ -13,17 +13,9 @@ use casetrace_engine::service::Submission;
 use casetrace_engine::EngineError;
 
 use crate::common::{
-    backends, casetrace, operator, post_multipart, s3_evidence, second_node, send, submission,
-    weller, weller_submission, Counts, TestEngine,
+    backends, casetrace, operator, post_multipart, s3_evidence, second_node, send, stderr, stdout,
+    submission, weller, weller_submission, Counts, TestEngine,
 };
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[actix_web::test]
 async fn evidence_submitted_through_one_node_is_read_by_another_from_the_bucket() {

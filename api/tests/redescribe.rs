@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Output;
 use std::sync::Arc;
 
 use casetrace_engine::casing::CasingFeatures;
@@ -14,21 +13,13 @@ use casetrace_engine::description::ModelPaths;
 use casetrace_engine::service::{RedescribeOptions, REDESCRIBE_ACTION};
 use casetrace_engine::Engine;
 
-use crate::common::{backends, casetrace, weller, weller_submission, TestEngine};
+use crate::common::{backends, casetrace, stderr, stdout, weller, weller_submission, TestEngine};
 
 /// The scans put on file under the old model.
 const CASINGS: [&str; 4] = ["TW01-01", "TW01-02", "TW02-01", "TW02-02"];
 /// The one whose evidence file goes missing before the first run.
 const LOST: &str = "TW02-02";
 const NEW_MODEL: &str = "upgrade-test-v2";
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// The shipped model under a new `model_version` (the same ONNX file: the
 /// engine tells models apart by version only).

@@ -450,6 +450,16 @@ pub fn assert_each_pair_led_once(
     );
 }
 
+/// A command's standard output, as text.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A command's standard error, as text.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 /// The key every helper request sends: the `local` agency's, with every
 /// role. Tests of access rules issue keys of their own.
 pub const TEST_KEY: &str =

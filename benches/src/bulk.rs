@@ -144,9 +144,7 @@ pub fn run(args: &BulkArgs, json_mode: bool) -> anyhow::Result<serde_json::Value
 
     // The load itself, with no correlation worker: jobs are queued in the
     // same transactions, none is worked.
-    let mut plain_cfg = cfg.clone();
-    plain_cfg.correlation.workers = 0;
-    let plain = load(&runtime, &zip_path, plain_cfg, args.casings, 0)?;
+    let plain = load(&runtime, &zip_path, cfg.clone(), args.casings, 0)?;
     let (rate, wall, open_s) = (plain.rate, plain.wall_s, plain.open_s);
     report.push(
         format!(
@@ -308,47 +306,45 @@ fn real_scans(folder: &Path, max: usize) -> anyhow::Result<Vec<PathBuf>> {
 /// The zip of real scans, laid out as the synthetic one (the baselines
 /// read entries by those names).
 fn write_real_archive(path: &Path, files: &[PathBuf]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("zip.tmp");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&tmp)?);
-    let options = zip::write::SimpleFileOptions::default();
-    let mut manifest = String::from("file,casing_id,kind,calibre\n");
-    for i in 0..files.len() {
-        manifest += &format!("scans/c{i:06}.x3p,S-{i:06},evidence,\n");
-    }
-    zip.start_file("manifest.csv", options)?;
-    zip.write_all(manifest.as_bytes())?;
-    for (i, file) in files.iter().enumerate() {
-        zip.start_file(format!("scans/c{i:06}.x3p"), options)?;
-        zip.write_all(&std::fs::read(file)?)?;
-    }
-    zip.finish()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    write_zip(path, files.len(), "", |i| Ok(std::fs::read(&files[i])?))
 }
 
-/// The zip: `manifest.csv` and one X3P per casing, deflated as archiving
-/// tools do by default. Written to a temporary name, then renamed.
+/// The zip of synthetic casings, `per_gun` fired from each gun.
 fn write_archive(path: &Path, args: &BulkArgs) -> anyhow::Result<()> {
-    let tmp = path.with_extension("zip.tmp");
-    let mut zip = zip::ZipWriter::new(std::fs::File::create(&tmp)?);
-    let options = zip::write::SimpleFileOptions::default();
     let synth = synth_cfg();
-    let mut manifest = String::from("file,casing_id,kind,calibre\n");
-    for i in 0..args.casings {
-        manifest += &format!("scans/c{i:06}.x3p,S-{i:06},evidence,9mm Luger\n");
-    }
-    zip.start_file("manifest.csv", options)?;
-    zip.write_all(manifest.as_bytes())?;
     let mut gun = None;
-    for i in 0..args.casings {
+    write_zip(path, args.casings, "9mm Luger", |i| {
         let g = (i / args.per_gun) as u64;
         if gun.as_ref().is_none_or(|(seen, _)| *seen != g) {
             gun = Some((g, make_gun(args.seed.wrapping_add(g), None, &synth)));
         }
         let (_, gun) = gun.as_ref().expect("set above");
         let shot = args.seed.wrapping_mul(100_003).wrapping_add(i as u64);
+        Ok(write_x3p(&fire(gun, shot, &synth)))
+    })
+}
+
+/// A zip of `manifest.csv` and `n` X3P files `scans/c000000.x3p`, …
+/// (entry `i` from `scan(i)`), deflated as archiving tools do by default.
+/// Written to a temporary name, then renamed.
+fn write_zip(
+    path: &Path,
+    n: usize,
+    calibre: &str,
+    mut scan: impl FnMut(usize) -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<()> {
+    let tmp = path.with_extension("zip.tmp");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&tmp)?);
+    let options = zip::write::SimpleFileOptions::default();
+    let mut manifest = String::from("file,casing_id,kind,calibre\n");
+    for i in 0..n {
+        manifest += &format!("scans/c{i:06}.x3p,S-{i:06},evidence,{calibre}\n");
+    }
+    zip.start_file("manifest.csv", options)?;
+    zip.write_all(manifest.as_bytes())?;
+    for i in 0..n {
         zip.start_file(format!("scans/c{i:06}.x3p"), options)?;
-        zip.write_all(&write_x3p(&fire(gun, shot, &synth)))?;
+        zip.write_all(&scan(i)?)?;
     }
     zip.finish()?;
     std::fs::rename(&tmp, path)?;

@@ -126,13 +126,14 @@ pub async fn run(
             if let Some(out) = pairs_out.as_mut() {
                 out.write(id, c, same_firearm)?;
             }
-            marks.candidates.push((same_firearm, component_scores(c)));
+            let components = component_scores(c);
+            marks.candidates.push((same_firearm, components.clone()));
             pairs.push(PairRecord {
                 query: id.to_string(),
                 candidate: c.casing.casing_id.clone(),
                 same_firearm,
                 score: c.score,
-                components: component_scores(c),
+                components,
             });
         }
         query_marks.push(marks);

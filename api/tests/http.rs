@@ -602,6 +602,14 @@ async fn photographs_take_their_scale_from_the_png_and_match_each_other_only() {
             best["valid_cells"].as_u64().expect("valid_cells"),
             "every scored cell is reported: {best:#}"
         );
+        // The other direction's cells (the candidate's, on the query) are
+        // scored and counted too.
+        let reverse = |k: &str| best[k].as_u64().unwrap_or_else(|| panic!("{k}: {best:#}"));
+        assert!(reverse("reverse_valid_cells") >= 1, "{best:#}");
+        assert!(
+            reverse("reverse_congruent_cells") <= reverse("reverse_valid_cells"),
+            "{best:#}"
+        );
 
         // Without pHYs and without um_per_px a photograph is refused.
         let unscaled = {

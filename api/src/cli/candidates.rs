@@ -83,6 +83,8 @@ pub fn print_list(
                     "registration_ncc": round4(c.comparison.registration_ncc),
                     "congruent_cells": c.comparison.cells.congruent_cells,
                     "valid_cells": c.comparison.cells.valid_cells,
+                    "reverse_congruent_cells": c.comparison.reverse_cells.congruent_cells,
+                    "reverse_valid_cells": c.comparison.reverse_cells.valid_cells,
                     "cells": c.comparison.cells.cells,
                 })
             })

@@ -117,6 +117,10 @@ pub struct CandidateDto {
     pub valid_cells: usize,
     /// Every scored cell, so a reviewer can see where the surfaces agree.
     pub cells: Vec<CellDto>,
+    /// The other direction: the candidate's cells congruent on the query,
+    /// of `reverse_valid_cells` scored (the learned score averages both).
+    pub reverse_congruent_cells: usize,
+    pub reverse_valid_cells: usize,
 }
 
 impl From<Candidate> for CandidateDto {
@@ -139,6 +143,8 @@ impl From<Candidate> for CandidateDto {
             },
             congruent_cells: c.comparison.cells.congruent_cells,
             valid_cells: c.comparison.cells.valid_cells,
+            reverse_congruent_cells: c.comparison.reverse_cells.congruent_cells,
+            reverse_valid_cells: c.comparison.reverse_cells.valid_cells,
             cells: c
                 .comparison
                 .cells

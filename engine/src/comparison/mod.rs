@@ -137,6 +137,11 @@ pub struct Comparison {
     pub cells_possible: usize,
     /// `a`'s cells registered one by one around the consensus.
     pub cells: CellAnalysis,
+    /// `b`'s cells registered one by one onto `a` around the inverse of
+    /// the consensus: the other direction, which the learned score
+    /// averages with the first.
+    #[serde(default)]
+    pub reverse_cells: CellAnalysis,
 }
 
 /// The whole-surface registration found by the search, before the cells.
@@ -373,9 +378,23 @@ impl FineComparer {
             r.dy,
             &self.cfg.cells,
         );
+        // The other direction: `b`'s cells against `a` at the inverse of the
+        // consensus. Different cells (b's grid, b's surface) registered at
+        // the same alignment: on a thin ring, where each direction has only
+        // a dozen or two cells, the two halve the chance scatter of what the
+        // cells say (ACES scores both directions and averages them).
+        let (back_deg, back_dx, back_dy) = inverse_registration(r.rotation_deg, r.dx, r.dy);
+        let reverse_cells = analyse_cells(
+            &b.canvas,
+            &a.canvas,
+            back_deg,
+            back_dx,
+            back_dy,
+            &self.cfg.cells,
+        );
         let um = a.canvas.um_per_px;
         let legacy_score = combined_score(r.ncc, &cells);
-        let features = features(r.ncc, r.overlap_fraction, &cells);
+        let features = features(r.ncc, r.overlap_fraction, &cells, &reverse_cells);
         Comparison {
             score: self
                 .score_model
@@ -391,8 +410,27 @@ impl FineComparer {
             cells_possible: cells_possible(&a.canvas, &self.cfg.cells)
                 .min(cells_possible(&b.canvas, &self.cfg.cells)),
             cells,
+            reverse_cells,
         }
     }
+}
+
+/// The registration of `a` onto `b` implied by that of `b` onto `a`: `b`
+/// turned by `rotation_deg` about the canvas centre and read at `p + (dx,
+/// dy)` against `a`'s pixel `p`. With R the turn (y up, as [`rotate`]
+/// samples), a(p) = b(R(p + d)); so b(s) = a(R⁻¹s − d) = a(R⁻¹(s + d′))
+/// with d′ = −R·d: `a` turned by −rotation, shifted by −R·d (rounded to
+/// whole pixels; the cells' window absorbs the half pixel).
+fn inverse_registration(rotation_deg: f64, dx: i64, dy: i64) -> (f64, i64, i64) {
+    let (sin, cos) = rotation_deg.to_radians().sin_cos();
+    // Pixel shifts are y down; the turn is y up.
+    let (ux, uy) = (dx as f64, -(dy as f64));
+    let (rx, ry) = (cos * ux - sin * uy, sin * ux + cos * uy);
+    (
+        (-rotation_deg).rem_euclid(360.0),
+        (-rx).round() as i64,
+        ry.round() as i64,
+    )
 }
 
 /// `b` turned by `angle` and registered onto `a` (whose spectra are given)
@@ -526,6 +564,49 @@ mod tests {
         }
         let ncc = sab / (saa * sbb).sqrt();
         assert!(ncc > 0.9, "overlay correlates {ncc}");
+    }
+
+    #[test]
+    fn the_inverse_registration_brings_the_query_onto_the_candidate() {
+        let comparer = FineComparer::new(
+            CompareConfig::default(),
+            PreprocessConfig::default().canvas_px,
+        );
+        let c = inputs(&comparer);
+        // A copy turned and shifted: found one way, inverted, it must match
+        // what registering the other way round finds.
+        let moved = comparer.input(registered_onto(&rotate(&c[0].canvas, 23.0), 0.0, 5, -3));
+        let there = comparer.compare(&c[0], &moved).expect("overlaps");
+        let back = comparer.compare(&moved, &c[0]).expect("overlaps");
+        let um = c[0].canvas.um_per_px;
+        let px = |v: f64| (v / um).round() as i64;
+        let (deg, dx, dy) =
+            inverse_registration(there.rotation_deg, px(there.dx_um), px(there.dy_um));
+        let turn = (deg - back.rotation_deg).rem_euclid(360.0);
+        assert!(turn.min(360.0 - turn) <= 1.0, "{deg} vs {back:?}");
+        assert!(
+            (dx - px(back.dx_um)).abs() <= 1 && (dy - px(back.dy_um)).abs() <= 1,
+            "({dx}, {dy}) vs {back:?}"
+        );
+        // So the copy's own cells land on the query where the first
+        // direction's do: both directions agree almost everywhere.
+    }
+
+    #[test]
+    fn a_mates_cells_agree_both_ways_and_another_guns_do_not() {
+        let comparer = FineComparer::new(
+            CompareConfig::default(),
+            PreprocessConfig::default().canvas_px,
+        );
+        let c = inputs(&comparer);
+        let mate = comparer.compare(&c[0], &c[1]).expect("mates overlap");
+        let other = comparer.compare(&c[0], &c[2]).expect("casings overlap");
+        assert!(
+            mate.reverse_cells.congruent_cells > 2 * other.reverse_cells.congruent_cells.max(1),
+            "mate {:?}, other gun {:?}",
+            mate.reverse_cells,
+            other.reverse_cells
+        );
     }
 
     /// Casings of 3 guns of one striker-fired model whose breech face

@@ -363,5 +363,12 @@ mod tests {
         wrong.save(&path).expect("saves");
         let err = ScoreModel::load(&path).expect_err("refused").to_string();
         assert!(err.contains("features"), "{err}");
+        // A model of the first format read one direction's cells only: its
+        // coefficients mean something else now, so it is refused by name.
+        let mut old = model.clone();
+        old.format = "casetrace-score-model/1".into();
+        old.save(&path).expect("saves");
+        let err = ScoreModel::load(&path).expect_err("refused").to_string();
+        assert!(err.contains("casetrace-score-model/1"), "{err}");
     }
 }

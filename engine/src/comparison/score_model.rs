@@ -22,7 +22,9 @@ use super::cells::CellAnalysis;
 use crate::error::{EngineError, Result};
 
 /// The format tag every score model file carries.
-pub const FORMAT: &str = "casetrace-score-model/1";
+/// Version 2: the cell features are means over both directions (version 1
+/// read the query's cells only; its coefficients do not carry over).
+pub const FORMAT: &str = "casetrace-score-model/2";
 
 /// The features, in the order the model's coefficients are stored.
 pub const FEATURE_NAMES: [&str; FEATURES] = [
@@ -43,12 +45,32 @@ pub const FEATURES: usize = 8;
 /// cells against it.
 const CHANCE_AGREEMENT: f64 = 25.0 / 243.0;
 
-/// What one comparison produced, as the model reads it.
+/// What one comparison produced, as the model reads it: the whole-surface
+/// registration, and what the cells say averaged over both directions (the
+/// query's cells on the candidate, and the candidate's on the query).
 pub fn features(
     registration_ncc: f64,
     overlap_fraction: f64,
     cells: &CellAnalysis,
+    reverse_cells: &CellAnalysis,
 ) -> [f64; FEATURES] {
+    let (f, r) = (cell_features(cells), cell_features(reverse_cells));
+    let both = |k: usize| 0.5 * (f[k] + r[k]);
+    [
+        registration_ncc.max(0.0),
+        both(0),
+        both(1),
+        both(2),
+        both(3),
+        both(4),
+        overlap_fraction,
+        both(5),
+    ]
+}
+
+/// One direction's cell features: `cell_score`, `congruent_fraction`,
+/// `agreeing_fraction`, `agreeing_z`, `mean_ccf`, `log_valid_cells`.
+fn cell_features(cells: &CellAnalysis) -> [f64; 6] {
     let n = cells.valid_cells as f64;
     let share = |k: usize| if n > 0.0 { k as f64 / n } else { 0.0 };
     let p = CHANCE_AGREEMENT;
@@ -58,13 +80,11 @@ pub fn features(
         0.0
     };
     [
-        registration_ncc.max(0.0),
         cells.cell_score,
         share(cells.congruent_cells),
         share(cells.agreeing_cells),
         agreeing_z,
         cells.mean_ccf,
-        overlap_fraction,
         (1.0 + n).ln(),
     ]
 }

@@ -107,6 +107,45 @@ async fn fine_comparison_alone_stops_at_its_budget_and_ranks_by_score() {
     }
 }
 
+/// A small collection is fine-compared whole: the descriptor's shortlist
+/// only decides what is compared once the collection outgrows
+/// `compare_all_up_to`.
+#[actix_web::test]
+async fn a_small_collection_is_compared_whole_and_a_large_one_by_shortlist() {
+    for backend in backends() {
+        let mut t = TestEngine::open(&backend).await;
+        submit_scans(&t).await;
+        let list = |t: &TestEngine| {
+            let engine = t.engine.clone();
+            async move {
+                engine
+                    .candidates(&crate::common::operator(), Some("local"), "TW01-01", 1)
+                    .await
+                    .expect("candidates")
+            }
+        };
+        // Five casings on file, a shortlist of one.
+        t.restart_with(|cfg| {
+            cfg.shortlist = 1;
+            cfg.compare_all_up_to = 5;
+        })
+        .await;
+        let whole = list(&t).await;
+        assert_eq!(whole.compared, SCANS.len() - 1, "{}", t.backend);
+        assert_eq!(whole.candidates.len(), 1, "{}", t.backend);
+        assert_eq!(
+            whole.candidates[0].casing.casing_id, "TW01-02",
+            "{}: the mate, by fine score among all",
+            t.backend
+        );
+        // One casing over the bound: the shortlist of one is all compared.
+        t.restart_with(|cfg| cfg.compare_all_up_to = 4).await;
+        let short = list(&t).await;
+        assert_eq!(short.compared, 1, "{}", t.backend);
+        t.close().await;
+    }
+}
+
 /// The descriptor shortlist alone: at most k casings, never the query,
 /// best cosine similarity first.
 #[actix_web::test]

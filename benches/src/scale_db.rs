@@ -48,6 +48,8 @@ pub fn measure(
     std::fs::create_dir_all(dir)?;
     let mut cfg = EngineConfig::new(dir);
     cfg.shortlist = args.fine;
+    // The shortlist path is what this measures, at every size.
+    cfg.compare_all_up_to = 0;
     let canvases = real_canvases(args, &cfg)?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(measure_async(args, c, cfg, &canvases, report))

@@ -99,6 +99,11 @@ pub struct Cli {
     /// Worker threads for image work (default: all cores).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
+    /// While at most this many casings are on file, a query is compared
+    /// with every one instead of the descriptor index's shortlist of 100
+    /// (default 500; 0 = always the shortlist).
+    #[arg(long, global = true, env = "CASETRACE_COMPARE_ALL_UP_TO")]
+    pub compare_all_up_to: Option<u64>,
     /// Log more (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -280,6 +285,9 @@ pub fn engine_config(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<EngineConfi
     }
     if let Some(n) = cli.index_nprobe {
         cfg.index.nprobe = n.max(1);
+    }
+    if let Some(n) = cli.compare_all_up_to {
+        cfg.compare_all_up_to = n;
     }
     cfg.audit.key_file = cli.audit_key.clone();
     cfg.audit.checkpoint_file = cli.audit_checkpoints.clone();

@@ -61,6 +61,10 @@ struct Query {
 #[derive(Debug, Clone)]
 pub struct CandidateList {
     pub candidates: Vec<Candidate>,
+    /// How many casings were fine-compared to make the list: the index's
+    /// shortlist, or every casing of the surface kind while the collection
+    /// is small (`EngineConfig::compare_all_up_to`).
+    pub compared: usize,
     pub timings: QueryTimings,
 }
 
@@ -190,6 +194,19 @@ impl Engine {
         self.rank(query, limit, &within).await
     }
 
+    /// How many of the index's nearest casings are fine-compared: all of
+    /// them while the collection is small (`EngineConfig::compare_all_up_to`),
+    /// else the shortlist (never fewer than the list asked for).
+    fn shortlist_depth(&self, shortlist: usize, limit: usize) -> Result<usize> {
+        let on_file = self.lock_index()?.len();
+        let depth = if on_file <= self.cfg.compare_all_up_to {
+            usize::try_from(on_file).unwrap_or(usize::MAX)
+        } else {
+            0
+        };
+        Ok(depth.max(shortlist).max(limit))
+    }
+
     async fn rank(&self, query: Query, limit: usize, within: &Agencies) -> Result<CandidateList> {
         let Query {
             canvas,
@@ -200,7 +217,7 @@ impl Engine {
             shortlist,
         } = query;
         let t0 = Instant::now();
-        let k = shortlist.max(limit) + usize::from(exclude.is_some());
+        let k = self.shortlist_depth(shortlist, limit)? + usize::from(exclude.is_some());
         // The agencies' casings are selected before the index is searched,
         // so what a caller may not see never takes a shortlist place.
         let shortlist: Vec<(i64, f32)> = self
@@ -226,6 +243,7 @@ impl Engine {
             .filter(|id| records.get(id).is_some_and(|r| r.surface_kind == kind))
             .collect();
         let stored = self.db.features_by_pks(&ids).await?;
+        let compared = stored.len();
         let t2 = Instant::now();
         let comparer = self.comparer.clone();
         let threads = self.cfg.threads;
@@ -274,6 +292,7 @@ impl Engine {
         candidates.truncate(limit);
         Ok(CandidateList {
             candidates,
+            compared,
             timings: QueryTimings {
                 search_s: (t1 - t0).as_secs_f64(),
                 load_s: (t2 - t1).as_secs_f64(),

@@ -32,6 +32,13 @@ pub struct EngineConfig {
     /// How many nearest neighbours the descriptor index hands to the fine
     /// comparison. Recall of this shortlist bounds the whole engine.
     pub shortlist: usize,
+    /// While the index holds at most this many casings, a query is
+    /// fine-compared with every casing it may see, not with a shortlist:
+    /// the shortlist is there for scale, and on a small collection the
+    /// descriptor's misses (a make or instrument it was not trained on)
+    /// would cost ranks for nothing. 500 keeps a query to about three
+    /// seconds on two cores (~11 ms a pair); 0 always takes the shortlist.
+    pub compare_all_up_to: u64,
     /// Which index the descriptors get by count (exact below a threshold,
     /// IVF above it) and how an IVF index is searched.
     pub index: IndexPlan,
@@ -196,6 +203,7 @@ impl EngineConfig {
             preprocess: PreprocessConfig::default(),
             compare: CompareConfig::default(),
             shortlist: 100,
+            compare_all_up_to: 500,
             index: IndexPlan::default(),
             imports: ImportConfig::default(),
             audit: AuditConfig::default(),

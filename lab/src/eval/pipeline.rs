@@ -48,6 +48,10 @@ pub async fn run(
     if let Some(k) = args.shortlist {
         cfg.shortlist = k.max(1);
     }
+    // This mode measures the shortlist path, also on sets small enough for
+    // the engine to compare every casing (what the every-pair mode
+    // measures).
+    cfg.compare_all_up_to = 0;
     let shortlist = cfg.shortlist;
     let engine = open_engine(cfg).await?;
 

@@ -394,7 +394,7 @@ impl FineComparer {
         );
         let um = a.canvas.um_per_px;
         let legacy_score = combined_score(r.ncc, &cells);
-        let features = features(r.ncc, r.overlap_fraction, &cells, &reverse_cells);
+        let features = features(r.ncc, &cells, &reverse_cells);
         Comparison {
             score: self
                 .score_model

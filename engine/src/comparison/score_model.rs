@@ -29,13 +29,13 @@ pub const FORMAT: &str = "casetrace-score-model/2";
 /// The features, in the order the model's coefficients are stored.
 pub const FEATURE_NAMES: [&str; FEATURES] = [
     "registration_ncc",
+    "ncc_z",
     "cell_score",
     "congruent_fraction",
     "agreeing_fraction",
     "agreeing_z",
     "mean_ccf",
-    "overlap_fraction",
-    "log_valid_cells",
+    "ccf_z",
 ];
 pub const FEATURES: usize = 8;
 
@@ -48,29 +48,46 @@ const CHANCE_AGREEMENT: f64 = 25.0 / 243.0;
 /// What one comparison produced, as the model reads it: the whole-surface
 /// registration, and what the cells say averaged over both directions (the
 /// query's cells on the candidate, and the candidate's on the query).
+///
+/// How much surface a pair shares is not itself evidence: two raw scans
+/// share a whole primer face whatever gun fired them, two thin rings a
+/// dozen cells. It enters only as the weight of a correlation: `ncc_z` and
+/// `ccf_z` are Fisher's z of the whole-surface NCC and of the cells' mean
+/// correlation times √n, n the cells scored (the independent patches the
+/// correlation is an average over), so a correlation counts for more the
+/// more surface agrees and a chance correlation of a small overlap for
+/// less. (The features they replaced, the overlap fraction and ln(1 + n),
+/// let a raw-raw non-mate with 28 cells and none congruent outscore a
+/// processed-raw mate with 9.)
 pub fn features(
     registration_ncc: f64,
-    overlap_fraction: f64,
     cells: &CellAnalysis,
     reverse_cells: &CellAnalysis,
 ) -> [f64; FEATURES] {
     let (f, r) = (cell_features(cells), cell_features(reverse_cells));
     let both = |k: usize| 0.5 * (f[k] + r[k]);
+    // The cells scored, as the geometric mean of (1 + n) both ways, less 1.
+    let n =
+        ((1.0 + cells.valid_cells as f64) * (1.0 + reverse_cells.valid_cells as f64)).sqrt() - 1.0;
+    let weight = n.max(1.0).sqrt();
+    let fisher = |c: f64| c.clamp(0.0, 0.999).atanh();
+    let registration_ncc = registration_ncc.max(0.0);
+    let mean_ccf = both(4);
     [
-        registration_ncc.max(0.0),
+        registration_ncc,
+        fisher(registration_ncc) * weight,
         both(0),
         both(1),
         both(2),
         both(3),
-        both(4),
-        overlap_fraction,
-        both(5),
+        mean_ccf,
+        fisher(mean_ccf) * weight,
     ]
 }
 
 /// One direction's cell features: `cell_score`, `congruent_fraction`,
-/// `agreeing_fraction`, `agreeing_z`, `mean_ccf`, `log_valid_cells`.
-fn cell_features(cells: &CellAnalysis) -> [f64; 6] {
+/// `agreeing_fraction`, `agreeing_z`, `mean_ccf`.
+fn cell_features(cells: &CellAnalysis) -> [f64; 5] {
     let n = cells.valid_cells as f64;
     let share = |k: usize| if n > 0.0 { k as f64 / n } else { 0.0 };
     let p = CHANCE_AGREEMENT;
@@ -85,7 +102,6 @@ fn cell_features(cells: &CellAnalysis) -> [f64; 6] {
         share(cells.agreeing_cells),
         agreeing_z,
         cells.mean_ccf,
-        (1.0 + n).ln(),
     ]
 }
 
@@ -182,4 +198,50 @@ impl ScoreModel {
 
 pub fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(valid: usize, agreeing: usize, mean_ccf: f64) -> CellAnalysis {
+        CellAnalysis {
+            valid_cells: valid,
+            congruent_cells: agreeing,
+            agreeing_cells: agreeing,
+            mean_ccf,
+            cell_score: 0.5 * agreeing as f64 / valid.max(6) as f64,
+            cells: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn shared_surface_weighs_a_correlation_but_is_no_evidence_by_itself() {
+        let name = |n: &str| FEATURE_NAMES.iter().position(|f| *f == n).expect(n);
+        // Two raw faces of different guns: much surface, nothing agrees.
+        let big = features(0.0, &cells(28, 0, 0.0), &cells(28, 0, 0.0));
+        // A thin ring of one gun: little surface, a real correlation.
+        let ring = features(0.35, &cells(9, 3, 0.5), &cells(9, 3, 0.5));
+        assert_eq!(big[name("ncc_z")], 0.0);
+        assert_eq!(big[name("ccf_z")], 0.0);
+        assert!((ring[name("ncc_z")] - 0.35_f64.atanh() * 3.0).abs() < 1e-12);
+        assert!((ring[name("ccf_z")] - 0.5_f64.atanh() * 3.0).abs() < 1e-12);
+        // The same correlation over more surface weighs more.
+        let wide = features(0.35, &cells(36, 12, 0.5), &cells(36, 12, 0.5));
+        assert!(wide[name("ncc_z")] > 1.9 * ring[name("ncc_z")]);
+        assert_eq!(
+            wide[name("registration_ncc")],
+            ring[name("registration_ncc")]
+        );
+    }
+
+    #[test]
+    fn cell_features_are_the_mean_of_both_directions() {
+        let name = |n: &str| FEATURE_NAMES.iter().position(|f| *f == n).expect(n);
+        let f = features(0.4, &cells(10, 5, 0.6), &cells(10, 1, 0.2));
+        assert!((f[name("agreeing_fraction")] - 0.3).abs() < 1e-12);
+        assert!((f[name("mean_ccf")] - 0.4).abs() < 1e-12);
+        // The weight is the cells both ways: 10 and 10 make 10.
+        assert!((f[name("ccf_z")] - 0.4_f64.atanh() * 10_f64.sqrt()).abs() < 1e-9);
+    }
 }

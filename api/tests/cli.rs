@@ -113,6 +113,9 @@ async fn import_names_failed_rows_and_candidates_follow_the_contract() {
             lines[0]
         );
         assert_best_first(&lines[0]);
+        // Four casings on file: the list of two was chosen among all three
+        // others, and the line says so.
+        assert_eq!(lines[0]["compared"], 3, "{}", lines[0]);
         // Every candidate has an LR from a named calibration or the reason
         // it has none, never neither.
         for c in lines[0]["candidates"].as_array().expect("candidates") {

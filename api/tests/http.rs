@@ -67,6 +67,8 @@ async fn submissions_are_stored_and_rank_the_same_gun_first() {
         .await;
         assert_eq!(r.status, StatusCode::OK, "{:#}", r.json);
         assert_eq!(r.json["casing_id"], "TW01-01");
+        // Three on file: both others were fine-compared.
+        assert_eq!(r.json["compared"], 2, "{:#}", r.json);
         let ids = candidate_ids(&r.json["candidates"]);
         assert_eq!(ids.first(), Some(&"TW01-02"), "{}: {:#}", t.backend, r.json);
         assert!(!ids.contains(&"TW01-01"), "{ids:?}");

@@ -89,7 +89,11 @@ pub fn print_list(
                 })
             })
             .collect();
-        let line = serde_json::json!({"casing_id": query, "candidates": candidates});
+        let line = serde_json::json!({
+            "casing_id": query,
+            "candidates": candidates,
+            "compared": list.compared,
+        });
         writeln!(out, "{line}")?;
         return Ok(());
     }

@@ -163,12 +163,17 @@ impl From<Candidate> for CandidateDto {
 pub struct CandidateListDto {
     pub casing_id: Option<String>,
     pub candidates: Vec<CandidateDto>,
+    /// How many casings were fine-compared for the list: every casing of
+    /// the surface kind the caller may see while the collection is small,
+    /// else the descriptor index's shortlist.
+    pub compared: usize,
 }
 
 impl CandidateListDto {
     pub fn new(casing_id: Option<String>, list: CandidateList) -> Self {
         CandidateListDto {
             casing_id,
+            compared: list.compared,
             candidates: list
                 .candidates
                 .into_iter()

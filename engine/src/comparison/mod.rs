@@ -588,8 +588,6 @@ mod tests {
             (dx - px(back.dx_um)).abs() <= 1 && (dy - px(back.dy_um)).abs() <= 1,
             "({dx}, {dy}) vs {back:?}"
         );
-        // So the copy's own cells land on the query where the first
-        // direction's do: both directions agree almost everywhere.
     }
 
     #[test]

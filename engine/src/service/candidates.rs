@@ -194,19 +194,6 @@ impl Engine {
         self.rank(query, limit, &within).await
     }
 
-    /// How many of the index's nearest casings are fine-compared: all of
-    /// them while the collection is small (`EngineConfig::compare_all_up_to`),
-    /// else the shortlist (never fewer than the list asked for).
-    fn shortlist_depth(&self, shortlist: usize, limit: usize) -> Result<usize> {
-        let on_file = self.lock_index()?.len();
-        let depth = if on_file <= self.cfg.compare_all_up_to {
-            usize::try_from(on_file).unwrap_or(usize::MAX)
-        } else {
-            0
-        };
-        Ok(depth.max(shortlist).max(limit))
-    }
-
     async fn rank(&self, query: Query, limit: usize, within: &Agencies) -> Result<CandidateList> {
         let Query {
             canvas,
@@ -217,11 +204,13 @@ impl Engine {
             shortlist,
         } = query;
         let t0 = Instant::now();
-        let k = self.shortlist_depth(shortlist, limit)? + usize::from(exclude.is_some());
+        let k = shortlist.max(limit) + usize::from(exclude.is_some());
         // The agencies' casings are selected before the index is searched,
-        // so what a caller may not see never takes a shortlist place.
+        // so what a caller may not see never takes a shortlist place. A
+        // small collection is compared whole (`compare_all_up_to`): the
+        // shortlist is there for scale.
         let shortlist: Vec<(i64, f32)> = self
-            .search_index(descriptor, k, within)
+            .search_index(descriptor, k, self.cfg.compare_all_up_to, within)
             .await?
             .into_iter()
             .filter(|(id, _)| Some(*id) != exclude)

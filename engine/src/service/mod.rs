@@ -292,10 +292,15 @@ impl Engine {
     /// of `within`, searched off the async executor. The agencies' id sets
     /// beside the index restrict the search itself, so what the caller may
     /// not see never takes a place among the `k`.
+    ///
+    /// While the index holds at most `whole_up_to` casings, all of them are
+    /// returned (at least `k`): the index's size is read under the same
+    /// lock, off the executor too.
     async fn search_index(
         &self,
         descriptor: Vec<f32>,
         k: usize,
+        whole_up_to: u64,
         within: &Agencies,
     ) -> Result<Vec<(i64, f32)>> {
         let index = self.index.clone();
@@ -307,6 +312,12 @@ impl Engine {
             let mut index = index
                 .lock()
                 .map_err(|_| EngineError::poisoned_index_lock())?;
+            let on_file = index.len();
+            let k = if on_file <= whole_up_to {
+                k.max(usize::try_from(on_file).unwrap_or(usize::MAX))
+            } else {
+                k
+            };
             index.search(&descriptor, k, within.as_deref())
         })
         .await

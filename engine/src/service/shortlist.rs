@@ -34,7 +34,12 @@ impl Engine {
         let (record, features) = self.stored_query(agency, casing_id).await?;
         // One more than asked: the casing itself is on file and is dropped.
         let found: Vec<(i64, f32)> = self
-            .search_index(features.descriptor, k + 1, sight.agencies(Scope::Correlate))
+            .search_index(
+                features.descriptor,
+                k + 1,
+                0,
+                sight.agencies(Scope::Correlate),
+            )
             .await?
             .into_iter()
             .filter(|(id, _)| *id != record.id)

@@ -372,7 +372,12 @@ impl Engine {
         let depth = self.cfg.shortlist.max(MAX_CANDIDATE_LIST) + 1;
         let (_, features) = self.stored_query(&query.agency, &query.casing_id).await?;
         let shortlist = self
-            .search_index(features.descriptor, depth, sight.agencies(Scope::Correlate))
+            .search_index(
+                features.descriptor,
+                depth,
+                0,
+                sight.agencies(Scope::Correlate),
+            )
             .await?;
         let found = self
             .db

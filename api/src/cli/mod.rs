@@ -99,7 +99,7 @@ pub struct Cli {
     /// Worker threads for image work (default: all cores).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
-    /// While at most this many casings are on file, a query is compared
+    /// While a query may see at most this many casings, it is compared
     /// with every one instead of the descriptor index's shortlist of 100
     /// (default 500; 0 = always the shortlist).
     #[arg(long, global = true, env = "CASETRACE_COMPARE_ALL_UP_TO")]

@@ -2,7 +2,7 @@
 //! searches: one value, under one lock, changed by one set of calls, so
 //! the vectors and the sets never disagree about which casings are in.
 
-use super::{AgencyBitmaps, IndexKind, VectorIndex};
+use super::{AgencyBitmaps, IndexKind, Permitted, VectorIndex};
 use crate::error::Result;
 
 /// One casing as the index holds it.
@@ -70,7 +70,27 @@ impl CasingIndex {
         k: usize,
         within: Option<&[String]>,
     ) -> Result<Vec<(i64, f32)>> {
+        self.search_or_all(query, k, 0, within)
+    }
+
+    /// As [`CasingIndex::search`], but every casing of `within` (at least
+    /// `k`) while they number at most `whole_up_to`: what a caller may see
+    /// is what is counted, so an agency seeing 300 of 600 casings gets all
+    /// 300 under a bound of 500.
+    pub fn search_or_all(
+        &mut self,
+        query: &[f32],
+        k: usize,
+        whole_up_to: u64,
+        within: Option<&[String]>,
+    ) -> Result<Vec<(i64, f32)>> {
         let permitted = within.map(|agencies| self.agencies.permitted(agencies));
+        let visible = permitted.as_ref().map_or(self.len(), Permitted::count);
+        let k = if visible <= whole_up_to {
+            k.max(usize::try_from(visible).unwrap_or(usize::MAX))
+        } else {
+            k
+        };
         self.vectors.search_among(query, k, permitted.as_ref())
     }
 
@@ -151,6 +171,28 @@ mod tests {
         }
         let recall = recall / queries as f64;
         assert!(recall >= 0.9, "recall@100 {recall}");
+    }
+
+    #[test]
+    fn a_small_visible_share_is_returned_whole_and_a_large_one_by_k() {
+        let (set, entries) = clustered();
+        let mut index = CasingIndex::build(DIM, IndexKind::Exact, &entries).unwrap();
+        let query = set.fresh_casing(3, 9);
+        let one = ["agency-3".to_string()];
+        // 10,000 on file, 1,000 of them agency 3's: the bound counts what
+        // the caller sees, not the whole index.
+        let whole = index.search_or_all(&query, 10, 1_000, Some(&one)).unwrap();
+        assert_eq!(whole.len(), 1_000);
+        let short = index.search_or_all(&query, 10, 999, Some(&one)).unwrap();
+        assert_eq!(short.len(), 10);
+        assert_eq!(
+            index.search_or_all(&query, 10, 9_999, None).unwrap().len(),
+            10
+        );
+        assert_eq!(
+            index.search_or_all(&query, 10, 10_000, None).unwrap().len(),
+            10_000
+        );
     }
 
     #[test]

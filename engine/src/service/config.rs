@@ -32,8 +32,8 @@ pub struct EngineConfig {
     /// How many nearest neighbours the descriptor index hands to the fine
     /// comparison. Recall of this shortlist bounds the whole engine.
     pub shortlist: usize,
-    /// While the index holds at most this many casings, a query is
-    /// fine-compared with every casing it may see, not with a shortlist:
+    /// While the casings a query may see number at most this many, it is
+    /// fine-compared with every one of them, not with a shortlist:
     /// the shortlist is there for scale, and on a small collection the
     /// descriptor's misses (a make or instrument it was not trained on)
     /// would cost ranks for nothing. 500 keeps a query to about three

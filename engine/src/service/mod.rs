@@ -293,9 +293,9 @@ impl Engine {
     /// beside the index restrict the search itself, so what the caller may
     /// not see never takes a place among the `k`.
     ///
-    /// While the index holds at most `whole_up_to` casings, all of them are
-    /// returned (at least `k`): the index's size is read under the same
-    /// lock, off the executor too.
+    /// While the casings of `within` number at most `whole_up_to`, all of
+    /// them are returned (at least `k`), counted under the same lock, off
+    /// the executor too.
     async fn search_index(
         &self,
         descriptor: Vec<f32>,
@@ -312,13 +312,7 @@ impl Engine {
             let mut index = index
                 .lock()
                 .map_err(|_| EngineError::poisoned_index_lock())?;
-            let on_file = index.len();
-            let k = if on_file <= whole_up_to {
-                k.max(usize::try_from(on_file).unwrap_or(usize::MAX))
-            } else {
-                k
-            };
-            index.search(&descriptor, k, within.as_deref())
+            index.search_or_all(&descriptor, k, whole_up_to, within.as_deref())
         })
         .await
     }

@@ -470,6 +470,14 @@ mod tests {
     use crate::preprocessing::{prepare, PreprocessConfig};
     use crate::synth::{fire, make_gun, SynthConfig};
 
+    /// The comparer an engine makes with the default settings.
+    fn default_comparer() -> FineComparer {
+        FineComparer::new(
+            CompareConfig::default(),
+            PreprocessConfig::default().canvas_px,
+        )
+    }
+
     fn inputs(comparer: &FineComparer) -> Vec<ComparisonInput> {
         let cfg = SynthConfig {
             um_per_px: 12.5,
@@ -492,10 +500,7 @@ mod tests {
 
     #[test]
     fn the_sweep_finds_what_trying_every_angle_finds_and_mates_outscore_others() {
-        let comparer = FineComparer::new(
-            CompareConfig::default(),
-            PreprocessConfig::default().canvas_px,
-        );
+        let comparer = default_comparer();
         let c = inputs(&comparer);
         let fast = comparer.compare(&c[0], &c[1]).expect("mates overlap");
         let reference = comparer
@@ -521,10 +526,7 @@ mod tests {
 
     #[test]
     fn a_turned_copy_is_found_at_its_angle() {
-        let comparer = FineComparer::new(
-            CompareConfig::default(),
-            PreprocessConfig::default().canvas_px,
-        );
+        let comparer = default_comparer();
         let c = inputs(&comparer);
         let turned = comparer.input(rotate(&c[0].canvas, 37.0));
         let found = comparer.compare(&c[0], &turned).expect("overlaps");
@@ -568,10 +570,7 @@ mod tests {
 
     #[test]
     fn the_inverse_registration_brings_the_query_onto_the_candidate() {
-        let comparer = FineComparer::new(
-            CompareConfig::default(),
-            PreprocessConfig::default().canvas_px,
-        );
+        let comparer = default_comparer();
         let c = inputs(&comparer);
         // A copy turned and shifted: found one way, inverted, it must match
         // what registering the other way round finds.
@@ -592,10 +591,7 @@ mod tests {
 
     #[test]
     fn a_mates_cells_agree_both_ways_and_another_guns_do_not() {
-        let comparer = FineComparer::new(
-            CompareConfig::default(),
-            PreprocessConfig::default().canvas_px,
-        );
+        let comparer = default_comparer();
         let c = inputs(&comparer);
         let mate = comparer.compare(&c[0], &c[1]).expect("mates overlap");
         let other = comparer.compare(&c[0], &c[2]).expect("casings overlap");
@@ -624,11 +620,7 @@ mod tests {
     #[test]
     fn on_thin_rings_the_learned_score_ranks_every_mate_above_every_other_gun() {
         let model = ScoreModel::load(&ScoreModel::default_path()).expect("the shipped score model");
-        let comparer = FineComparer::new(
-            CompareConfig::default(),
-            PreprocessConfig::default().canvas_px,
-        )
-        .with_score_model(Some(Arc::new(model)));
+        let comparer = default_comparer().with_score_model(Some(Arc::new(model)));
         let c = thin_ring_casings(&comparer);
         let (mut mates, mut others) = (Vec::new(), Vec::new());
         for (i, (gi, a)) in c.iter().enumerate() {

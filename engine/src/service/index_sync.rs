@@ -134,21 +134,23 @@ pub struct IndexLag {
 }
 
 impl IndexFollower {
-    pub(super) fn new(
-        db: Database,
-        index: Arc<Mutex<CasingIndex>>,
-        spec: IndexSpec,
-        position: i64,
-        save_every: Duration,
-    ) -> Self {
-        IndexFollower {
+    /// Load the index file (or rebuild it from the database) and follow
+    /// the feed from the position the file holds.
+    pub(super) async fn start(db: Database, spec: IndexSpec, save_every: Duration) -> Result<Self> {
+        let (index, position) = load_or_rebuild(&db, &spec).await?;
+        Ok(IndexFollower {
             db,
-            index,
+            index: Arc::new(Mutex::new(index)),
             spec,
             position: Arc::new(AtomicI64::new(position)),
             applying: Arc::new(tokio::sync::Mutex::new(())),
             saving: Arc::new(SaveSchedule::new(save_every)),
-        }
+        })
+    }
+
+    /// The index this follower keeps up with the feed.
+    pub(super) fn index(&self) -> &Arc<Mutex<CasingIndex>> {
+        &self.index
     }
 
     pub(super) fn position(&self) -> i64 {
@@ -464,17 +466,13 @@ mod tests {
             },
         );
         let set = DescriptorSet::generate(60, DIM, DescriptorShape::default(), 5);
-        let (index, position) = load_or_rebuild(db, &spec).await.unwrap();
-        assert_eq!((index.kind(), index.len()), (IndexKind::Exact, 0));
-        let index = Arc::new(Mutex::new(index));
         // Written after every change, so the restart below loads every one.
-        let follower = IndexFollower::new(
-            db.clone(),
-            index.clone(),
-            spec.clone(),
-            position,
-            Duration::ZERO,
-        );
+        let follower = IndexFollower::start(db.clone(), spec.clone(), Duration::ZERO)
+            .await
+            .unwrap();
+        let index = follower.index().clone();
+        let kind = index.lock().unwrap().kind();
+        assert_eq!((kind, index.lock().unwrap().len()), (IndexKind::Exact, 0));
 
         let a1 = store(db, "a", "A1", set.casing(0)).await;
         let b1 = store(db, "b", "B1", set.casing(1)).await;
@@ -564,15 +562,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spec = spec_in(dir.path(), IndexPlan::default());
         let set = DescriptorSet::generate(10, DIM, DescriptorShape::default(), 7);
-        let (index, position) = load_or_rebuild(db, &spec).await.unwrap();
-        let index = Arc::new(Mutex::new(index));
-        let follower = IndexFollower::new(
-            db.clone(),
-            index.clone(),
-            spec.clone(),
-            position,
-            Duration::from_secs(3600),
-        );
+        let follower = IndexFollower::start(db.clone(), spec.clone(), Duration::from_secs(3600))
+            .await
+            .unwrap();
+        let index = follower.index().clone();
         let saved = || VectorIndex::load_saved(&spec.path, "m", DIM).unwrap().1;
         // The rebuild at load wrote the empty index; the first change is
         // written at once, the next ones wait.
@@ -589,16 +582,11 @@ mod tests {
 
         // A start from the lagging file: loaded at its position, then
         // caught up to every casing.
-        let (reloaded, at) = load_or_rebuild(db, &spec).await.unwrap();
-        assert_eq!(reloaded.len(), 1);
-        let reloaded = Arc::new(Mutex::new(reloaded));
-        let restarted = IndexFollower::new(
-            db.clone(),
-            reloaded.clone(),
-            spec.clone(),
-            at,
-            Duration::ZERO,
-        );
+        let restarted = IndexFollower::start(db.clone(), spec.clone(), Duration::ZERO)
+            .await
+            .unwrap();
+        let reloaded = restarted.index();
+        assert_eq!(reloaded.lock().unwrap().len(), 1);
         assert_eq!(restarted.catch_up().await.unwrap(), 4);
         assert_eq!(reloaded.lock().unwrap().len(), 5);
 

@@ -111,15 +111,9 @@ impl Engine {
             dim: spec.dim,
             plan: cfg.index,
         };
-        let (index, position) = index_sync::load_or_rebuild(&db, &index_spec).await?;
-        let index = Arc::new(Mutex::new(index));
-        let follower = index_sync::IndexFollower::new(
-            db.clone(),
-            index.clone(),
-            index_spec,
-            position,
-            cfg.index_save_every,
-        );
+        let follower =
+            index_sync::IndexFollower::start(db.clone(), index_spec, cfg.index_save_every).await?;
+        let index = follower.index().clone();
         // What other engines and the command line wrote since the file
         // was saved, before this engine answers anything.
         follower.catch_up().await?;

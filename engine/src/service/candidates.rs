@@ -62,8 +62,8 @@ struct Query {
 pub struct CandidateList {
     pub candidates: Vec<Candidate>,
     /// How many casings were fine-compared to make the list: the index's
-    /// shortlist, or every casing of the surface kind while the collection
-    /// is small (`EngineConfig::compare_all_up_to`).
+    /// shortlist, or every casing of the surface kind the caller may see
+    /// while those are few (`EngineConfig::compare_all_up_to`).
     pub compared: usize,
     pub timings: QueryTimings,
 }
